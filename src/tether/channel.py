@@ -1,0 +1,211 @@
+"""`ByteReadChannel`: the response body as an async byte stream.
+
+It wraps whatever the engine yields (an async iterator of chunks) and adds `read(n)`, iteration,
+`read_to(sink)` and full reads. When the engine tells it the expected length (Content-Length of an
+undecoded body), a stream that ends early raises `ProtocolError` instead of returning short data.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from tether.exceptions import ProtocolError
+
+__all__ = ["ByteReadChannel", "WritableSink"]
+
+
+class WritableSink(Protocol):
+    """Anything with `write(bytes)`: a binary file, `io.BytesIO`, or an object whose write is async."""
+
+    def write(self, data: bytes, /) -> Any: ...
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+class ByteReadChannel:
+    """An async stream of bytes that is read once.
+
+    >>> import asyncio
+    >>> channel = ByteReadChannel.from_bytes(b"hello world")
+    >>> asyncio.run(channel.read(5))
+    b'hello'
+    """
+
+    __slots__ = ("_buffer", "_closed", "_eof", "_expected", "_on_close", "_read", "_source")
+
+    def __init__(
+        self,
+        source: AsyncIterator[bytes],
+        *,
+        on_close: Callable[[], Awaitable[None] | None] | None = None,
+        expected_length: int | None = None,
+    ) -> None:
+        self._source = source
+        self._on_close = on_close
+        self._expected = expected_length
+        self._buffer = bytearray()
+        self._read = 0  # bytes taken from the source so far
+        self._eof = False
+        self._closed = False
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ByteReadChannel:
+        async def one() -> AsyncIterator[bytes]:
+            if data:
+                yield data
+
+        return cls(one(), expected_length=len(data))
+
+    @classmethod
+    def empty(cls) -> ByteReadChannel:
+        return cls(_no_chunks(), expected_length=0)
+
+    @property
+    def is_closed_for_read(self) -> bool:
+        """True once every byte has been handed out, or the channel was closed."""
+        return self._closed or (self._eof and not self._buffer)
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes taken from the network so far."""
+        return self._read
+
+    async def _next_chunk(self) -> bytes | None:
+        if self._eof or self._closed:
+            return None
+        try:
+            while True:
+                chunk = await self._source.__anext__()
+                if chunk:
+                    break
+        except StopAsyncIteration:
+            self._eof = True
+            if self._expected is not None and self._read < self._expected:
+                await self.aclose()
+                raise ProtocolError(
+                    f"Response body ended after {self._read} of {self._expected} bytes "
+                    "(shorter than its Content-Length)"
+                ) from None
+            await self._release()
+            return None
+        except BaseException:
+            await self.aclose()
+            raise
+        self._read += len(chunk)
+        if self._expected is not None and self._read > self._expected:
+            await self.aclose()
+            raise ProtocolError(
+                f"Response body is longer than its Content-Length ({self._read} > {self._expected} bytes)"
+            )
+        return bytes(chunk)
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (all remaining when n < 0); b"" only at the end of the stream."""
+        if n < 0:
+            return await self.read_all()
+        if n == 0:
+            return b""
+        if not self._buffer:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                return b""
+            if len(chunk) <= n:
+                return chunk
+            self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    async def read_exactly(self, n: int) -> bytes:
+        """Exactly `n` bytes; `ProtocolError` if the stream ends first."""
+        while len(self._buffer) < n:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                raise ProtocolError(f"Stream ended after {len(self._buffer)} of {n} requested bytes")
+            self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
+
+    async def read_all(self) -> bytes:
+        """Every remaining byte."""
+        parts = [bytes(self._buffer)] if self._buffer else []
+        self._buffer.clear()
+        while (chunk := await self._next_chunk()) is not None:
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        if self._buffer:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            yield data
+        while (chunk := await self._next_chunk()) is not None:
+            yield chunk
+
+    async def read_to(self, sink: WritableSink, limit: int | None = None) -> int:
+        """Copy the stream into `sink` chunk by chunk (never the whole body in memory).
+
+        Returns the number of bytes written. `limit` stops after that many bytes. On a failure the
+        channel is closed and the error re-raised.
+        """
+        written = 0
+        try:
+            async for chunk in self:
+                if limit is not None and written + len(chunk) > limit:
+                    chunk = chunk[: limit - written]
+                result = sink.write(chunk)
+                if inspect.isawaitable(result):
+                    await result
+                written += len(chunk)
+                if limit is not None and written >= limit:
+                    break
+        except BaseException:
+            await self.aclose()
+            raise
+        flush = getattr(sink, "flush", None)
+        if callable(flush):
+            result = flush()
+            if inspect.isawaitable(result):
+                await result
+        return written
+
+    async def discard(self) -> int:
+        """Read and drop everything left; returns the byte count."""
+        count = len(self._buffer)
+        self._buffer.clear()
+        while (chunk := await self._next_chunk()) is not None:
+            count += len(chunk)
+        return count
+
+    async def _release(self) -> None:
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.clear()
+        closer = getattr(self._source, "aclose", None)
+        try:
+            if closer is not None and not self._eof:
+                await closer()
+        finally:
+            await self._release()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed_for_read else "open"
+        return f"<ByteReadChannel {state} received={self._read} expected={self._expected}>"

@@ -1,0 +1,494 @@
+"""`HttpClient`: the facade. One pipeline, any engine, composable plugins."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from yarl import URL
+
+from tether.channel import ByteReadChannel
+from tether.config import HttpClientConfig
+from tether.content import (
+    NO_CONTENT,
+    ByteArrayContent,
+    FileField,
+    FormDataContent,
+    FormFields,
+    MultiPartFormDataContent,
+    OutgoingContent,
+    StreamContent,
+    TextContent,
+)
+from tether.engine.base import HttpClientEngine, check_request
+from tether.engine.config import HttpClientEngineConfig
+from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
+from tether.exceptions import BodyNotReplayableError, ClientClosedError, InvalidUrlError, SendCountExceedException
+from tether.http import HeadersInit, build_headers
+from tether.plugins.api import (
+    NOT_HANDLED,
+    ClientPlugin,
+    PluginBuilder,
+    PluginHandlers,
+    Sender,
+    call_handler,
+)
+from tether.request import HttpRequestBuilder
+from tether.response import MISSING_TRANSFORM, HttpResponse
+from tether.url import QueryParams, with_params
+
+__all__ = ["HttpClient", "HttpStatement"]
+
+C = TypeVar("C", bound=HttpClientEngineConfig)
+P = TypeVar("P")
+
+_UNSET: Any = object()
+
+#: Keywords every request accepts; anything else must be a per-call option of an installed plugin.
+REQUEST_KEYWORDS = frozenset(
+    {"params", "headers", "cookies", "json", "data", "content", "files", "expect_success"}
+)
+SUPPORTED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+class _EngineHolder:
+    """Counts the clients that share an engine; the last one to close closes a managed engine."""
+
+    def __init__(self, engine: HttpClientEngine, managed: bool) -> None:
+        self.engine = engine
+        self.managed = managed
+        self.references = 0
+
+    async def release(self) -> None:
+        self.references -= 1
+        if self.references == 0 and self.managed:
+            await self.engine.close()
+
+
+class _SendState:
+    """Per-call bookkeeping for the innermost sender."""
+
+    __slots__ = ("count", "last_response")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_response: HttpResponse | None = None
+
+
+class HttpClient:
+    """An HTTP client over a swappable engine.
+
+    >>> async def main() -> None:
+    ...     async with HttpClient(Aiohttp, configure) as client:
+    ...         response = await client.get("users", params={"page": 2})
+    ...         users = await response.json()
+
+    `HttpClient()` picks the default engine (see `tether.engine.ENGINE_PRIORITY`). Passing an engine
+    *factory* makes the client own the engine; passing an engine *instance* leaves closing it to you.
+    """
+
+    @overload
+    def __init__(
+        self,
+        engine_factory: HttpClientEngineFactory[C],
+        configure: Callable[[HttpClientConfig[C]], None] | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        engine_factory: HttpClientEngine | None = None,
+        configure: Callable[[HttpClientConfig[Any]], None] | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | None = None,
+        configure: Callable[[HttpClientConfig[Any]], None] | None = None,
+    ) -> None:
+        if isinstance(engine_factory, HttpClientEngine):
+            config: HttpClientConfig[Any] = HttpClientConfig(engine_factory.config)
+            if configure is not None:
+                configure(config)
+            holder = _EngineHolder(engine_factory, managed=False)
+        else:
+            factory = engine_factory if engine_factory is not None else default_engine_factory()
+            config = HttpClientConfig(factory.create_config())
+            if configure is not None:
+                configure(config)
+            holder = _EngineHolder(factory.create(config.engine), managed=True)
+        self._setup(config, holder)
+
+    @classmethod
+    def _sharing(cls, config: HttpClientConfig[Any], holder: _EngineHolder) -> HttpClient:
+        client = cls.__new__(cls)
+        client._setup(config, holder)
+        return client
+
+    def _setup(self, config: HttpClientConfig[Any], holder: _EngineHolder) -> None:
+        config.validate()
+        self._config = config
+        self._holder = holder
+        holder.references += 1
+        self._closed = False
+        self.plugins: dict[ClientPlugin[Any], PluginBuilder[Any]] = {}
+        self._build_pipeline()
+
+    def _build_pipeline(self) -> None:
+        from tether.plugins.redirect import HttpRedirect
+        from tether.plugins.validator import HttpCallValidator
+
+        # Ktor's fixed order: validation outermost, then redirects, then the user's plugins.
+        defaults: list[ClientPlugin[Any]] = [HttpCallValidator]
+        if self._config.follow_redirects:
+            defaults.append(HttpRedirect)
+        by_plugin = {installation.plugin: installation for installation in self._config.installations}
+        order = defaults + [plugin for plugin in by_plugin if plugin not in defaults]
+        handlers: list[PluginHandlers] = []
+        for plugin in order:
+            installation = by_plugin.get(plugin)
+            plugin_config = installation.build_config() if installation else plugin.config_factory()
+            builder = PluginBuilder(self, plugin_config, plugin)
+            plugin.body(builder)
+            self.plugins[plugin] = builder
+            handlers.append(builder.handlers)
+        self._setup_request = [h for hs in handlers for h in hs.setup_request]
+        self._on_request = [h for hs in handlers for h in hs.on_request]
+        self._transform_request_body = [h for hs in handlers for h in hs.transform_request_body]
+        self._send = [h for hs in handlers for h in hs.send]
+        self._sending_request = [h for hs in handlers for h in hs.sending_request]
+        self._on_response = [h for hs in handlers for h in hs.on_response]
+        self._transform_response_body = [h for hs in handlers for h in hs.transform_response_body]
+        self._on_close = [h for hs in handlers for h in hs.on_close]
+        self._call_options = frozenset().union(*(plugin.call_options for plugin in order))
+
+    # -- properties -------------------------------------------------------------------------------
+    @property
+    def engine(self) -> HttpClientEngine:
+        return self._holder.engine
+
+    @property
+    def engine_config(self) -> HttpClientEngineConfig:
+        return self._holder.engine.config
+
+    @property
+    def expect_success(self) -> bool:
+        return self._config.expect_success
+
+    @property
+    def max_send_count(self) -> int:
+        return self._config.max_send_count
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def plugin(self, plugin: ClientPlugin[P]) -> PluginBuilder[P]:
+        """The installed instance of `plugin`; KeyError naming it when it is not installed."""
+        try:
+            return self.plugins[plugin]
+        except KeyError:
+            raise KeyError(f"Plugin {plugin.name} is not installed") from None
+
+    def plugin_or_none(self, plugin: ClientPlugin[P]) -> PluginBuilder[P] | None:
+        return self.plugins.get(plugin)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def config(self, configure: Callable[[HttpClientConfig[Any]], None]) -> HttpClient:
+        """A new client on the same engine, with this client's configuration plus `configure`.
+
+        Nothing already applied runs twice; the engine stays open until every client sharing it is
+        closed.
+        """
+        self._check_open()
+        config = self._config.copy()
+        configure(config)
+        return HttpClient._sharing(config, self._holder)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for handler in self._on_close:
+                await call_handler(handler())
+        finally:
+            await self._holder.release()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("This HttpClient is closed")
+
+    # -- building requests ------------------------------------------------------------------------
+    def build_request(
+        self,
+        method: str,
+        url: str | URL = "",
+        *,
+        params: QueryParams = None,
+        headers: HeadersInit = None,
+        cookies: Mapping[str, str] | None = None,
+        json: Any = _UNSET,
+        data: FormFields | bytes | str | None = None,
+        content: Any = None,
+        files: Mapping[str, FileField] | None = None,
+        expect_success: bool | None = None,
+        **call_options: Any,
+    ) -> HttpRequestBuilder:
+        """A request builder from httpx-style keywords (what every request method uses)."""
+        unknown = sorted(set(call_options) - self._call_options)
+        if unknown:
+            allowed = sorted(self._call_options)
+            raise TypeError(
+                f"Unexpected request keyword(s) {', '.join(unknown)}; accepted: "
+                f"{', '.join(sorted(REQUEST_KEYWORDS))}"
+                + (f", and for the installed plugins: {', '.join(allowed)}" if allowed else "")
+            )
+        builder = HttpRequestBuilder(method, url, build_headers(headers))
+        builder.url = with_params(builder.url, params)
+        if cookies:
+            pairs = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            existing = builder.headers.get("Cookie")
+            builder.headers["Cookie"] = f"{existing}; {pairs}" if existing else pairs
+        builder.body = _body_from(json, data, content, files)
+        builder.expect_success = expect_success
+        builder.call_options = call_options
+        return builder
+
+    def prepare_request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        """A statement: nothing is sent until it is executed (and it can be executed again)."""
+        return HttpStatement(self, self.build_request(method, url, **kwargs))
+
+    def prepare(self, builder: HttpRequestBuilder) -> HttpStatement:
+        """A statement for a request built by hand."""
+        return HttpStatement(self, builder)
+
+    def prepare_get(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("GET", url, **kwargs)
+
+    def prepare_post(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("POST", url, **kwargs)
+
+    def prepare_put(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("PUT", url, **kwargs)
+
+    def prepare_patch(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("PATCH", url, **kwargs)
+
+    def prepare_delete(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("DELETE", url, **kwargs)
+
+    def prepare_head(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("HEAD", url, **kwargs)
+
+    def prepare_options(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
+        return self.prepare_request("OPTIONS", url, **kwargs)
+
+    # -- sending ----------------------------------------------------------------------------------
+    async def request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        """Send a request and read the whole body (the response can be read again and again)."""
+        return await self.prepare_request(method, url, **kwargs).execute()
+
+    async def get(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def head(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("HEAD", url, **kwargs)
+
+    async def options(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def execute(self, builder: HttpRequestBuilder) -> HttpResponse:
+        """Run the whole pipeline for `builder`; the response body streams (close it, or read it)."""
+        self._check_open()
+        for setup in self._setup_request:
+            await call_handler(setup(builder))
+        for on_request in self._on_request:
+            await call_handler(on_request(builder, builder.body))
+        await self._transform_body(builder)
+        _check_url(builder.url)
+        state = _SendState()
+        chain = self._innermost_sender(state)
+        for interceptor in reversed(self._send):
+            chain = _wrap(interceptor, chain)
+        try:
+            return await chain(builder)
+        except BaseException:
+            if state.last_response is not None:
+                await state.last_response.aclose()
+            raise
+
+    async def _transform_body(self, builder: HttpRequestBuilder) -> None:
+        body = builder.body
+        for transform in self._transform_request_body:
+            if isinstance(body, OutgoingContent):
+                break
+            result = await call_handler(transform(builder, body, builder.body_type))
+            if result is not None:
+                body = result
+        builder.body = _default_content(body)
+
+    def _innermost_sender(self, state: _SendState) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
+        engine = self._holder.engine
+        limit = self._config.max_send_count
+
+        async def send(builder: HttpRequestBuilder) -> HttpResponse:
+            state.count += 1
+            if state.count > limit:
+                raise SendCountExceedException(limit, builder.url)
+            previous, state.last_response = state.last_response, None
+            if previous is not None:
+                await previous.aclose()
+            for sending in self._sending_request:
+                await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
+            data = builder.build()
+            check_request(engine, data)
+            if isinstance(data.body, StreamContent) and data.body.consumed:
+                raise BodyNotReplayableError(
+                    f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
+                    "already sent (pass a callable returning a fresh stream to make it replayable)"
+                )
+            response = HttpResponse(await engine.execute(data), data, self._convert_body)
+            state.last_response = response
+            for on_response in self._on_response:
+                await call_handler(on_response(response))
+            return response
+
+        return send
+
+    async def _convert_body(self, response: HttpResponse, channel: ByteReadChannel, type_: type) -> object:
+        for transform in self._transform_response_body:
+            result = await call_handler(transform(response, channel, type_))
+            if result is not NOT_HANDLED:
+                return result
+        return MISSING_TRANSFORM
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<HttpClient engine={self._holder.engine.name} {state}>"
+
+
+def _wrap(
+    interceptor: Callable[[Sender, HttpRequestBuilder], Awaitable[HttpResponse]],
+    next_: Callable[[HttpRequestBuilder], Awaitable[HttpResponse]],
+) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
+    sender = Sender(next_)
+
+    async def send(builder: HttpRequestBuilder) -> HttpResponse:
+        return await interceptor(sender, builder)
+
+    return send
+
+
+def _check_url(url: URL) -> None:
+    if url.scheme not in SUPPORTED_SCHEMES or not url.raw_host:
+        hint = " (a relative URL needs a base: config.default_request(url=...))" if not url.scheme else ""
+        raise InvalidUrlError(f"Cannot send a request to {str(url)!r}: it needs http(s)://host{hint}")
+
+
+def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
+    given = [name for name, value in (("json", json is not _UNSET), ("content", content is not None)) if value]
+    if data is not None or files is not None:
+        given.append("data/files")
+    if len(given) > 1:
+        raise TypeError(f"Give at most one request body, got {' and '.join(given)}")
+    if json is not _UNSET:
+        return TextContent(jsonlib.dumps(json, ensure_ascii=False), "application/json")
+    if files is not None:
+        return MultiPartFormDataContent.from_fields(data if isinstance(data, (Mapping, list)) else None, files)
+    if data is not None:
+        if isinstance(data, (bytes, str)):
+            return _default_content(data)
+        return FormDataContent(data)
+    if content is None:
+        return NO_CONTENT
+    return content
+
+
+def _default_content(body: object) -> OutgoingContent:
+    """Built-in conversions applied after the plugins' transform_request_body handlers."""
+    if isinstance(body, OutgoingContent):
+        return body
+    if body is None:
+        return NO_CONTENT
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return ByteArrayContent(bytes(body))
+    if isinstance(body, str):
+        return TextContent(body)
+    if isinstance(body, AsyncIterable) or callable(body):
+        return StreamContent(body)
+    raise TypeError(
+        f"Cannot send a {type(body).__name__} as a request body: pass bytes, str, an async iterable "
+        "of bytes, json=..., or install ContentNegotiation"
+    )
+
+
+class _Execution:
+    """`await statement.execute()` reads the body; `async with statement.execute() as r:` streams."""
+
+    def __init__(self, client: HttpClient, builder: HttpRequestBuilder) -> None:
+        self._client = client
+        self._builder = builder
+        self._response: HttpResponse | None = None
+
+    def __await__(self) -> Generator[Any, None, HttpResponse]:
+        return self._read_fully().__await__()
+
+    async def _read_fully(self) -> HttpResponse:
+        response = await self._client.execute(self._builder.copy())
+        try:
+            await response._read_fully()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
+
+    async def __aenter__(self) -> HttpResponse:
+        self._response = await self._client.execute(self._builder.copy())
+        return self._response
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+
+
+class HttpStatement:
+    """A prepared request. Nothing is sent until `execute()`; it can be executed any number of times.
+
+    >>> async with client.prepare_get("/big").execute() as response:   # streams
+    ...     await response.body_as_channel().read_to(open("big.bin", "wb"))
+    >>> response = await client.prepare_get("/small").execute()          # reads the whole body
+    """
+
+    def __init__(self, client: HttpClient, builder: HttpRequestBuilder) -> None:
+        self.client = client
+        self.builder = builder
+
+    def execute(self) -> _Execution:
+        return _Execution(self.client, self.builder)
+
+    def __repr__(self) -> str:
+        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+

@@ -1,0 +1,242 @@
+"""What a request carries: the `OutgoingContent` kinds.
+
+Every kind but `StreamContent` holds its bytes, so it can be sent any number of times (redirects,
+retries, auth challenges). A `StreamContent` made from an async iterable is one-shot; made from a
+callable that returns a fresh iterable, it is replayable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Union
+from urllib.parse import quote_plus
+
+from tether.exceptions import BodyNotReplayableError
+
+__all__ = [
+    "ByteArrayContent",
+    "FileField",
+    "FormDataContent",
+    "FormPart",
+    "MultiPartFormDataContent",
+    "NoContent",
+    "OutgoingContent",
+    "StreamContent",
+    "TextContent",
+]
+
+
+class OutgoingContent:
+    """Base of all request bodies. `content_length` is None when unknown (sent chunked)."""
+
+    content_type: str | None = None
+
+    @property
+    def content_length(self) -> int | None:
+        return None
+
+    @property
+    def replayable(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(content_type={self.content_type!r}, length={self.content_length})"
+
+
+class NoContent(OutgoingContent):
+    """No body at all (GET, HEAD, ...). Engines send no Content-Length unless the method needs one."""
+
+    @property
+    def content_length(self) -> int:
+        return 0
+
+
+NO_CONTENT = NoContent()
+
+
+class ByteArrayContent(OutgoingContent):
+    """A body held in memory."""
+
+    def __init__(self, data: bytes, content_type: str | None = "application/octet-stream") -> None:
+        self.data = bytes(data)
+        self.content_type = content_type
+
+    @property
+    def content_length(self) -> int:
+        return len(self.data)
+
+
+class TextContent(ByteArrayContent):
+    """Text, encoded with the charset named in the content type (UTF-8 by default)."""
+
+    def __init__(self, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.text = text
+        charset = _charset_of(content_type) or "utf-8"
+        super().__init__(text.encode(charset), content_type)
+
+
+FormFields = Union[Mapping[str, Union[str, int, float, Sequence[Union[str, int, float]]]], Iterable[tuple[str, str]]]
+
+
+def _field_pairs(fields: FormFields) -> list[tuple[str, str]]:
+    if isinstance(fields, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for name, value in fields.items():
+            if isinstance(value, (list, tuple)):
+                pairs.extend((name, str(v)) for v in value)
+            else:
+                pairs.append((name, str(value)))
+        return pairs
+    return [(str(name), str(value)) for name, value in fields]
+
+
+class FormDataContent(ByteArrayContent):
+    """`application/x-www-form-urlencoded` fields."""
+
+    def __init__(self, fields: FormFields) -> None:
+        self.fields = _field_pairs(fields)
+        body = "&".join(f"{quote_plus(name)}={quote_plus(value)}" for name, value in self.fields)
+        super().__init__(body.encode("ascii"), "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True)
+class FormPart:
+    """One part of a multipart body: a plain field (no filename) or a file."""
+
+    name: str
+    value: bytes
+    filename: str | None = None
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+FileValue = Union[bytes, str, IO[bytes]]
+FileField = Union[
+    FileValue,
+    tuple[str | None, FileValue],
+    tuple[str | None, FileValue, str | None],
+    tuple[str | None, FileValue, str | None, Mapping[str, str]],
+]
+
+
+def _file_bytes(value: FileValue) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return value.read()
+
+
+def _quote_param(value: str) -> str:
+    # RFC 7578 4.2: quote as in HTML forms; escape the quote and line breaks.
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+class MultiPartFormDataContent(ByteArrayContent):
+    """`multipart/form-data` built from fields and files (httpx's `data=` + `files=` conventions)."""
+
+    def __init__(self, parts: Sequence[FormPart], boundary: str | None = None) -> None:
+        self.parts = list(parts)
+        self.boundary = boundary or secrets.token_hex(16)
+        chunks: list[bytes] = []
+        for part in self.parts:
+            disposition = f'form-data; name="{_quote_param(part.name)}"'
+            if part.filename is not None:
+                disposition += f'; filename="{_quote_param(part.filename)}"'
+            lines = [f"--{self.boundary}", f"Content-Disposition: {disposition}"]
+            content_type = part.content_type
+            if content_type is None and part.filename is not None:
+                content_type = "application/octet-stream"
+            if content_type:
+                lines.append(f"Content-Type: {content_type}")
+            lines.extend(f"{name}: {value}" for name, value in part.headers.items())
+            chunks.append(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+            chunks.append(part.value)
+            chunks.append(b"\r\n")
+        chunks.append(f"--{self.boundary}--\r\n".encode("ascii"))
+        super().__init__(b"".join(chunks), f"multipart/form-data; boundary={self.boundary}")
+
+    @classmethod
+    def from_fields(
+        cls,
+        data: FormFields | None,
+        files: Mapping[str, FileField] | Iterable[tuple[str, FileField]],
+    ) -> MultiPartFormDataContent:
+        parts = [FormPart(name, value.encode("utf-8")) for name, value in _field_pairs(data or {})]
+        items = files.items() if isinstance(files, Mapping) else files
+        for name, spec in items:
+            filename: str | None
+            content_type: str | None = None
+            headers: Mapping[str, str] = {}
+            if isinstance(spec, tuple):
+                filename, value = spec[0], spec[1]
+                if len(spec) > 2:
+                    content_type = spec[2]  # type: ignore[misc]
+                if len(spec) > 3:
+                    headers = spec[3]  # type: ignore[misc]
+            else:
+                value = spec
+                raw_name = getattr(spec, "name", None)
+                filename = os.path.basename(raw_name) if isinstance(raw_name, str) else "upload"
+            parts.append(FormPart(name, _file_bytes(value), filename, content_type, headers))
+        return cls(parts)
+
+
+StreamSource = Union[AsyncIterable[bytes], Callable[[], AsyncIterable[bytes]]]
+
+
+class StreamContent(OutgoingContent):
+    """A body produced by an async iterable of bytes, sent as it is produced.
+
+    Give a callable that returns a fresh iterable to make it replayable (redirects, retries, auth).
+    """
+
+    def __init__(
+        self,
+        source: StreamSource,
+        content_length: int | None = None,
+        content_type: str | None = "application/octet-stream",
+    ) -> None:
+        self._source = source
+        self._length = content_length
+        self.content_type = content_type
+        self._opened = False
+
+    @property
+    def content_length(self) -> int | None:
+        return self._length
+
+    @property
+    def replayable(self) -> bool:
+        return callable(self._source) and not hasattr(self._source, "__aiter__")
+
+    @property
+    def consumed(self) -> bool:
+        """True once a one-shot stream has been handed to an engine."""
+        return self._opened and not self.replayable
+
+    def open(self) -> AsyncIterator[bytes]:
+        """A fresh iterator over the body; a one-shot stream can be opened only once."""
+        if self.replayable:
+            factory: Callable[[], AsyncIterable[bytes]] = self._source  # type: ignore[assignment]
+            return aiter(factory())
+        if self._opened:
+            raise BodyNotReplayableError(
+                "The request body is a one-shot async stream that was already sent; "
+                "pass a callable returning a fresh stream to allow re-sending it"
+            )
+        self._opened = True
+        return aiter(self._source)  # type: ignore[arg-type]
+
+
+def _charset_of(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None

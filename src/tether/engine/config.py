@@ -1,0 +1,93 @@
+"""The configuration every engine understands (`HttpClientEngineConfig`) and proxy settings."""
+
+from __future__ import annotations
+
+import enum
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, fields
+
+from yarl import URL
+
+from tether.url import parse_url
+
+__all__ = ["HttpClientEngineConfig", "ProxyBuilder", "ProxyConfig", "ProxyType"]
+
+
+class ProxyType(enum.Enum):
+    HTTP = "http"
+    SOCKS = "socks"
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Where to send requests instead of the origin. Build one with `ProxyBuilder`."""
+
+    type: ProxyType
+    url: URL
+
+    def __str__(self) -> str:
+        return f"{self.type.value} proxy {self.url}"
+
+
+class ProxyBuilder:
+    """`ProxyBuilder.http("http://proxy:3128")`, `ProxyBuilder.socks("127.0.0.1", 1080)`."""
+
+    @staticmethod
+    def http(url: str | URL) -> ProxyConfig:
+        parsed = parse_url(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(f"An HTTP proxy URL needs http(s)://host[:port], got {url!r}")
+        return ProxyConfig(ProxyType.HTTP, parsed)
+
+    @staticmethod
+    def socks(host: str, port: int) -> ProxyConfig:
+        if not host or not 0 < port < 65536:
+            raise ValueError(f"A SOCKS proxy needs a host and a port in 1..65535, got {host!r}:{port}")
+        return ProxyConfig(ProxyType.SOCKS, URL.build(scheme="socks5", host=host, port=port))
+
+
+@dataclass
+class HttpClientEngineConfig:
+    """Settings every engine honours. Engine packages subclass it to add their own.
+
+    `threads_count` and `executor` matter to engines that run blocking libraries (Urllib3); async
+    engines ignore them. Connection limits bound the engine's pool; `0` means no limit per host.
+    """
+
+    #: Worker threads for engines that run blocking I/O (ignored when `executor` is given).
+    threads_count: int = 4
+    #: Advisory, as in Ktor: only engines that can pipeline HTTP/1.1 requests read it.
+    pipelining: bool = False
+    proxy: ProxyConfig | None = None
+    #: Where blocking work runs (Ktor's dispatcher). None: the engine owns a pool of `threads_count`.
+    executor: Executor | None = None
+    #: Verify the server's TLS certificate and hostname.
+    verify: bool = True
+    #: A PEM file of CA certificates to trust instead of the system store.
+    ca_bundle: str | None = None
+    #: A client certificate: a PEM file holding cert and key, or (cert_file, key_file).
+    client_cert: str | tuple[str, str] | None = None
+    #: Open connections at most, over all hosts (100 in httpx and aiohttp too).
+    max_connections: int = 100
+    #: Open connections at most per host; 0 means only `max_connections` applies.
+    max_connections_per_host: int = 0
+    #: Seconds an idle keep-alive connection is kept in the pool.
+    keep_alive_timeout: float = 15.0
+    extra: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field (called once the configure block ran)."""
+        if self.threads_count < 1:
+            raise ValueError(f"threads_count must be >= 1, got {self.threads_count}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be >= 1, got {self.max_connections}")
+        if self.max_connections_per_host < 0:
+            raise ValueError(f"max_connections_per_host must be >= 0, got {self.max_connections_per_host}")
+        if self.keep_alive_timeout < 0:
+            raise ValueError(f"keep_alive_timeout must be >= 0, got {self.keep_alive_timeout}")
+        if self.proxy is not None and not isinstance(self.proxy, ProxyConfig):
+            raise TypeError("proxy must be built with ProxyBuilder.http(...) or ProxyBuilder.socks(...)")
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,34 @@
+"""The built-in plugins, and the API for writing your own (`tether.plugins.api`)."""
+
+from tether.plugins.api import (
+    AttributeKey,
+    ClientHook,
+    ClientPlugin,
+    PluginBuilder,
+    Send,
+    Sender,
+    SendingRequest,
+    SetupRequest,
+    create_client_plugin,
+)
+from tether.plugins.default_request import DefaultRequest, DefaultRequestConfig
+from tether.plugins.redirect import HttpRedirect, HttpRedirectConfig
+from tether.plugins.validator import HttpCallValidator, HttpCallValidatorConfig
+
+__all__ = [
+    "AttributeKey",
+    "ClientHook",
+    "ClientPlugin",
+    "DefaultRequest",
+    "DefaultRequestConfig",
+    "HttpCallValidator",
+    "HttpCallValidatorConfig",
+    "HttpRedirect",
+    "HttpRedirectConfig",
+    "PluginBuilder",
+    "Send",
+    "Sender",
+    "SendingRequest",
+    "SetupRequest",
+    "create_client_plugin",
+]

@@ -1,0 +1,81 @@
+"""HttpRedirect: follows 301, 302, 303, 307 and 308 (installed unless `follow_redirects = False`).
+
+- 303 becomes GET without a body (HEAD stays HEAD); the others keep method and body. A one-shot
+  stream body cannot be re-sent and raises `BodyNotReplayableError`.
+- `Location` is resolved against the current URL (RFC 3986); without one, the 3xx is returned.
+- When the origin (scheme, host, port) changes, `Authorization`, `Cookie` and `Proxy-Authorization`
+  are dropped: credentials never follow a redirect to another origin.
+- https -> http is refused (the 3xx is returned) unless `allow_https_downgrade`.
+- Loops end at the client's `max_send_count` with `SendCountExceedException`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multidict import istr
+from yarl import URL
+
+from tether.content import NO_CONTENT
+from tether.exceptions import InvalidUrlError
+from tether.plugins.api import PluginBuilder, Send, Sender, create_client_plugin
+from tether.request import HttpRequestBuilder
+from tether.response import HttpResponse
+from tether.url import resolve_reference
+
+__all__ = ["CREDENTIAL_HEADERS", "REDIRECT_STATUSES", "HttpRedirect", "HttpRedirectConfig", "same_origin"]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CREDENTIAL_HEADERS = (istr("Authorization"), istr("Cookie"), istr("Proxy-Authorization"))
+
+
+@dataclass
+class HttpRedirectConfig:
+    #: Only redirect GET and HEAD (Ktor's default is True; Python clients follow every method).
+    check_http_method: bool = False
+    #: Follow an https -> http redirect.
+    allow_https_downgrade: bool = False
+
+
+def same_origin(a: URL, b: URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
+def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
+    config = plugin.plugin_config
+
+    async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
+        response = await sender.proceed(request)
+        if config.check_http_method and request.method not in ("GET", "HEAD"):
+            return response
+        current = request
+        while int(response.status) in REDIRECT_STATUSES:
+            location = response.headers.get("Location")
+            if not location:
+                return response
+            try:
+                target = resolve_reference(current.url, location)
+            except InvalidUrlError:
+                return response
+            if target.scheme not in ("http", "https"):
+                return response
+            if current.url.scheme == "https" and target.scheme == "http" and not config.allow_https_downgrade:
+                return response
+            following = current.copy()
+            following.url = target
+            if int(response.status) == 303 and current.method != "HEAD":
+                following.method = "GET"
+                following.body = NO_CONTENT
+                for name in ("Content-Type", "Content-Length", "Content-Encoding"):
+                    following.headers.popall(name, None)
+            if not same_origin(current.url, target):
+                for name in CREDENTIAL_HEADERS:
+                    following.headers.popall(name, None)
+            current = following
+            response = await sender.proceed(current)
+        return response
+
+    plugin.on(Send, send)
+
+
+HttpRedirect = create_client_plugin("HttpRedirect", HttpRedirectConfig, _install)

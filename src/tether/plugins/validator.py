@@ -1,0 +1,96 @@
+"""HttpCallValidator: `expect_success` and custom response validators.
+
+Installed first, so it is the outermost `Send` interceptor and sees the final response after
+redirects, retries and auth. With `expect_success` (client-wide or per request) a status >= 300 raises
+`RedirectResponseException` (3xx), `ClientRequestException` (4xx) or `ServerResponseException` (5xx);
+the body is read into memory first so `exc.response.body_as_text()` still works, and the message quotes
+at most `MESSAGE_EXCERPT_CHARS` of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Union
+
+from tether.exceptions import (
+    ClientRequestException,
+    RedirectResponseException,
+    ResponseException,
+    ServerResponseException,
+)
+from tether.plugins.api import PluginBuilder, Send, Sender, call_handler, create_client_plugin
+from tether.request import HttpRequestBuilder
+from tether.response import HttpResponse
+
+__all__ = ["MESSAGE_EXCERPT_CHARS", "HttpCallValidator", "HttpCallValidatorConfig"]
+
+#: How much of an error body goes into an exception message (the full body stays on the response).
+MESSAGE_EXCERPT_CHARS = 1024
+
+ResponseValidator = Callable[[HttpResponse], Union[Awaitable[None], None]]
+ExceptionHandler = Callable[[BaseException, HttpRequestBuilder], Union[Awaitable[None], None]]
+
+
+@dataclass
+class HttpCallValidatorConfig:
+    validators: list[ResponseValidator] = field(default_factory=list)
+    exception_handlers: list[ExceptionHandler] = field(default_factory=list)
+
+    def validate_response(self, validator: ResponseValidator) -> None:
+        """Run `validator(response)` on every final response; it raises to reject one.
+        Validators run last-registered first (as in Ktor), after the `expect_success` check."""
+        self.validators.append(validator)
+
+    def handle_response_exception(self, handler: ExceptionHandler) -> None:
+        """Observe every exception a call raises (`handler(cause, request)`); it is re-raised after."""
+        self.exception_handlers.append(handler)
+
+
+async def _body_excerpt(response: HttpResponse) -> str:
+    try:
+        text = await response.body_as_text()
+    except Exception:
+        return "<body failed decoding>"
+    if len(text) > MESSAGE_EXCERPT_CHARS:
+        return text[:MESSAGE_EXCERPT_CHARS] + f"… ({len(text)} chars)"
+    return text
+
+
+async def validate_status(response: HttpResponse) -> None:
+    """The `expect_success` rule."""
+    status = int(response.status)
+    if status < 300:
+        return
+    text = await _body_excerpt(response)
+    if status < 400:
+        raise RedirectResponseException(response, text)
+    if status < 500:
+        raise ClientRequestException(response, text)
+    if status < 600:
+        raise ServerResponseException(response, text)
+    raise ResponseException(response, text)
+
+
+def _install(plugin: PluginBuilder[HttpCallValidatorConfig]) -> None:
+    config = plugin.plugin_config
+    client = plugin.client
+
+    async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
+        try:
+            response = await sender.proceed(request)
+            expect = request.expect_success if request.expect_success is not None else client.expect_success
+            if expect:
+                await validate_status(response)
+            for validator in reversed(config.validators):
+                await call_handler(validator(response))
+            return response
+        except Exception as exc:
+            for handler in config.exception_handlers:
+                await call_handler(handler(exc, request))
+            raise
+
+    plugin.on(Send, send)
+
+
+HttpCallValidator = create_client_plugin("HttpCallValidator", HttpCallValidatorConfig, _install)

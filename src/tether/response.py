@@ -1,0 +1,211 @@
+"""Responses: the engine's `HttpResponseData` and the `HttpResponse` applications read."""
+
+from __future__ import annotations
+
+import html
+import json as jsonlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from tether.channel import ByteReadChannel
+from tether.content import _charset_of
+from tether.exceptions import BodyAlreadyConsumedError
+from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
+
+if TYPE_CHECKING:
+    from IPython.lib.pretty import PrettyPrinter
+
+__all__ = ["HttpResponse", "HttpResponseData"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HttpResponseData:
+    """What an engine returns: status line, headers and a body stream that has not been read yet.
+
+    `request_time` and `response_time` are `time.monotonic()` stamps: when the request was handed to
+    the engine and when the response head arrived.
+    """
+
+    status: HttpStatusCode
+    headers: Headers
+    version: HttpProtocolVersion
+    body: ByteReadChannel
+    request_time: float = 0.0
+    response_time: float = 0.0
+
+
+BodyTransformer = Callable[["HttpResponse", ByteReadChannel, type], Awaitable[object]]
+
+_MISSING = object()
+
+
+class HttpResponse:
+    """A response. Its body can be read as bytes, text, JSON or a channel.
+
+    A response returned by `client.get(...)` (or `await statement.execute()`) has its body in memory and
+    can be read any number of times. Inside `async with statement.execute() as response:` the body
+    streams: read it once, as a channel or in full.
+    """
+
+    def __init__(
+        self,
+        data: HttpResponseData,
+        request: HttpRequestData,
+        body_transformer: BodyTransformer | None = None,
+    ) -> None:
+        self._data = data
+        self.request = request
+        self._channel_taken = False
+        self._content: bytes | None = None
+        self._body_transformer = body_transformer
+
+    # -- status line and headers ------------------------------------------------------------------
+    @property
+    def status(self) -> HttpStatusCode:
+        return self._data.status
+
+    @property
+    def headers(self) -> Headers:
+        return self._data.headers
+
+    @property
+    def version(self) -> HttpProtocolVersion:
+        return self._data.version
+
+    @property
+    def request_time(self) -> float:
+        return self._data.request_time
+
+    @property
+    def response_time(self) -> float:
+        return self._data.response_time
+
+    @property
+    def url(self) -> str:
+        return str(self.request.url)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("Content-Type")
+
+    @property
+    def is_body_in_memory(self) -> bool:
+        return self._content is not None
+
+    # -- body ---------------------------------------------------------------------------------------
+    def body_as_channel(self) -> ByteReadChannel:
+        """The body as a stream. A body kept in memory gives a fresh channel every time."""
+        if self._content is not None:
+            return ByteReadChannel.from_bytes(self._content)
+        if self._channel_taken:
+            raise BodyAlreadyConsumedError(
+                f"The body of {self.request.method} {self.request.url} was already read as a stream"
+            )
+        self._channel_taken = True
+        return self._data.body
+
+    async def body_as_bytes(self) -> bytes:
+        """The whole body; kept so it can be read again."""
+        if self._content is None:
+            self._content = await self.body_as_channel().read_all()
+        return self._content
+
+    async def body_as_text(self, fallback_charset: str = "utf-8") -> str:
+        """The body decoded with the charset of its Content-Type (else `fallback_charset`).
+
+        Undecodable bytes become U+FFFD rather than an exception.
+        """
+        data = await self.body_as_bytes()
+        charset = _charset_of(self.content_type) or fallback_charset
+        try:
+            return data.decode(charset, errors="replace")
+        except LookupError:
+            return data.decode(fallback_charset, errors="replace")
+
+    async def json(self) -> Any:
+        """The body parsed as JSON."""
+        return jsonlib.loads(await self.body_as_bytes())
+
+    async def body(self, type_: type[T]) -> T:
+        """The body converted to `type_`: plugins' `transform_response_body` hooks first, then the
+        built-in conversions for bytes, str, ByteReadChannel, dict and list."""
+        if self._body_transformer is not None and (self._content is not None or not self._channel_taken):
+            in_memory = self._content is not None
+            channel = ByteReadChannel.from_bytes(self._content) if in_memory else self._data.body  # type: ignore[arg-type]
+            result = await self._body_transformer(self, channel, type_)
+            if result is not _MISSING:
+                self._channel_taken = self._channel_taken or not in_memory
+                return cast(T, result)
+        if type_ is bytes:
+            return cast(T, await self.body_as_bytes())
+        if type_ is str:
+            return cast(T, await self.body_as_text())
+        if type_ is ByteReadChannel:
+            return cast(T, self.body_as_channel())
+        if type_ in (dict, list, object):
+            value = await self.json()
+            if type_ is not object and not isinstance(value, type_):
+                raise TypeError(f"Expected a JSON {type_.__name__}, got {type(value).__name__}")
+            return cast(T, value)
+        raise TypeError(
+            f"No transformation found from the response body to {type_.__name__}; "
+            "install ContentNegotiation or a plugin with transform_response_body"
+        )
+
+    async def aclose(self) -> None:
+        """Release the connection without reading the rest of the body."""
+        await self._data.body.aclose()
+
+    async def _read_fully(self) -> None:
+        if self._content is None and not self._channel_taken:
+            await self.body_as_bytes()
+
+    # -- display ------------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<HttpResponse [{self.status}] {self.request.method} {self.request.url}>"
+
+    def _preview(self, limit: int = 2048) -> str | None:
+        if self._content is None:
+            return None
+        text = self._content[:limit].decode(_charset_of(self.content_type) or "utf-8", errors="replace")
+        return text + ("…" if len(self._content) > limit else "")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
+            for k, v in self.headers.items()
+        )
+        preview = self._preview()
+        body = (
+            f"<pre>{html.escape(preview)}</pre>"
+            if preview is not None
+            else "<p><i>body not read (streaming)</i></p>"
+        )
+        colour = "#2e7d32" if self.status.is_success() else "#c62828"
+        return (
+            f"<div><b style='color:{colour}'>{html.escape(str(self.status))}</b> "
+            f"{html.escape(self.request.method)} <code>{html.escape(str(self.request.url))}</code> "
+            f"<small>{html.escape(str(self.version))}</small>"
+            f"<table>{rows}</table>{body}</div>"
+        )
+
+    def _repr_pretty_(self, printer: PrettyPrinter, cycle: bool) -> None:
+        if cycle:
+            printer.text(repr(self))
+            return
+        printer.text(f"{self.version} {self.status}  ({self.request.method} {self.request.url})")
+        for name, value in self.headers.items():
+            printer.break_()
+            printer.text(f"{name}: {value}")
+        preview = self._preview(512)
+        if preview is not None:
+            printer.break_()
+            printer.break_()
+            printer.text(preview)
+
+
+MISSING_TRANSFORM = _MISSING
