@@ -15,7 +15,11 @@ def test_headers_are_case_insensitive_and_multi_valued() -> None:
     assert headers.get_all("SET-COOKIE") == ["a=1", "b=2"]
     assert "CONTENT-TYPE" in headers
     assert len(headers) == 2
-    assert list(headers.items()) == [("Set-Cookie", "a=1"), ("set-cookie", "b=2"), ("Content-Type", "text/plain")]
+    assert list(headers.items()) == [
+        ("Set-Cookie", "a=1"),
+        ("set-cookie", "b=2"),
+        ("Content-Type", "text/plain"),
+    ]
     assert headers.get_all("missing") == []
     assert headers.get("missing") is None
 

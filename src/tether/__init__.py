@@ -1,10 +1,10 @@
 """tether: one HTTP client facade over swappable engines, with Ktor-style plugins.
 
-    from tether import HttpClient
+from tether import HttpClient
 
-    async with HttpClient() as client:            # the default engine (see tether.engine)
-        response = await client.get("https://example.org/")
-        print(response.status, await response.body_as_text())
+async with HttpClient() as client:            # the default engine (see tether.engine)
+    response = await client.get("https://example.org/")
+    print(response.status, await response.body_as_text())
 """
 
 from tether.attributes import AttributeKey, Attributes

@@ -25,7 +25,12 @@ from tether.content import (
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
-from tether.exceptions import BodyNotReplayableError, ClientClosedError, InvalidUrlError, SendCountExceedException
+from tether.exceptions import (
+    BodyNotReplayableError,
+    ClientClosedError,
+    InvalidUrlError,
+    SendCountExceedException,
+)
 from tether.http import HeadersInit, build_headers
 from tether.plugins.api import (
     NOT_HANDLED,
@@ -407,7 +412,9 @@ def _check_url(url: URL) -> None:
 
 
 def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
-    given = [name for name, value in (("json", json is not _UNSET), ("content", content is not None)) if value]
+    given = [
+        name for name, value in (("json", json is not _UNSET), ("content", content is not None)) if value
+    ]
     if data is not None or files is not None:
         given.append("data/files")
     if len(given) > 1:
@@ -415,7 +422,9 @@ def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
     if json is not _UNSET:
         return TextContent(jsonlib.dumps(json, ensure_ascii=False), "application/json")
     if files is not None:
-        return MultiPartFormDataContent.from_fields(data if isinstance(data, (Mapping, list)) else None, files)
+        return MultiPartFormDataContent.from_fields(
+            data if isinstance(data, (Mapping, list)) else None, files
+        )
     if data is not None:
         if isinstance(data, (bytes, str)):
             return _default_content(data)
@@ -491,4 +500,3 @@ class HttpStatement:
 
     def __repr__(self) -> str:
         return f"<HttpStatement {self.builder.method} {self.builder.url}>"
-

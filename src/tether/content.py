@@ -78,7 +78,7 @@ class TextContent(ByteArrayContent):
         super().__init__(text.encode(charset), content_type)
 
 
-FormFields = Union[Mapping[str, Union[str, int, float, Sequence[Union[str, int, float]]]], Iterable[tuple[str, str]]]
+FormFields = Union[Mapping[str, str | int | float | Sequence[str | int | float]], Iterable[tuple[str, str]]]
 
 
 def _field_pairs(fields: FormFields) -> list[tuple[str, str]]:
@@ -174,9 +174,9 @@ class MultiPartFormDataContent(ByteArrayContent):
             if isinstance(spec, tuple):
                 filename, value = spec[0], spec[1]
                 if len(spec) > 2:
-                    content_type = spec[2]  # type: ignore[misc]
+                    content_type = spec[2]
                 if len(spec) > 3:
-                    headers = spec[3]  # type: ignore[misc]
+                    headers = spec[3]
             else:
                 value = spec
                 raw_name = getattr(spec, "name", None)

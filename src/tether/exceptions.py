@@ -51,10 +51,8 @@ class ResponseException(TetherError):
         self.response = response
         self.cached_text = cached_text
         request = response.request
-        super().__init__(
-            message
-            or f"Bad response: {request.method} {request.url} returned {response.status}. Text: {cached_text!r}"
-        )
+        default = f"Bad response: {request.method} {request.url} returned {response.status}."
+        super().__init__(message or f"{default} Text: {cached_text!r}")
 
 
 class RedirectResponseException(ResponseException):
@@ -151,9 +149,7 @@ class UnsafeHeaderException(TetherError, ValueError):
 
     def __init__(self, header: str) -> None:
         self.header = header
-        super().__init__(
-            f"Header(s) [{header}] are controlled by the engine and cannot be set explicitly"
-        )
+        super().__init__(f"Header(s) [{header}] are controlled by the engine and cannot be set explicitly")
 
 
 class UnsupportedCapabilityError(TetherError):

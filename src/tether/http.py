@@ -156,7 +156,7 @@ class Headers(Mapping[str, str]):
     def __contains__(self, name: object) -> bool:
         return name in self._map
 
-    def items(self) -> ItemsView[str, str]:  # type: ignore[override]
+    def items(self) -> ItemsView[str, str]:
         """Every (name, value) pair, names repeated when a header has several lines."""
         return self._map.items()
 

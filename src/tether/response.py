@@ -15,7 +15,12 @@ from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 
 if TYPE_CHECKING:
-    from IPython.lib.pretty import PrettyPrinter
+    from typing import Protocol
+
+    class PrettyPrinter(Protocol):  # the part of IPython.lib.pretty.PrettyPrinter used here
+        def text(self, obj: str) -> None: ...
+        def break_(self) -> None: ...
+
 
 __all__ = ["HttpResponse", "HttpResponseData"]
 

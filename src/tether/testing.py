@@ -13,11 +13,12 @@ the request fails with an AssertionError naming it.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from tether.channel import ByteReadChannel
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
@@ -29,9 +30,17 @@ from tether.http import Headers, HeadersInit, HttpProtocolVersion, HttpStatusCod
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
-__all__ = ["MockEngine", "MockEngineConfig", "MockHandler", "read_body", "respond", "respond_error", "respond_ok"]
+__all__ = [
+    "MockEngine",
+    "MockEngineConfig",
+    "MockHandler",
+    "read_body",
+    "respond",
+    "respond_error",
+    "respond_ok",
+]
 
-MockHandler = Callable[[HttpRequestData], Union[HttpResponseData, Awaitable[HttpResponseData]]]
+MockHandler = Callable[[HttpRequestData], HttpResponseData | Awaitable[HttpResponseData]]
 
 
 def respond(
@@ -111,6 +120,10 @@ class MockEngine(HttpClientEngineBase[MockEngineConfig]):
         return self.config.capabilities
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+        if isinstance(request.body, StreamContent):
+            # Consume the stream as a real engine sends it; handlers see the bytes that went out.
+            sent = await read_body(request.body)
+            request = dataclasses.replace(request, body=ByteArrayContent(sent, request.body.content_type))
         handlers = self.config.handlers
         index = len(self.requests)
         self.requests.append(request)
@@ -142,7 +155,12 @@ class MockEngine(HttpClientEngineBase[MockEngineConfig]):
             aiter(body), on_close=on_close, expected_length=_content_length(response.headers)
         )
         return HttpResponseData(
-            response.status, response.headers, response.version, tracked, response.request_time, response.response_time
+            response.status,
+            response.headers,
+            response.version,
+            tracked,
+            response.request_time,
+            response.response_time,
         )
 
 

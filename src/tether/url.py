@@ -26,7 +26,7 @@ Url = URL
 
 QueryValue = Union[str, int, float, bool, None]
 QueryParams = Union[
-    Mapping[str, Union[QueryValue, Sequence[QueryValue]]],
+    Mapping[str, QueryValue | Sequence[QueryValue]],
     Iterable[tuple[str, QueryValue]],
     str,
     None,
@@ -85,9 +85,7 @@ def _idna_netloc(netloc: str, original: str) -> str:
     return f"{userinfo}{encoded}{sep}{port}"
 
 
-def _unsplit(
-    scheme: str, authority: str | None, path: str, query: str | None, fragment: str | None
-) -> str:
+def _unsplit(scheme: str, authority: str | None, path: str, query: str | None, fragment: str | None) -> str:
     out = ""
     if scheme:
         out += scheme + ":"
@@ -108,9 +106,7 @@ def remove_dot_segments(path: str) -> str:
     while remaining:
         if remaining.startswith("../"):
             remaining = remaining[3:]
-        elif remaining.startswith("./"):
-            remaining = remaining[2:]
-        elif remaining.startswith("/./"):
+        elif remaining.startswith("./") or remaining.startswith("/./"):
             remaining = remaining[2:]
         elif remaining == "/.":
             remaining = "/"
@@ -206,7 +202,9 @@ def _resolve(base: URL, ref: URL, *, merge_defaults_query: bool) -> URL:
     if "#" in ref_text:
         fragment = ref.raw_fragment
     elif merge_defaults_query:
-        fragment = base.raw_fragment or None  # Ktor: the request's fragment when it has one, else the default's.
+        fragment = (
+            base.raw_fragment or None
+        )  # Ktor: the request's fragment when it has one, else the default's.
     else:
         fragment = None
     return URL(_unsplit(base.scheme, _authority(base), path, query or None, fragment), encoded=True)

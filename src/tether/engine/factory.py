@@ -110,6 +110,6 @@ def default_engine_factory() -> HttpClientEngineFactory[Any]:
     detail = "; ".join(f"{name}: {why}" for name, why in failed.items())
     raise EngineNotFoundError(
         "No tether engine is installed: install one, e.g. pip install 'tether[aiohttp]' "
-        f"(or httpx, curl, urllib3), or pass an engine factory to HttpClient(...)"
+        "(or httpx, curl, urllib3), or pass an engine factory to HttpClient(...)"
         + (f". Engines that failed to load: {detail}" if detail else "")
     )

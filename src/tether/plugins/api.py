@@ -57,12 +57,12 @@ SetupRequestHandler = Callable[[HttpRequestBuilder], MaybeAwaitable]
 OnRequestHandler = Callable[[HttpRequestBuilder, object], MaybeAwaitable]
 SendingRequestHandler = Callable[[HttpRequestBuilder, OutgoingContent], MaybeAwaitable]
 TransformRequestBodyHandler = Callable[
-    [HttpRequestBuilder, object, Union[type, None]],
-    Union[Awaitable[Union[OutgoingContent, None]], OutgoingContent, None],
+    [HttpRequestBuilder, object, type | None],
+    Awaitable[OutgoingContent | None] | OutgoingContent | None,
 ]
 OnResponseHandler = Callable[["HttpResponse"], MaybeAwaitable]
 #: Returns the converted body, or `NOT_HANDLED` when the requested type is not this plugin's business.
-TransformResponseBodyHandler = Callable[["HttpResponse", ByteReadChannel, type], Union[Awaitable[object], object]]
+TransformResponseBodyHandler = Callable[["HttpResponse", ByteReadChannel, type], Awaitable[object] | object]
 OnCloseHandler = Callable[[], MaybeAwaitable]
 
 
@@ -208,7 +208,9 @@ class ClientPlugin(Generic[C]):
             names.update(f.name for f in dataclasses.fields(klass))
         names.update(_annotations(klass))
         for base in klass.__mro__:
-            names.update(name for name, value in vars(base).items() if isinstance(value, property) and value.fset)
+            names.update(
+                name for name, value in vars(base).items() if isinstance(value, property) and value.fset
+            )
         return sorted(name for name in names if not name.startswith("_"))
 
     def check_fields(self, fields: dict[str, Any]) -> None:
@@ -274,7 +276,9 @@ def create_client_plugin(
 
 
 def _annotations(klass: type) -> set[str]:
-    return {name for base in klass.__mro__ if base is not object for name in getattr(base, "__annotations__", {})}
+    return {
+        name for base in klass.__mro__ if base is not object for name in getattr(base, "__annotations__", {})
+    }
 
 
 async def call_handler(result: object) -> Any:

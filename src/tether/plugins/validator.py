@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Union
 
 from tether.exceptions import (
     ClientRequestException,
@@ -28,8 +27,8 @@ __all__ = ["MESSAGE_EXCERPT_CHARS", "HttpCallValidator", "HttpCallValidatorConfi
 #: How much of an error body goes into an exception message (the full body stays on the response).
 MESSAGE_EXCERPT_CHARS = 1024
 
-ResponseValidator = Callable[[HttpResponse], Union[Awaitable[None], None]]
-ExceptionHandler = Callable[[BaseException, HttpRequestBuilder], Union[Awaitable[None], None]]
+ResponseValidator = Callable[[HttpResponse], Awaitable[None] | None]
+ExceptionHandler = Callable[[BaseException, HttpRequestBuilder], Awaitable[None] | None]
 
 
 @dataclass
