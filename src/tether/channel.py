@@ -7,11 +7,12 @@ undecoded body), a stream that ends early raises `ProtocolError` instead of retu
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from tether.exceptions import ProtocolError
+from tether.exceptions import ProtocolError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
 
@@ -36,7 +37,7 @@ class ByteReadChannel:
     b'hello'
     """
 
-    __slots__ = ("_buffer", "_closed", "_eof", "_expected", "_on_close", "_read", "_source")
+    __slots__ = ("_buffer", "_closed", "_deadline", "_eof", "_expected", "_on_close", "_read", "_source")
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class ByteReadChannel:
         self._read = 0  # bytes taken from the source so far
         self._eof = False
         self._closed = False
+        self._deadline: tuple[float, Callable[[], BaseException]] | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ByteReadChannel:
@@ -70,6 +72,11 @@ class ByteReadChannel:
         """True once every byte has been handed out, or the channel was closed."""
         return self._closed or (self._eof and not self._buffer)
 
+    def set_deadline(self, loop_time: float, error: Callable[[], BaseException]) -> None:
+        """Fail every read after `loop_time` (the event loop's clock) with `error()`, closing the
+        channel. HttpTimeout uses it so a request timeout also bounds reading the body."""
+        self._deadline = (loop_time, error)
+
     @property
     def bytes_received(self) -> int:
         """Bytes taken from the network so far."""
@@ -80,7 +87,10 @@ class ByteReadChannel:
             return None
         try:
             while True:
-                chunk = await self._source.__anext__()
+                if self._deadline is None:
+                    chunk = await self._source.__anext__()
+                else:
+                    chunk = await self._next_before_deadline(*self._deadline)
                 if chunk:
                     break
         except StopAsyncIteration:
@@ -103,6 +113,17 @@ class ByteReadChannel:
                 f"Response body is longer than its Content-Length ({self._read} > {self._expected} bytes)"
             )
         return bytes(chunk)
+
+    async def _next_before_deadline(self, deadline: float, error: Callable[[], BaseException]) -> bytes:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise error()
+        try:
+            return await asyncio.wait_for(self._source.__anext__(), remaining)
+        except TetherError:
+            raise  # the engine's SocketTimeoutException is a TimeoutError too: keep its class
+        except asyncio.TimeoutError:
+            raise error() from None
 
     async def read(self, n: int = -1) -> bytes:
         """Up to `n` bytes (all remaining when n < 0); b"" only at the end of the stream."""

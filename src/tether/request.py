@@ -122,10 +122,13 @@ class HttpRequestBuilder:
                 f"Request body of type {type(body).__name__} was not converted to OutgoingContent; "
                 "install a plugin that handles it (ContentNegotiation) or pass bytes/str"
             )
+        headers = CIMultiDict(self.headers)
+        if body.content_type and "Content-Type" not in headers:
+            headers["Content-Type"] = body.content_type
         return HttpRequestData(
             url=self._url,
             method=self.method,
-            headers=Headers(CIMultiDict(self.headers)),
+            headers=Headers(headers),
             body=body,
             attributes=self.attributes,
             capabilities=MappingProxyType(dict(self.capabilities)),

@@ -161,6 +161,11 @@ class HttpResponse:
             "install ContentNegotiation or a plugin with transform_response_body"
         )
 
+    def set_deadline(self, loop_time: float, error: Callable[[], BaseException]) -> None:
+        """Bound reading the (not yet read) body; see `ByteReadChannel.set_deadline`."""
+        if self._content is None:
+            self._data.body.set_deadline(loop_time, error)
+
     async def aclose(self) -> None:
         """Release the connection without reading the rest of the body."""
         await self._data.body.aclose()

@@ -13,6 +13,7 @@ from tether.plugins.api import (
 )
 from tether.plugins.default_request import DefaultRequest, DefaultRequestConfig
 from tether.plugins.redirect import HttpRedirect, HttpRedirectConfig
+from tether.plugins.timeout import HttpTimeout, HttpTimeoutPluginConfig
 from tether.plugins.validator import HttpCallValidator, HttpCallValidatorConfig
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "HttpCallValidatorConfig",
     "HttpRedirect",
     "HttpRedirectConfig",
+    "HttpTimeout",
+    "HttpTimeoutPluginConfig",
     "PluginBuilder",
     "Send",
     "Sender",

@@ -1,0 +1,262 @@
+"""Request and response bodies of every kind and size."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import AsyncIterator
+
+from tether import StreamContent
+
+from tether_conformance.registry import CaseContext, case
+from tether_conformance.servers.app import pattern_bytes
+
+MIB = 1024 * 1024
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@case("bodies", "bytes-binary-upload")
+async def binary_upload(t: CaseContext) -> None:
+    data = pattern_bytes(70_000)
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), content=data))
+    t.equal((echo["body_length"], echo["body_sha256"]), (len(data), sha(data)))
+    t.equal(t.header_values(echo, "content-length"), [str(len(data))])
+    t.equal(t.header_values(echo, "content-type"), ["application/octet-stream"])
+
+
+@case("bodies", "text-upload")
+async def text_upload(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), content="héllo ✓"))
+    t.equal(echo["body_text"], "héllo ✓")
+    t.equal(t.header_values(echo, "content-type"), ["text/plain; charset=utf-8"])
+
+
+@case("bodies", "json-upload")
+async def json_upload(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), json={"a": [1, "ü"]}))
+    t.equal(echo["body_text"], '{"a": [1, "ü"]}')
+    t.equal(t.header_values(echo, "content-type"), ["application/json"])
+
+
+@case("bodies", "form-upload")
+async def form_upload(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), data={"name": "a b", "x": "&="}))
+    t.equal(echo["body_text"], "name=a+b&x=%26%3D")
+    t.equal(t.header_values(echo, "content-type"), ["application/x-www-form-urlencoded"])
+
+
+@case("bodies", "multipart-upload")
+async def multipart_upload(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.post(
+            t.env.http("/echo/body"),
+            data={"field": "value"},
+            files={"file": ("hello.txt", io.BytesIO(b"file content"), "text/plain")},
+        )
+        body = await response.body_as_text()
+    t.check(response.headers["Content-Type"].startswith("multipart/form-data; boundary="), "content type")
+    t.check('name="field"\r\n\r\nvalue\r\n' in body, "field part")
+    t.check('filename="hello.txt"\r\nContent-Type: text/plain\r\n\r\nfile content\r\n' in body, "file part")
+
+
+async def _chunks(count: int, size: int) -> AsyncIterator[bytes]:
+    for i in range(count):
+        yield bytes([i % 256]) * size
+
+
+@case("bodies", "stream-upload-unknown-length")
+async def stream_upload_chunked(t: CaseContext) -> None:
+    expected = b"".join(bytes([i % 256]) * 1000 for i in range(50))
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), content=_chunks(50, 1000)))
+    t.equal((echo["body_length"], echo["body_sha256"]), (len(expected), sha(expected)))
+
+
+@case("bodies", "stream-upload-known-length")
+async def stream_upload_length(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(
+            await client.post(t.env.http("/echo"), content=StreamContent(_chunks(10, 100), content_length=1000))
+        )
+    t.equal(echo["body_length"], 1000)
+    t.equal(t.header_values(echo, "content-length"), ["1000"])
+
+
+@case("bodies", "empty-post-sends-zero-length")
+async def empty_post(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.post(t.env.http("/echo"), content=b""))
+    t.equal(echo["body_length"], 0)
+    t.equal(t.header_values(echo, "content-length"), ["0"])
+
+
+@case("bodies", "get-without-body-has-no-length")
+async def get_no_body(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo")))
+    t.equal(t.header_values(echo, "content-length") in ([], ["0"]), True, "Content-Length on a bodiless GET")
+    t.equal(t.header_values(echo, "transfer-encoding"), [], "Transfer-Encoding on a bodiless GET")
+
+
+@case("bodies", "upload-20-mib")
+async def upload_large(t: CaseContext) -> None:
+    data = pattern_bytes(20 * MIB)
+    async with t.client() as client:
+        echo = await t.json_of(await client.put(t.env.http("/echo"), content=data))
+    t.equal((echo["body_length"], echo["body_sha256"]), (len(data), sha(data)))
+
+
+@case("bodies", "download-20-mib-read-to")
+async def download_large(t: CaseContext) -> None:
+    size = 20 * MIB
+    digest = hashlib.sha256()
+
+    class Sink:
+        written = 0
+
+        def write(self, data: bytes) -> None:
+            digest.update(data)
+            Sink.written += len(data)
+
+    async with t.client() as client:
+        async with client.prepare_get(t.env.http(f"/bytes?size={size}")).execute() as response:
+            written = await response.body_as_channel().read_to(Sink())
+    t.equal(written, size, "bytes written")
+    t.equal(digest.hexdigest(), sha(pattern_bytes(size)), "sha256")
+
+
+@case("bodies", "download-binary-exact")
+async def download_binary(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/bytes?size=100000"))
+        data = await response.body_as_bytes()
+    t.equal(sha(data), response.headers["X-Sha256"])
+
+
+@case("bodies", "download-chunked")
+async def download_chunked(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/chunked?size=100000&chunk=777"))
+        data = await response.body_as_bytes()
+    t.equal(data, pattern_bytes(100_000))
+
+
+@case("bodies", "streaming-read-n")
+async def streaming_read(t: CaseContext) -> None:
+    async with t.client() as client:
+        async with client.prepare_get(t.env.http("/chunked?size=5000&chunk=100&delay=0.001")).execute() as response:
+            channel = response.body_as_channel()
+            first = await channel.read(10)
+            rest = b"".join([chunk async for chunk in channel])
+    t.equal(len(first) <= 10 and len(first) > 0, True, "read(10) size")
+    t.equal(first + rest, pattern_bytes(5000))
+
+
+@case("bodies", "streaming-close-early")
+async def streaming_close_early(t: CaseContext) -> None:
+    async with t.client() as client:
+        async with client.prepare_get(t.env.http(f"/bytes?size={5 * MIB}")).execute() as response:
+            await response.body_as_channel().read(1000)
+        # the connection is released or discarded; the client keeps working
+        again = await client.get(t.env.http("/bytes?size=10"))
+    t.equal(len(await again.body_as_bytes()), 10)
+
+
+@case("bodies", "zero-length-response")
+async def zero_length(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/bytes?size=0"))
+    t.equal((response.headers.get("Content-Length"), await response.body_as_bytes()), ("0", b""))
+
+
+@case("bodies", "status-204-no-body")
+async def no_content(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/status/204"))
+    t.equal((int(response.status), await response.body_as_bytes()), (204, b""))
+
+
+@case("bodies", "status-304-no-body")
+async def not_modified(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/status/304"))
+    t.equal((int(response.status), await response.body_as_bytes()), (304, b""))
+
+
+@case("bodies", "text-decoded-with-charset")
+async def text_charset(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/text/utf8"))
+    t.equal(await response.body_as_text(), "Grüße, 世界 ✓")
+
+
+@case("bodies", "json-response")
+async def json_response(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/echo?j=1"))
+    t.equal((await response.json())["query"], "j=1")
+
+
+@case("bodies", "post-echo-roundtrip-1-mib")
+async def echo_roundtrip(t: CaseContext) -> None:
+    data = pattern_bytes(MIB + 7)
+    async with t.client() as client:
+        response = await client.post(t.env.http("/echo/body"), content=data)
+    t.equal(await response.body_as_bytes() == data, True, "echoed bytes equal")
+
+
+@case("bodies", "gzip-delivered-raw")
+async def gzip_raw(t: CaseContext) -> None:
+    import gzip
+
+    async with t.client() as client:
+        response = await client.get(t.env.http("/compressed/gzip"))
+        data = await response.body_as_bytes()
+    t.equal(response.headers.get("Content-Encoding"), "gzip")
+    t.equal(gzip.decompress(data), ("tether " * 500).encode(), "gunzipped body")
+
+
+@case("bodies", "deflate-delivered-raw")
+async def deflate_raw(t: CaseContext) -> None:
+    import zlib
+
+    async with t.client() as client:
+        response = await client.get(t.env.http("/compressed/deflate"))
+        data = await response.body_as_bytes()
+    t.equal(response.headers.get("Content-Encoding"), "deflate")
+    t.equal(zlib.decompress(data), ("tether " * 500).encode(), "inflated body")
+
+
+@case("bodies", "body-until-close")
+async def body_until_close(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("body-until-close"))
+    t.equal(await response.body_as_bytes(), b"read until the connection closes")
+
+
+@case("bodies", "http10-body-until-close")
+async def http10_body(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("http10-body-until-close"))
+    t.equal((str(response.version), await response.body_as_bytes()), ("HTTP/1.0", b"http/1.0 body"))
+
+
+@case("bodies", "chunk-extensions-ignored")
+async def chunk_extensions(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("chunk-extensions"))
+    t.equal(await response.body_as_bytes(), b"hello world")
+
+
+@case("bodies", "chunked-trailers-ignored")
+async def chunked_trailers(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("chunked-trailers"))
+    t.equal(await response.body_as_bytes(), b"body")

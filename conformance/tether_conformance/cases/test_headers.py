@@ -1,0 +1,122 @@
+"""Request and response headers."""
+
+from __future__ import annotations
+
+from tether.engine import Http2Capability
+from tether.exceptions import UnsafeHeaderException
+
+from tether_conformance.registry import CaseContext, case
+
+#: What an engine may add on its own: the connection's business, not the application's.
+TRANSPORT_HEADERS = {"host", "content-length", "connection", "accept-encoding", "te", "transfer-encoding"}
+
+
+@case("headers", "single-host")
+async def single_host(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo")))
+    hosts = t.header_values(echo, "host")
+    t.equal(hosts, [f"127.0.0.1:{t.env.http_port}"], "Host headers")
+
+
+@case("headers", "no-library-default-headers")
+async def only_our_headers(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo"), headers={"X-Mine": "1"}))
+    extra = sorted(set(t.header_names(echo)) - TRANSPORT_HEADERS)
+    t.equal(extra, ["x-mine"], "headers beyond the transport's own")
+
+
+@case("headers", "custom-request-headers")
+async def custom_request_headers(t: CaseContext) -> None:
+    headers = [("X-One", "1"), ("X-Unicode-Free", "plain value"), ("X-Empty", "")]
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo"), headers=headers))
+    for name, value in headers:
+        t.equal(t.header_values(echo, name), [value], name)
+
+
+@case("headers", "repeated-request-header")
+async def repeated_request_header(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(
+            await client.get(t.env.http("/echo"), headers=[("X-Repeat", "a"), ("X-Repeat", "b")])
+        )
+    values = ", ".join(t.header_values(echo, "x-repeat"))
+    t.equal(values, "a, b", "repeated header (joined)")
+
+
+@case("headers", "case-insensitive-response")
+async def case_insensitive_access(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/headers/multi"))
+    t.equal(response.headers["X-MIXED-CASE"], "Kept")
+    t.equal(response.headers["x-mixed-case"], "Kept")
+
+
+@case("headers", "multiple-response-values")
+async def multiple_values(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/headers/multi"))
+    t.equal(response.headers.get_all("Set-Cookie"), ["a=1; Path=/", "b=2; Path=/"])
+    t.equal(response.headers.get_split_values("X-Multi"), ["one", "two"])
+
+
+@case("headers", "many-response-headers")
+async def many_response_headers(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.http("/headers/many?count=150"))
+    names = [n for n in response.headers if n.lower().startswith("x-header-")]
+    t.equal(len(names), 150, "X-Header-* count")
+    t.equal(response.headers["X-Header-149"], "value-149-" + "v" * 40)
+
+
+@case("headers", "many-request-headers")
+async def many_request_headers(t: CaseContext) -> None:
+    headers = {f"X-Req-{i}": f"{i}-" + "r" * 50 for i in range(100)}
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo"), headers=headers))
+    t.equal(len([n for n in t.header_names(echo) if n.startswith("x-req-")]), 100)
+
+
+@case("headers", "unsafe-transfer-encoding-rejected")
+async def unsafe_transfer_encoding(t: CaseContext) -> None:
+    before = t.env.requests_seen
+    async with t.client() as client:
+        await t.raises(UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Transfer-Encoding": "chunked"}))
+    t.equal(t.env.requests_seen, before, "requests sent")
+
+
+@case("headers", "unsafe-upgrade-rejected")
+async def unsafe_upgrade(t: CaseContext) -> None:
+    async with t.client() as client:
+        await t.raises(UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Upgrade": "h2c"}))
+
+
+@case("headers", "padded-values-trimmed")
+async def padded_values(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("header-value-padding"))
+    t.equal(response.headers["X-Padded"], "spaced value")
+
+
+@case("headers", "no-pseudo-headers-over-http2", requires=[Http2Capability])
+async def no_pseudo_headers(t: CaseContext) -> None:
+    async with t.client(requires=[Http2Capability]) as client:
+        response = await client.get(t.env.https("/headers/multi"))
+    t.equal(str(response.version), "HTTP/2.0")
+    t.check(not any(name.startswith(":") for name in response.headers), f"pseudo-headers in {response.headers}")
+
+
+@case("headers", "cookies-keyword")
+async def cookies_keyword(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo"), cookies={"a": "1", "b": "2"}))
+    t.equal(t.header_values(echo, "cookie"), ["a=1; b=2"])
+
+
+@case("headers", "response-reason-phrase")
+async def reason_phrase(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("reason-phrase-custom"))
+    t.equal((int(response.status), response.status.description), (299, "Totally Custom Reason"))

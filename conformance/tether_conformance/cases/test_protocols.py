@@ -1,0 +1,107 @@
+"""HTTP/2 (TLS with ALPN, and h2c prior knowledge), proxies, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tether import HttpClientConfig, HttpProtocolVersion
+from tether.engine import Http2Capability, ProxyBuilder, ProxyCapability, SocksProxyCapability
+
+from tether_conformance.registry import CaseContext, case
+
+
+@case("http2", "tls-alpn-version", requires=[Http2Capability])
+async def h2_tls(t: CaseContext) -> None:
+    async with t.client(requires=[Http2Capability]) as client:
+        response = await client.get(t.env.https("/echo"))
+        echo = await t.json_of(response)
+    t.equal(response.version, HttpProtocolVersion.HTTP_2_0)
+    t.equal(echo["http_version"], "2")
+
+
+@case("http2", "h2c-prior-knowledge-version", requires=[Http2Capability])
+async def h2c(t: CaseContext) -> None:
+    async with t.client(requires=[Http2Capability]) as client:
+        response = await client.get(t.env.http("/echo"))
+        echo = await t.json_of(response)
+    t.equal(response.version, HttpProtocolVersion.HTTP_2_0)
+    t.equal(echo["http_version"], "2")
+
+
+@case("http2", "post-body", requires=[Http2Capability])
+async def h2_post(t: CaseContext) -> None:
+    data = b"x" * 200_000
+    async with t.client(requires=[Http2Capability]) as client:
+        echo = await t.json_of(await client.post(t.env.https("/echo"), content=data))
+    t.equal(echo["body_length"], len(data))
+
+
+@case("http2", "multiplexed-concurrency", requires=[Http2Capability])
+async def h2_concurrent(t: CaseContext) -> None:
+    async with t.client(requires=[Http2Capability]) as client:
+        responses = await asyncio.gather(*(client.get(t.env.https(f"/echo?i={i}")) for i in range(50)))
+        queries = [(await t.json_of(r))["query"] for r in responses]
+    t.equal(queries, [f"i={i}" for i in range(50)])
+
+
+@case("http1", "version-is-1-1")
+async def http11(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.https("/echo"))
+    t.equal(response.version, HttpProtocolVersion.HTTP_1_1)
+
+
+@case("concurrency", "200-in-flight")
+async def many_in_flight(t: CaseContext) -> None:
+    async with t.client() as client:
+        responses = await asyncio.gather(*(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200)))
+        bodies = [await r.body_as_text() for r in responses]
+    t.equal(bodies, ["late"] * 200)
+
+
+@case("concurrency", "interleaved-streams")
+async def interleaved(t: CaseContext) -> None:
+    async with t.client() as client:
+        async def fetch(size: int) -> int:
+            async with client.prepare_get(t.env.http(f"/chunked?size={size}&chunk=1000&delay=0.001")).execute() as r:
+                return len(await r.body_as_channel().read_all())
+
+        sizes = await asyncio.gather(*(fetch(10_000 + i) for i in range(20)))
+    t.equal(sizes, [10_000 + i for i in range(20)])
+
+
+def _proxied(proxy: Any) -> Any:
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.engine.proxy = proxy
+
+    return configure
+
+
+@case("proxy", "http-proxy-plain", requires=[ProxyCapability])
+async def http_proxy(t: CaseContext) -> None:
+    before = t.env.http_proxy.connections
+    async with t.client(_proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")),
+                        requires=[ProxyCapability]) as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo?via=proxy")))
+    t.equal(t.header_values(echo, "via"), ["1.1 tether-proxy"])
+    t.check(t.env.http_proxy.connections > before, "the proxy saw no connection")
+
+
+@case("proxy", "http-proxy-connect-tls", requires=[ProxyCapability])
+async def https_via_proxy(t: CaseContext) -> None:
+    before = t.env.http_proxy.connections
+    async with t.client(_proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")),
+                        requires=[ProxyCapability]) as client:
+        echo = await t.json_of(await client.get(t.env.https("/echo?via=connect")))
+    t.equal(echo["query"], "via=connect")
+    t.check(t.env.http_proxy.connections > before, "the proxy saw no connection")
+
+
+@case("proxy", "socks5", requires=[SocksProxyCapability])
+async def socks(t: CaseContext) -> None:
+    before = t.env.socks_proxy.connections
+    async with t.client(_proxied(ProxyBuilder.socks("127.0.0.1", t.env.socks_proxy.port))) as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo?via=socks")))
+    t.equal(echo["query"], "via=socks")
+    t.check(t.env.socks_proxy.connections > before, "the SOCKS proxy saw no connection")

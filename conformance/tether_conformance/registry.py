@@ -1,0 +1,161 @@
+"""Cases: one shared body per case, run against every engine (Ktor's ClientLoader model).
+
+    @case("redirects", "relative Location is resolved against the request URL")
+    async def relative_redirect(t: CaseContext) -> None:
+        async with t.client() as client:
+            response = await client.get(t.env.http("/redirect?to=echo"))
+            t.equal(response.status, 200)
+
+A case that needs a capability lists it in `requires`; on an engine without it, the case passes as
+"unsupported" only if its body raises `UnsupportedCapabilityError` before any I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tether import HttpClient, HttpClientConfig, HttpResponse
+from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory
+from tether.plugins import PluginBuilder, create_client_plugin
+from tether.request import HttpRequestBuilder
+
+from tether_conformance.servers import ServerEnvironment
+
+__all__ = ["CASES", "Case", "CaseContext", "case"]
+
+E = TypeVar("E", bound=BaseException)
+
+CaseBody = Callable[["CaseContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str
+    name: str
+    body: CaseBody
+    requires: frozenset[HttpClientEngineCapability[Any]] = frozenset()
+    timeout: float = 60.0
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}/{self.name}"
+
+
+#: Every registered case, by id, in registration order.
+CASES: dict[str, Case] = {}
+
+
+def case(
+    group: str,
+    name: str,
+    *,
+    requires: Iterable[HttpClientEngineCapability[Any]] = (),
+    timeout: float = 60.0,
+) -> Callable[[CaseBody], CaseBody]:
+    def register(body: CaseBody) -> CaseBody:
+        registered = Case(group, name, body, frozenset(requires), timeout)
+        if registered.id in CASES:
+            raise ValueError(f"duplicate conformance case {registered.id}")
+        CASES[registered.id] = registered
+        return body
+
+    return register
+
+
+@dataclass
+class _Required:
+    capabilities: list[HttpClientEngineCapability[Any]] = field(default_factory=list)
+
+
+@create_client_plugin("RequireCapabilities", _Required)
+def RequireCapabilities(plugin: PluginBuilder[_Required]) -> None:
+    """Marks every request as needing the listed capabilities (how a case asks for HTTP/2, say)."""
+    capabilities = plugin.plugin_config.capabilities
+
+    def mark(request: HttpRequestBuilder, content: object) -> None:
+        for capability in capabilities:
+            request.set_capability(capability, None)
+
+    plugin.on_request(mark)
+
+
+class CaseContext:
+    """What a case body gets: the servers, and clients on the engine under test."""
+
+    def __init__(self, env: ServerEnvironment, factory: HttpClientEngineFactory[Any]) -> None:
+        self.env = env
+        self.factory = factory
+        self._clients: list[HttpClient] = []
+
+    @property
+    def engine_name(self) -> str:
+        return self.factory.name
+
+    def client(
+        self,
+        configure: Callable[[HttpClientConfig[Any]], None] | None = None,
+        *,
+        requires: Iterable[HttpClientEngineCapability[Any]] = (),
+    ) -> HttpClient:
+        """A client on the engine under test that trusts the suite's CA; closed after the case."""
+        required = list(requires)
+
+        def setup(config: HttpClientConfig[Any]) -> None:
+            config.engine.ca_bundle = self.env.ca_file
+            if required:
+                config.install(RequireCapabilities, capabilities=required)
+            if configure is not None:
+                configure(config)
+
+        client = HttpClient(self.factory, setup)
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+    # -- checks -------------------------------------------------------------------------------------
+    @staticmethod
+    def equal(actual: object, expected: object, what: str = "value") -> None:
+        if actual != expected:
+            raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
+
+    @staticmethod
+    def check(condition: bool, message: str) -> None:
+        if not condition:
+            raise AssertionError(message)
+
+    @staticmethod
+    async def raises(expected: type[E], action: Awaitable[object]) -> E:
+        """Await `action`; it must raise exactly `expected` (not a subclass, not a parent)."""
+        try:
+            result = await action
+        except BaseException as exc:
+            if type(exc) is not expected:
+                raise AssertionError(
+                    f"expected {expected.__name__}, got {type(exc).__name__}: {exc}"
+                ) from exc
+            return exc  # type: ignore[return-value]
+        if isinstance(result, HttpResponse):
+            await result.aclose()
+            raise AssertionError(f"expected {expected.__name__}, got a response {result.status}")
+        raise AssertionError(f"expected {expected.__name__}, nothing was raised")
+
+    @staticmethod
+    async def json_of(response: HttpResponse) -> dict[str, Any]:
+        document = json.loads(await response.body_as_bytes())
+        if not isinstance(document, dict):
+            raise AssertionError(f"expected a JSON object, got {document!r}")
+        return document
+
+    @staticmethod
+    def header_names(echo: dict[str, Any]) -> list[str]:
+        return [name.lower() for name, _ in echo["headers"]]
+
+    @staticmethod
+    def header_values(echo: dict[str, Any], name: str) -> list[str]:
+        return [value for key, value in echo["headers"] if key.lower() == name.lower()]

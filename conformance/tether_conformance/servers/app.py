@@ -1,0 +1,233 @@
+"""The ASGI application served by hypercorn: the endpoints the cases call."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PATTERN = bytes(range(256))
+
+
+def pattern_bytes(size: int) -> bytes:
+    """Deterministic, binary-rich bytes: every byte value appears."""
+    whole, rest = divmod(size, len(PATTERN))
+    return PATTERN * whole + PATTERN[:rest]
+
+
+class Counter:
+    """Requests seen, so the runner can tell whether a case did any I/O."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+
+async def read_body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            parts.append(message.get("body", b""))
+            if not message.get("more_body"):
+                return b"".join(parts)
+        elif message["type"] == "http.disconnect":
+            return b"".join(parts)
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    content_length: bool = True,
+) -> None:
+    raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers or []]
+    if content_length and not any(k == b"content-length" for k, _ in raw_headers):
+        raw_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_app(counter: Counter) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        counter.requests += 1
+        path: str = scope["path"]
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        handler = ROUTES.get(path)
+        if handler is None:
+            for prefix, prefixed in PREFIX_ROUTES.items():
+                if path.startswith(prefix):
+                    handler = prefixed
+                    break
+        if handler is None:
+            await read_body(receive)
+            await respond(send, 404, f"no route {path}".encode(), [("content-type", "text/plain")])
+            return
+        await handler(scope, receive, send, query)
+
+    return app
+
+
+Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
+
+
+async def echo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    body = await read_body(receive)
+    document = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "raw_path": scope.get("raw_path", b"").decode("latin-1"),
+        "query": scope["query_string"].decode("latin-1"),
+        "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
+        "http_version": scope["http_version"],
+        "body_length": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_text": body[:4096].decode("utf-8", "replace") if len(body) <= 4096 else None,
+    }
+    await respond(send, 200, json.dumps(document).encode(), [("content-type", "application/json")])
+
+
+async def echo_body(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    body = await read_body(receive)
+    content_type = dict(scope["headers"]).get(b"content-type", b"application/octet-stream").decode()
+    await respond(send, 200, body, [("content-type", content_type)])
+
+
+async def sized_bytes(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    size = int(query.get("size", "1024"))
+    body = pattern_bytes(size)
+    headers = [("content-type", "application/octet-stream"), ("x-sha256", hashlib.sha256(body).hexdigest())]
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-length", str(size).encode()), *[(k.encode(), v.encode()) for k, v in headers]]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await respond(send, 200, body, headers)
+
+
+async def chunked(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    size, chunk = int(query.get("size", "10000")), int(query.get("chunk", "1000"))
+    delay = float(query.get("delay", "0"))
+    body = pattern_bytes(size)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+    for start in range(0, size, chunk):
+        await send({"type": "http.response.body", "body": body[start : start + chunk], "more_body": True})
+        if delay:
+            await asyncio.sleep(delay)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def status(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    code = int(scope["path"].rsplit("/", 1)[1])
+    if code in (204, 304) or code < 200:
+        await send({"type": "http.response.start", "status": code, "headers": [(b"x-status", str(code).encode())]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await respond(send, code, f"status {code}".encode(), [("content-type", "text/plain")])
+
+
+async def redirect(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    code = int(query.get("status", "302"))
+    headers = [("location", query["to"])] if "to" in query else []
+    await respond(send, code, b"redirecting", headers)
+
+
+async def redirect_loop(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await respond(send, 302, b"", [("location", "/redirect/loop")])
+
+
+async def redirect_chain(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    remaining = int(scope["path"].rsplit("/", 1)[1])
+    target = f"/redirect/chain/{remaining - 1}" if remaining > 1 else "/echo"
+    await respond(send, 302, b"", [("location", target)])
+
+
+async def delay(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await asyncio.sleep(float(query.get("seconds", "1")))
+    await respond(send, 200, b"late", [("content-type", "text/plain")])
+
+
+async def stall_body(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]})
+    await send({"type": "http.response.body", "body": b"first", "more_body": True})
+    await asyncio.sleep(float(query.get("seconds", "2")))
+    await send({"type": "http.response.body", "body": b"-last"})
+
+
+async def compressed(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    text = ("tether " * 500).encode()
+    kind = scope["path"].rsplit("/", 1)[1]
+    body = gzip.compress(text) if kind == "gzip" else zlib.compress(text)
+    await respond(send, 200, body, [("content-type", "text/plain"), ("content-encoding", kind)])
+
+
+async def many_headers(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    count = int(query.get("count", "100"))
+    headers = [(f"x-header-{i}", f"value-{i}-" + "v" * 40) for i in range(count)]
+    await respond(send, 200, b"ok", headers)
+
+
+async def multi_headers(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await respond(
+        send,
+        200,
+        b"ok",
+        [("set-cookie", "a=1; Path=/"), ("set-cookie", "b=2; Path=/"), ("x-multi", "one"), ("x-multi", "two"),
+         ("X-Mixed-Case", "Kept")],
+    )
+
+
+async def text_utf8(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await respond(send, 200, "Grüße, 世界 ✓".encode(), [("content-type", "text/plain; charset=utf-8")])
+
+
+ROUTES: dict[str, Handler] = {
+    "/echo": echo,
+    "/echo/body": echo_body,
+    "/bytes": sized_bytes,
+    "/chunked": chunked,
+    "/redirect": redirect,
+    "/redirect/loop": redirect_loop,
+    "/delay": delay,
+    "/stall-body": stall_body,
+    "/headers/many": many_headers,
+    "/headers/multi": multi_headers,
+    "/text/utf8": text_utf8,
+}
+PREFIX_ROUTES: dict[str, Handler] = {
+    "/status/": status,
+    "/redirect/chain/": redirect_chain,
+    "/compressed/": compressed,
+}

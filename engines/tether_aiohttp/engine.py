@@ -1,0 +1,190 @@
+"""tether over `aiohttp.ClientSession`.
+
+Switched off so every engine behaves the same: redirects, automatic decompression, the default
+`User-Agent`/`Accept`/`Accept-Encoding` headers, environment proxies and aiohttp's default 5-minute
+total timeout (tether imposes no hidden timeout; HttpTimeout sets explicit ones). HTTP/1.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from tether.channel import ByteReadChannel
+from tether.content import StreamContent
+from tether.engine import (
+    DEFAULT_CAPABILITIES,
+    EngineFactory,
+    HttpClientEngineBase,
+    HttpClientEngineCapability,
+    HttpClientEngineConfig,
+    ProxyCapability,
+)
+from tether.engine.support import chunks_of, create_ssl_context, expected_body_length, request_body_bytes
+from tether.exceptions import (
+    ConnectError,
+    ConnectTimeoutException,
+    InvalidUrlError,
+    ProtocolError,
+    SocketTimeoutException,
+    TetherError,
+    TlsError,
+)
+from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
+
+__all__ = ["Aiohttp", "AiohttpConfig", "AiohttpEngine"]
+
+_SKIPPED_DEFAULT_HEADERS = ("User-Agent", "Accept", "Accept-Encoding")
+
+
+@dataclass
+class AiohttpConfig(HttpClientEngineConfig):
+    #: Escape hatch: change the keyword arguments given to `aiohttp.ClientSession(...)`; the
+    #: `connector` entry holds the keyword arguments of `aiohttp.TCPConnector(...)`.
+    customize_session: Callable[[dict[str, Any]], None] | None = None
+
+
+class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
+    name = "Aiohttp"
+
+    def __init__(self, config: AiohttpConfig) -> None:
+        super().__init__(config)
+        self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+        return DEFAULT_CAPABILITIES | {ProxyCapability}
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # aiohttp binds a session to the running loop, so it is made on first use.
+        if self._session is None or self._session.closed:
+            config = self.config
+            connector_kwargs: dict[str, Any] = {
+                "limit": config.max_connections,
+                "limit_per_host": config.max_connections_per_host,
+                "keepalive_timeout": config.keep_alive_timeout,
+                "ssl": self._ssl,
+            }
+            kwargs: dict[str, Any] = {
+                "connector": connector_kwargs,
+                "auto_decompress": False,
+                "trust_env": False,
+                "timeout": aiohttp.ClientTimeout(total=None),
+                "skip_auto_headers": _SKIPPED_DEFAULT_HEADERS,
+                "cookie_jar": aiohttp.DummyCookieJar(),
+                "requote_redirect_url": False,
+            }
+            if config.customize_session is not None:
+                config.customize_session(kwargs)
+            kwargs["connector"] = aiohttp.TCPConnector(**kwargs["connector"])
+            self._session = aiohttp.ClientSession(**kwargs)
+        return self._session
+
+    async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+        timeouts = request.timeout
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=timeouts.connect_timeout,
+            sock_connect=timeouts.connect_timeout,
+            sock_read=timeouts.socket_timeout,
+        )
+        body = request.body
+        data: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
+        headers = list(request.headers.items())
+        if isinstance(body, StreamContent):
+            data = chunks_of(body)
+            if body.content_length is not None and "Content-Length" not in request.headers:
+                headers.append(("Content-Length", str(body.content_length)))
+        proxy = str(self.config.proxy.url) if self.config.proxy is not None else None
+        session = self._get_session()
+        request_time = time.monotonic()
+        with _mapped_errors(request, connecting=True):
+            response = await session.request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=headers,
+                data=data or None,
+                allow_redirects=False,
+                proxy=proxy,
+                timeout=timeout,
+                compress=None,
+                chunked=None,
+            )
+        headers_in = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers])
+        channel = ByteReadChannel(
+            _body(response, request),
+            on_close=response.close if not response.closed else None,
+            expected_length=expected_body_length(request.method, response.status, headers_in),
+        )
+        version = response.version
+        return HttpResponseData(
+            status=HttpStatusCode(response.status, response.reason or None),
+            headers=headers_in,
+            version=HttpProtocolVersion.parse(f"{version.major}.{version.minor}" if version else "1.1"),
+            body=channel,
+            request_time=request_time,
+            response_time=time.monotonic(),
+        )
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
+    with _mapped_errors(request, connecting=False):
+        try:
+            while chunk := await response.content.readany():
+                yield chunk
+        finally:
+            if response.content.at_eof():
+                response.release()
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: HttpRequestData, *, connecting: bool) -> Iterator[None]:
+    """The one place aiohttp's exceptions become tether's."""
+    timeouts = request.timeout
+    try:
+        yield
+    except TetherError:
+        raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
+    except aiohttp.ServerTimeoutError as exc:  # includes SocketTimeoutError (sock_read)
+        raise SocketTimeoutException(request.url, timeouts.socket_timeout, str(exc)) from exc
+    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+        raise TlsError(f"TLS handshake with {request.url.host} failed: {exc}") from exc
+    except aiohttp.ClientProxyConnectionError as exc:
+        raise ConnectError(f"Proxy failed for {request.url}: {exc}") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
+    except aiohttp.InvalidURL as exc:
+        raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
+    except aiohttp.ClientOSError as exc:
+        if connecting and exc.errno is not None and not isinstance(exc, aiohttp.ServerDisconnectedError):
+            raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
+        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
+    except ssl.SSLError as exc:
+        raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+
+
+Aiohttp: EngineFactory[AiohttpConfig, AiohttpEngine] = EngineFactory("Aiohttp", AiohttpEngine, AiohttpConfig)

@@ -1,0 +1,9 @@
+"""The httpx engine: `HttpClient(Httpx, configure)`.
+
+    def configure(config: HttpClientConfig[HttpxConfig]) -> None:
+        config.engine.http2 = True
+"""
+
+from tether_httpx.engine import Httpx, HttpxConfig, HttpxEngine
+
+__all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]

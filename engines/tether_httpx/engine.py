@@ -1,0 +1,204 @@
+"""tether over `httpx.AsyncClient`.
+
+httpx's own conveniences are switched off so every engine behaves the same: no redirects, no default
+headers, no environment proxies, no implicit timeouts, no decoding (bodies arrive raw; the
+ContentEncoding plugin decodes). HTTP/2 needs the `h2` package (the `httpx` extra installs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tether.channel import ByteReadChannel
+from tether.content import StreamContent
+from tether.engine import (
+    DEFAULT_CAPABILITIES,
+    EngineFactory,
+    Http2Capability,
+    HttpClientEngineBase,
+    HttpClientEngineCapability,
+    HttpClientEngineConfig,
+    ProxyCapability,
+    ProxyType,
+    SocksProxyCapability,
+)
+from tether.engine.support import chunks_of, create_ssl_context, expected_body_length, request_body_bytes
+from tether.exceptions import (
+    ConnectError,
+    ConnectTimeoutException,
+    InvalidUrlError,
+    ProtocolError,
+    SocketTimeoutException,
+    TetherError,
+    TlsError,
+)
+from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
+
+__all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
+
+_SOCKS_AVAILABLE = importlib.util.find_spec("socksio") is not None
+#: httpx adds these to every request; tether sends only what the caller (or a plugin) set.
+_HTTPX_DEFAULT_HEADERS = ("Accept", "Accept-Encoding", "Connection", "User-Agent")
+
+
+@dataclass
+class HttpxConfig(HttpClientEngineConfig):
+    #: Offer HTTP/2 through ALPN on TLS connections (requests that require HTTP/2 always get it).
+    http2: bool = False
+    #: Escape hatch: change the keyword arguments given to `httpx.AsyncClient(...)`.
+    customize_client: Callable[[dict[str, Any]], None] | None = None
+
+
+class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
+    name = "Httpx"
+
+    def __init__(self, config: HttpxConfig) -> None:
+        super().__init__(config)
+        self._ssl = create_ssl_context(config)
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    @property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+        extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability}
+        if _SOCKS_AVAILABLE:
+            extra.add(SocksProxyCapability)
+        return DEFAULT_CAPABILITIES | extra
+
+    def _client(self, request: HttpRequestData) -> httpx.AsyncClient:
+        # httpx fixes the protocol per client: one for the configured default, one that speaks only
+        # HTTP/2 (ALPN h2 on TLS, prior knowledge on cleartext) for requests that require it.
+        kind = "h2" if Http2Capability in request.capabilities else "default"
+        client = self._clients.get(kind)
+        if client is None:
+            client = self._clients[kind] = self._create_client(h2_only=kind == "h2")
+        return client
+
+    def _create_client(self, *, h2_only: bool) -> httpx.AsyncClient:
+        config = self.config
+        per_host = config.max_connections_per_host or config.max_connections
+        kwargs: dict[str, Any] = {
+            "verify": self._ssl if config.verify or config.client_cert else False,
+            "http1": not h2_only,
+            "http2": h2_only or config.http2,
+            "limits": httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=per_host,
+                keepalive_expiry=config.keep_alive_timeout,
+            ),
+            "timeout": httpx.Timeout(None),
+            "follow_redirects": False,
+            "trust_env": False,
+        }
+        if config.proxy is not None:
+            url = config.proxy.url
+            kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
+        if config.customize_client is not None:
+            config.customize_client(kwargs)
+        return httpx.AsyncClient(**kwargs)
+
+    async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+        timeouts = request.timeout
+        timeout = httpx.Timeout(
+            connect=timeouts.connect_timeout,
+            read=timeouts.socket_timeout,
+            write=timeouts.socket_timeout,
+            pool=None,
+        )
+        body = request.body
+        content: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
+        headers = list(request.headers.items())
+        if isinstance(body, StreamContent):
+            content = chunks_of(body)
+            if body.content_length is not None and "Content-Length" not in request.headers:
+                headers.append(("Content-Length", str(body.content_length)))
+        client = self._client(request)
+        request_time = time.monotonic()
+        with _mapped_errors(request):
+            sent = client.build_request(
+                request.method, str(request.url), headers=headers, content=content or None, timeout=timeout
+            )
+            for name in _HTTPX_DEFAULT_HEADERS:
+                if name not in request.headers:
+                    del sent.headers[name]
+            response = await client.send(sent, stream=True)
+        response_headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw])
+        channel = ByteReadChannel(
+            _raw_body(response, request),
+            on_close=response.aclose,
+            expected_length=expected_body_length(request.method, response.status_code, response_headers),
+        )
+        return HttpResponseData(
+            status=HttpStatusCode(response.status_code, response.reason_phrase or None),
+            headers=response_headers,
+            version=HttpProtocolVersion.parse(response.http_version),
+            body=channel,
+            request_time=request_time,
+            response_time=time.monotonic(),
+        )
+
+    async def _close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+
+async def _raw_body(response: httpx.Response, request: HttpRequestData) -> AsyncIterator[bytes]:
+    if request.method == "HEAD":
+        return
+    with _mapped_errors(request):
+        async for chunk in response.aiter_raw():
+            yield chunk
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
+    """The one place httpx's exceptions become tether's."""
+    timeouts = request.timeout
+    try:
+        yield
+    except TetherError:
+        raise
+    except httpx.ConnectTimeout as exc:
+        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
+    except httpx.PoolTimeout as exc:
+        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, "no free connection") from exc
+    except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+        raise SocketTimeoutException(request.url, timeouts.socket_timeout, str(exc)) from exc
+    except httpx.ProxyError as exc:
+        raise ConnectError(f"Proxy failed for {request.url}: {exc}") from exc
+    except httpx.ConnectError as exc:
+        if _is_tls_failure(exc):
+            raise TlsError(f"TLS handshake with {request.url.host} failed: {exc}") from exc
+        raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
+    except (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
+    except httpx.DecodingError as exc:
+        raise ProtocolError(f"{request.method} {request.url}: undecodable response: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
+    except ssl.SSLError as exc:
+        raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or "SSL" in type(seen).__name__ or "CERTIFICATE" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+Httpx: EngineFactory[HttpxConfig, HttpxEngine] = EngineFactory("Httpx", HttpxEngine, HttpxConfig)

@@ -1,0 +1,5 @@
+"""The urllib3 engine: `HttpClient(Urllib3, configure)`; blocking I/O on worker threads."""
+
+from tether_urllib3.engine import Urllib3, Urllib3Config, Urllib3Engine
+
+__all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]

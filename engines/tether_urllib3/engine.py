@@ -1,0 +1,279 @@
+"""tether over `urllib3.PoolManager`, run on worker threads.
+
+Every blocking call (sending, and each read of the body) runs on the configured executor, or on a
+pool of `threads_count` threads the engine owns, so the event loop never blocks. urllib3's retries,
+redirects and decoding are off; total connections are bounded by `max_connections` (urllib3 itself
+only bounds connections per host).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NewConnectionError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from tether.channel import ByteReadChannel
+from tether.content import StreamContent
+from tether.engine import (
+    DEFAULT_CAPABILITIES,
+    EngineFactory,
+    HttpClientEngineBase,
+    HttpClientEngineCapability,
+    HttpClientEngineConfig,
+    ProxyCapability,
+    ProxyType,
+    SocksProxyCapability,
+)
+from tether.engine.support import (
+    READ_CHUNK_SIZE,
+    chunks_of,
+    create_ssl_context,
+    expected_body_length,
+    request_body_bytes,
+)
+from tether.exceptions import (
+    ConnectError,
+    ConnectTimeoutException,
+    InvalidUrlError,
+    ProtocolError,
+    SocketTimeoutException,
+    TetherError,
+    TlsError,
+)
+from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
+
+__all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
+
+_SOCKS_AVAILABLE = importlib.util.find_spec("socks") is not None
+
+
+@dataclass
+class Urllib3Config(HttpClientEngineConfig):
+    #: Escape hatch: change the keyword arguments given to the `PoolManager` (or proxy manager).
+    customize_pool_manager: Callable[[dict[str, Any]], None] | None = None
+
+    def configure_connection_manager(
+        self, max_conn_total: int | None = None, max_conn_per_route: int | None = None
+    ) -> None:
+        """Ktor's Apache-style spelling of the connection limits."""
+        if max_conn_total is not None:
+            self.max_connections = max_conn_total
+        if max_conn_per_route is not None:
+            self.max_connections_per_host = max_conn_per_route
+
+
+class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
+    name = "Urllib3"
+
+    def __init__(self, config: Urllib3Config) -> None:
+        super().__init__(config)
+        self._owned_executor: ThreadPoolExecutor | None = None
+        self._executor: Executor = config.executor or self._own_executor()
+        self._pool = self._create_pool()
+        self._slots: asyncio.Semaphore | None = None
+
+    def _own_executor(self) -> Executor:
+        self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
+        return self._owned_executor
+
+    @property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+        extra: set[HttpClientEngineCapability[Any]] = {ProxyCapability}
+        if _SOCKS_AVAILABLE:
+            extra.add(SocksProxyCapability)
+        return DEFAULT_CAPABILITIES | extra
+
+    def _create_pool(self) -> urllib3.PoolManager:
+        config = self.config
+        context: ssl.SSLContext = create_ssl_context(config)
+        kwargs: dict[str, Any] = {
+            "num_pools": 32,
+            "maxsize": config.max_connections_per_host or config.max_connections,
+            "block": False,
+            "retries": False,
+            "ssl_context": context,
+            "cert_reqs": "CERT_REQUIRED" if config.verify else "CERT_NONE",
+            "assert_hostname": None if config.verify else False,
+        }
+        proxy = config.proxy
+        if config.customize_pool_manager is not None:
+            config.customize_pool_manager(kwargs)
+        if proxy is not None and proxy.type is ProxyType.SOCKS:
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            return SOCKSProxyManager(f"socks5://{proxy.url.host}:{proxy.url.port}", **kwargs)
+        if proxy is not None:
+            return urllib3.ProxyManager(str(proxy.url), **kwargs)
+        return urllib3.PoolManager(**kwargs)
+
+    async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.max_connections)
+        await self._slots.acquire()
+        try:
+            return await self._send(request, self._slots)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _send(self, request: HttpRequestData, slots: asyncio.Semaphore) -> HttpResponseData:
+        loop = asyncio.get_running_loop()
+        timeouts = request.timeout
+        timeout = urllib3.Timeout(connect=timeouts.connect_timeout, read=timeouts.socket_timeout)
+        body = request.body
+        payload: Any = request_body_bytes(body)
+        headers = dict(_joined(request.headers))
+        headers.setdefault("User-Agent", urllib3.util.SKIP_HEADER)
+        headers.setdefault("Accept-Encoding", urllib3.util.SKIP_HEADER)
+        chunked = False
+        if isinstance(body, StreamContent):
+            payload = _blocking_chunks(chunks_of(body), loop)
+            if body.content_length is not None:
+                headers.setdefault("Content-Length", str(body.content_length))
+            else:
+                chunked = True
+        elif payload == b"" and request.method in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"):
+            payload = None
+
+        def send() -> urllib3.BaseHTTPResponse:
+            with _mapped_errors(request):
+                return self._pool.urlopen(
+                    request.method,
+                    str(request.url),
+                    body=payload,
+                    headers=headers,
+                    redirect=False,
+                    retries=False,
+                    timeout=timeout,
+                    preload_content=False,
+                    decode_content=False,
+                    chunked=chunked,
+                )
+
+        request_time = time.monotonic()
+        future = loop.run_in_executor(self._executor, send)
+        try:
+            response = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The worker cannot be interrupted: release whatever it returns once it finishes.
+            future.add_done_callback(_release_late_response)
+            raise
+        headers_in = Headers(list(response.headers.items()))
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slots.release()
+                response.release_conn() if response.closed else response.close()
+
+        channel = ByteReadChannel(
+            self._body(response, request),
+            on_close=release,
+            expected_length=expected_body_length(request.method, response.status, headers_in),
+        )
+        return HttpResponseData(
+            status=HttpStatusCode(response.status, response.reason or None),
+            headers=headers_in,
+            version=HttpProtocolVersion.parse(_version(response)),
+            body=channel,
+            request_time=request_time,
+            response_time=time.monotonic(),
+        )
+
+    async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
+        if request.method == "HEAD":
+            return
+        loop = asyncio.get_running_loop()
+
+        def read() -> bytes:
+            with _mapped_errors(request):
+                return response.read1(READ_CHUNK_SIZE, decode_content=False)  # type: ignore[attr-defined, no-any-return]
+
+        while chunk := await loop.run_in_executor(self._executor, read):
+            yield chunk
+
+    async def _close(self) -> None:
+        pool, executor = self._pool, self._owned_executor
+        await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _joined(headers: Headers) -> Iterator[tuple[str, str]]:
+    # urllib3 takes a plain dict: repeated header lines are joined as RFC 9110 5.3 allows.
+    seen: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for name, value in headers.items():
+        seen.setdefault(name.lower(), []).append(value)
+        names.setdefault(name.lower(), name)
+    for key, values in seen.items():
+        yield names[key], ("; " if key == "cookie" else ", ").join(values)
+
+
+def _version(response: urllib3.BaseHTTPResponse) -> str:
+    return {9: "1.0", 10: "1.0", 11: "1.1", 20: "2"}.get(response.version, "1.1")
+
+
+def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
+    """Pull an async stream from a worker thread (the loop stays free to produce it)."""
+    while True:
+        try:
+            yield asyncio.run_coroutine_threadsafe(source.__anext__(), loop).result()  # type: ignore[arg-type]
+        except StopAsyncIteration:
+            return
+
+
+def _release_late_response(future: asyncio.Future[urllib3.BaseHTTPResponse]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
+    """The one place urllib3's exceptions become tether's."""
+    timeouts = request.timeout
+    try:
+        yield
+    except TetherError:
+        raise
+    except ReadTimeoutError as exc:
+        raise SocketTimeoutException(request.url, timeouts.socket_timeout, str(exc)) from exc
+    except SSLError as exc:
+        raise TlsError(f"TLS handshake with {request.url.host} failed: {exc}") from exc
+    except ProxyError as exc:
+        raise ConnectError(f"Proxy failed for {request.url}: {exc}") from exc
+    except NewConnectionError as exc:  # a subclass of ConnectTimeoutError in urllib3 2: test it first
+        raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
+    except ConnectTimeoutError as exc:
+        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
+    except urllib3.exceptions.LocationValueError as exc:
+        raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
+    except HTTPError as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+    except ssl.SSLError as exc:
+        raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc
+    except OSError as exc:
+        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+
+
+Urllib3: EngineFactory[Urllib3Config, Urllib3Engine] = EngineFactory("Urllib3", Urllib3Engine, Urllib3Config)
