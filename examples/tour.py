@@ -23,7 +23,9 @@ def api(request: HttpRequestData) -> HttpResponseData:
 @create_client_plugin("RequestId")
 def RequestId(plugin: PluginBuilder[Any]) -> None:
     counter = iter(range(1, 1_000_000))
-    plugin.on_request(lambda request, content: request.headers.__setitem__("X-Request-Id", str(next(counter))))
+    plugin.on_request(
+        lambda request, content: request.headers.__setitem__("X-Request-Id", str(next(counter)))
+    )
 
 
 def configure(config: HttpClientConfig[Any]) -> None:

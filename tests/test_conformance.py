@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory, discover_engines
 from tether_conformance import ServerEnvironment, load_cases, run_case
 from tether_conformance.runner import FAIL, engine_capabilities
+
+from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory, discover_engines
 
 ENGINES, _ = discover_engines()
 CASES = load_cases()
@@ -24,7 +24,9 @@ def env() -> Iterator[ServerEnvironment]:
         yield environment
 
 
-async def _capabilities_of(factory: HttpClientEngineFactory[Any]) -> frozenset[HttpClientEngineCapability[Any]]:
+async def _capabilities_of(
+    factory: HttpClientEngineFactory[Any],
+) -> frozenset[HttpClientEngineCapability[Any]]:
     if factory.name not in _capabilities:
         _capabilities[factory.name] = await engine_capabilities(factory)
     return _capabilities[factory.name]
@@ -44,7 +46,17 @@ def test_every_bundled_engine_is_registered() -> None:
 
 def test_the_runner_cli_prints_a_matrix_and_a_summary() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tether_conformance", "--engine", "httpx", "--case", "methods/", "--format", "markdown"],
+        [
+            sys.executable,
+            "-m",
+            "tether_conformance",
+            "--engine",
+            "httpx",
+            "--case",
+            "methods/",
+            "--format",
+            "markdown",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -21,7 +21,6 @@ from tether import HttpClient, HttpClientConfig, HttpResponse
 from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory
 from tether.plugins import PluginBuilder, create_client_plugin
 from tether.request import HttpRequestBuilder
-
 from tether_conformance.servers import ServerEnvironment
 
 __all__ = ["CASES", "Case", "CaseContext", "case"]
@@ -139,7 +138,7 @@ class CaseContext:
                 raise AssertionError(
                     f"expected {expected.__name__}, got {type(exc).__name__}: {exc}"
                 ) from exc
-            return exc  # type: ignore[return-value]
+            return exc
         if isinstance(result, HttpResponse):
             await result.aclose()
             raise AssertionError(f"expected {expected.__name__}, got a response {result.status}")

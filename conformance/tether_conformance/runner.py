@@ -14,7 +14,6 @@ from typing import Any
 
 from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory, discover_engines
 from tether.exceptions import UnsupportedCapabilityError
-
 from tether_conformance.registry import CASES, Case, CaseContext
 from tether_conformance.servers import ServerEnvironment
 
@@ -59,7 +58,9 @@ def load_engine(spec: str) -> HttpClientEngineFactory[Any]:
     raise LookupError(f"engine {spec!r}: {reason}")
 
 
-async def engine_capabilities(factory: HttpClientEngineFactory[Any]) -> frozenset[HttpClientEngineCapability[Any]]:
+async def engine_capabilities(
+    factory: HttpClientEngineFactory[Any],
+) -> frozenset[HttpClientEngineCapability[Any]]:
     engine = factory.create(factory.create_config())
     try:
         return engine.capabilities
@@ -73,7 +74,7 @@ async def run_case(
     env: ServerEnvironment,
     capabilities: frozenset[HttpClientEngineCapability[Any]],
 ) -> Verdict:
-    missing = sorted((str(c) for c in case.requires - capabilities))
+    missing = sorted(str(c) for c in case.requires - capabilities)
     context = CaseContext(env, factory)
     before = env.requests_seen
     started = time.perf_counter()
@@ -81,7 +82,10 @@ async def run_case(
     try:
         await asyncio.wait_for(case.body(context), case.timeout)
         if missing:
-            outcome, message = FAIL, f"engine lacks {', '.join(missing)} but the case ran without UnsupportedCapabilityError"
+            outcome, message = (
+                FAIL,
+                f"engine lacks {', '.join(missing)} but the case ran without UnsupportedCapabilityError",
+            )
     except UnsupportedCapabilityError as exc:
         if not missing:
             outcome, message = FAIL, f"unexpected UnsupportedCapabilityError: {exc}"
@@ -130,7 +134,8 @@ def render(verdicts: Sequence[Verdict], style: str) -> str:
             {
                 "verdicts": [asdict(v) for v in verdicts],
                 "summary": {
-                    outcome: sum(v.outcome == outcome for v in verdicts) for outcome in (PASS, UNSUPPORTED, FAIL)
+                    outcome: sum(v.outcome == outcome for v in verdicts)
+                    for outcome in (PASS, UNSUPPORTED, FAIL)
                 },
             },
             indent=2,

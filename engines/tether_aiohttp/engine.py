@@ -28,7 +28,13 @@ from tether.engine import (
     HttpClientEngineConfig,
     ProxyCapability,
 )
-from tether.engine.support import chunks_of, create_ssl_context, expected_body_length, request_body_bytes
+from tether.engine.support import (
+    chunks_of,
+    create_ssl_context,
+    expected_body_length,
+    request_body_bytes,
+    response_headers,
+)
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -38,7 +44,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -84,6 +90,10 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 "skip_auto_headers": _SKIPPED_DEFAULT_HEADERS,
                 "cookie_jar": aiohttp.DummyCookieJar(),
                 "requote_redirect_url": False,
+                # At least tether's own limits; response_headers() enforces the exact ones.
+                "max_headers": config.max_response_headers + 1,
+                "max_field_size": config.max_response_head_size,
+                "max_line_size": config.max_response_head_size,
             }
             if config.customize_session is not None:
                 config.customize_session(kwargs)
@@ -121,7 +131,11 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 compress=None,
                 chunked=None,
             )
-        headers_in = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers])
+        try:
+            headers_in = response_headers(response.raw_headers, self.config, request.url)
+        except TetherError:
+            response.close()
+            raise
         channel = ByteReadChannel(
             _body(response, request),
             on_close=response.close if not response.closed else None,

@@ -1,7 +1,7 @@
 """The httpx engine: `HttpClient(Httpx, configure)`.
 
-    def configure(config: HttpClientConfig[HttpxConfig]) -> None:
-        config.engine.http2 = True
+def configure(config: HttpClientConfig[HttpxConfig]) -> None:
+    config.engine.http2 = True
 """
 
 from tether_httpx.engine import Httpx, HttpxConfig, HttpxEngine

@@ -30,7 +30,13 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
 )
-from tether.engine.support import chunks_of, create_ssl_context, expected_body_length, request_body_bytes
+from tether.engine.support import (
+    chunks_of,
+    create_ssl_context,
+    expected_body_length,
+    request_body_bytes,
+)
+from tether.engine.support import response_headers as response_headers_of
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -40,7 +46,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -101,7 +107,9 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         }
         if config.proxy is not None:
             url = config.proxy.url
-            kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
+            kwargs["proxy"] = (
+                str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
+            )
         if config.customize_client is not None:
             config.customize_client(kwargs)
         return httpx.AsyncClient(**kwargs)
@@ -131,7 +139,11 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
                 if name not in request.headers:
                     del sent.headers[name]
             response = await client.send(sent, stream=True)
-        response_headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw])
+        try:
+            response_headers = response_headers_of(response.headers.raw, self.config, request.url)
+        except TetherError:
+            await response.aclose()
+            raise
         channel = ByteReadChannel(
             _raw_body(response, request),
             on_close=response.aclose,

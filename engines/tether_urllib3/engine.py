@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import importlib.util
 import ssl
 import time
@@ -27,6 +28,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.util.response import assert_header_parsing
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent
@@ -46,6 +48,7 @@ from tether.engine.support import (
     create_ssl_context,
     expected_body_length,
     request_body_bytes,
+    response_headers,
 )
 from tether.exceptions import (
     ConnectError,
@@ -85,13 +88,18 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
     def __init__(self, config: Urllib3Config) -> None:
         super().__init__(config)
+        # http.client stops at 100 header lines (a module-wide constant): raise it to at least
+        # tether's limit, which response_headers() enforces exactly.
+        http.client._MAXHEADERS = max(http.client._MAXHEADERS, config.max_response_headers + 1)  # type: ignore[attr-defined]
         self._owned_executor: ThreadPoolExecutor | None = None
         self._executor: Executor = config.executor or self._own_executor()
         self._pool = self._create_pool()
         self._slots: asyncio.Semaphore | None = None
 
     def _own_executor(self) -> Executor:
-        self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
+        self._owned_executor = ThreadPoolExecutor(
+            self.config.threads_count, thread_name_prefix="tether-urllib3"
+        )
         return self._owned_executor
 
     @property
@@ -113,6 +121,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             "cert_reqs": "CERT_REQUIRED" if config.verify else "CERT_NONE",
             "assert_hostname": None if config.verify else False,
         }
+        if not config.verify:
+            # The caller turned verification off on purpose; urllib3 would warn on every request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         proxy = config.proxy
         if config.customize_pool_manager is not None:
             config.customize_pool_manager(kwargs)
@@ -155,7 +166,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
         def send() -> urllib3.BaseHTTPResponse:
             with _mapped_errors(request):
-                return self._pool.urlopen(
+                response = self._pool.urlopen(
                     request.method,
                     str(request.url),
                     body=payload,
@@ -167,6 +178,15 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     decode_content=False,
                     chunked=chunked,
                 )
+                # urllib3 only logs a head http.client could not parse; tether rejects it.
+                original = getattr(response, "_original_response", None)
+                if original is not None:
+                    try:
+                        assert_header_parsing(original.msg)
+                    except HTTPError:
+                        response.close()
+                        raise
+                return response
 
         request_time = time.monotonic()
         future = loop.run_in_executor(self._executor, send)
@@ -176,7 +196,11 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             # The worker cannot be interrupted: release whatever it returns once it finishes.
             future.add_done_callback(_release_late_response)
             raise
-        headers_in = Headers(list(response.headers.items()))
+        try:
+            headers_in = response_headers(response.headers.items(), self.config, request.url)
+        except TetherError:
+            response.close()
+            raise
         released = False
 
         def release() -> None:
@@ -200,14 +224,16 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             response_time=time.monotonic(),
         )
 
-    async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
+    async def _body(
+        self, response: urllib3.BaseHTTPResponse, request: HttpRequestData
+    ) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
             return
         loop = asyncio.get_running_loop()
 
         def read() -> bytes:
             with _mapped_errors(request):
-                return response.read1(READ_CHUNK_SIZE, decode_content=False)  # type: ignore[attr-defined, no-any-return]
+                return response.read1(READ_CHUNK_SIZE, decode_content=False)
 
         while chunk := await loop.run_in_executor(self._executor, read):
             yield chunk

@@ -7,7 +7,6 @@ import io
 from collections.abc import AsyncIterator
 
 from tether import StreamContent
-
 from tether_conformance.registry import CaseContext, case
 from tether_conformance.servers.app import pattern_bytes
 
@@ -83,7 +82,9 @@ async def stream_upload_chunked(t: CaseContext) -> None:
 async def stream_upload_length(t: CaseContext) -> None:
     async with t.client() as client:
         echo = await t.json_of(
-            await client.post(t.env.http("/echo"), content=StreamContent(_chunks(10, 100), content_length=1000))
+            await client.post(
+                t.env.http("/echo"), content=StreamContent(_chunks(10, 100), content_length=1000)
+            )
         )
     t.equal(echo["body_length"], 1000)
     t.equal(t.header_values(echo, "content-length"), ["1000"])
@@ -125,9 +126,9 @@ async def download_large(t: CaseContext) -> None:
             digest.update(data)
             Sink.written += len(data)
 
-    async with t.client() as client:
-        async with client.prepare_get(t.env.http(f"/bytes?size={size}")).execute() as response:
-            written = await response.body_as_channel().read_to(Sink())
+    client = t.client()
+    async with client.prepare_get(t.env.http(f"/bytes?size={size}")).execute() as response:
+        written = await response.body_as_channel().read_to(Sink())
     t.equal(written, size, "bytes written")
     t.equal(digest.hexdigest(), sha(pattern_bytes(size)), "sha256")
 
@@ -150,11 +151,13 @@ async def download_chunked(t: CaseContext) -> None:
 
 @case("bodies", "streaming-read-n")
 async def streaming_read(t: CaseContext) -> None:
-    async with t.client() as client:
-        async with client.prepare_get(t.env.http("/chunked?size=5000&chunk=100&delay=0.001")).execute() as response:
-            channel = response.body_as_channel()
-            first = await channel.read(10)
-            rest = b"".join([chunk async for chunk in channel])
+    async with (
+        t.client() as client,
+        client.prepare_get(t.env.http("/chunked?size=5000&chunk=100&delay=0.001")).execute() as response,
+    ):
+        channel = response.body_as_channel()
+        first = await channel.read(10)
+        rest = b"".join([chunk async for chunk in channel])
     t.equal(len(first) <= 10 and len(first) > 0, True, "read(10) size")
     t.equal(first + rest, pattern_bytes(5000))
 

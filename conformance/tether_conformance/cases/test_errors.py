@@ -13,7 +13,6 @@ from tether import (
     ServerResponseException,
     TlsError,
 )
-
 from tether_conformance.registry import CaseContext, case
 
 

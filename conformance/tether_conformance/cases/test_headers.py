@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tether.engine import Http2Capability
 from tether.exceptions import UnsafeHeaderException
-
 from tether_conformance.registry import CaseContext, case
 
 #: What an engine may add on its own: the connection's business, not the application's.
@@ -83,7 +82,9 @@ async def many_request_headers(t: CaseContext) -> None:
 async def unsafe_transfer_encoding(t: CaseContext) -> None:
     before = t.env.requests_seen
     async with t.client() as client:
-        await t.raises(UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Transfer-Encoding": "chunked"}))
+        await t.raises(
+            UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Transfer-Encoding": "chunked"})
+        )
     t.equal(t.env.requests_seen, before, "requests sent")
 
 
@@ -105,7 +106,9 @@ async def no_pseudo_headers(t: CaseContext) -> None:
     async with t.client(requires=[Http2Capability]) as client:
         response = await client.get(t.env.https("/headers/multi"))
     t.equal(str(response.version), "HTTP/2.0")
-    t.check(not any(name.startswith(":") for name in response.headers), f"pseudo-headers in {response.headers}")
+    t.check(
+        not any(name.startswith(":") for name in response.headers), f"pseudo-headers in {response.headers}"
+    )
 
 
 @case("headers", "cookies-keyword")

@@ -7,7 +7,6 @@ from typing import Any
 
 from tether import HttpClientConfig, HttpProtocolVersion
 from tether.engine import Http2Capability, ProxyBuilder, ProxyCapability, SocksProxyCapability
-
 from tether_conformance.registry import CaseContext, case
 
 
@@ -55,7 +54,9 @@ async def http11(t: CaseContext) -> None:
 @case("concurrency", "200-in-flight")
 async def many_in_flight(t: CaseContext) -> None:
     async with t.client() as client:
-        responses = await asyncio.gather(*(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200)))
+        responses = await asyncio.gather(
+            *(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200))
+        )
         bodies = [await r.body_as_text() for r in responses]
     t.equal(bodies, ["late"] * 200)
 
@@ -63,8 +64,11 @@ async def many_in_flight(t: CaseContext) -> None:
 @case("concurrency", "interleaved-streams")
 async def interleaved(t: CaseContext) -> None:
     async with t.client() as client:
+
         async def fetch(size: int) -> int:
-            async with client.prepare_get(t.env.http(f"/chunked?size={size}&chunk=1000&delay=0.001")).execute() as r:
+            async with client.prepare_get(
+                t.env.http(f"/chunked?size={size}&chunk=1000&delay=0.001")
+            ).execute() as r:
                 return len(await r.body_as_channel().read_all())
 
         sizes = await asyncio.gather(*(fetch(10_000 + i) for i in range(20)))
@@ -81,8 +85,9 @@ def _proxied(proxy: Any) -> Any:
 @case("proxy", "http-proxy-plain", requires=[ProxyCapability])
 async def http_proxy(t: CaseContext) -> None:
     before = t.env.http_proxy.connections
-    async with t.client(_proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")),
-                        requires=[ProxyCapability]) as client:
+    async with t.client(
+        _proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")), requires=[ProxyCapability]
+    ) as client:
         echo = await t.json_of(await client.get(t.env.http("/echo?via=proxy")))
     t.equal(t.header_values(echo, "via"), ["1.1 tether-proxy"])
     t.check(t.env.http_proxy.connections > before, "the proxy saw no connection")
@@ -91,8 +96,9 @@ async def http_proxy(t: CaseContext) -> None:
 @case("proxy", "http-proxy-connect-tls", requires=[ProxyCapability])
 async def https_via_proxy(t: CaseContext) -> None:
     before = t.env.http_proxy.connections
-    async with t.client(_proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")),
-                        requires=[ProxyCapability]) as client:
+    async with t.client(
+        _proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")), requires=[ProxyCapability]
+    ) as client:
         echo = await t.json_of(await client.get(t.env.https("/echo?via=connect")))
     t.equal(echo["query"], "via=connect")
     t.check(t.env.http_proxy.connections > before, "the proxy saw no connection")

@@ -12,11 +12,10 @@ from tether import (
 )
 from tether.engine import HttpTimeoutConfig
 from tether.plugins import HttpTimeout
-
 from tether_conformance.registry import CaseContext, case
 
 
-def timeouts(**values: float) -> Any:
+def timeouts(**values: Any) -> Any:
     def configure(config: HttpClientConfig[Any]) -> None:
         config.install(HttpTimeout, **values)
 
@@ -59,7 +58,9 @@ async def socket_timeout_body(t: CaseContext) -> None:
 async def per_request(t: CaseContext) -> None:
     async with t.client(timeouts(request_timeout=10)) as client:
         await t.raises(HttpRequestTimeoutException, client.get(t.env.http("/delay?seconds=3"), timeout=0.3))
-        response = await client.get(t.env.http("/delay?seconds=0.2"), timeout=HttpTimeoutConfig(socket_timeout=5))
+        response = await client.get(
+            t.env.http("/delay?seconds=0.2"), timeout=HttpTimeoutConfig(socket_timeout=5)
+        )
     t.equal(await response.body_as_text(), "late")
 
 

@@ -119,8 +119,16 @@ async def sized_bytes(scope: Scope, receive: Receive, send: Send, query: dict[st
     body = pattern_bytes(size)
     headers = [("content-type", "application/octet-stream"), ("x-sha256", hashlib.sha256(body).hexdigest())]
     if scope["method"] == "HEAD":
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-length", str(size).encode()), *[(k.encode(), v.encode()) for k, v in headers]]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(size).encode()),
+                    *[(k.encode(), v.encode()) for k, v in headers],
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
         return
     await respond(send, 200, body, headers)
@@ -131,7 +139,13 @@ async def chunked(scope: Scope, receive: Receive, send: Send, query: dict[str, s
     size, chunk = int(query.get("size", "10000")), int(query.get("chunk", "1000"))
     delay = float(query.get("delay", "0"))
     body = pattern_bytes(size)
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/octet-stream")],
+        }
+    )
     for start in range(0, size, chunk):
         await send({"type": "http.response.body", "body": body[start : start + chunk], "more_body": True})
         if delay:
@@ -143,7 +157,9 @@ async def status(scope: Scope, receive: Receive, send: Send, query: dict[str, st
     await read_body(receive)
     code = int(scope["path"].rsplit("/", 1)[1])
     if code in (204, 304) or code < 200:
-        await send({"type": "http.response.start", "status": code, "headers": [(b"x-status", str(code).encode())]})
+        await send(
+            {"type": "http.response.start", "status": code, "headers": [(b"x-status", str(code).encode())]}
+        )
         await send({"type": "http.response.body", "body": b""})
         return
     await respond(send, code, f"status {code}".encode(), [("content-type", "text/plain")])
@@ -203,8 +219,13 @@ async def multi_headers(scope: Scope, receive: Receive, send: Send, query: dict[
         send,
         200,
         b"ok",
-        [("set-cookie", "a=1; Path=/"), ("set-cookie", "b=2; Path=/"), ("x-multi", "one"), ("x-multi", "two"),
-         ("X-Mixed-Case", "Kept")],
+        [
+            ("set-cookie", "a=1; Path=/"),
+            ("set-cookie", "b=2; Path=/"),
+            ("x-multi", "one"),
+            ("x-multi", "two"),
+            ("X-Mixed-Case", "Kept"),
+        ],
     )
 
 

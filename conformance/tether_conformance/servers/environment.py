@@ -56,7 +56,9 @@ class ServerEnvironment:
     def __init__(self) -> None:
         self.counter = Counter()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="tether-conformance-servers", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="tether-conformance-servers", daemon=True
+        )
         self._shutdown: asyncio.Event | None = None
         self._serving: asyncio.Future[None] | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="tether-conformance-")
@@ -109,7 +111,9 @@ class ServerEnvironment:
         server.private_key_pem.write_to_path(str(directory / "server.key"))
         self._wrong_host = ca.issue_cert("wrong-host.example")
         self._untrusted = trustme.CA().issue_cert("127.0.0.1", "localhost")
-        return Certificates(directory, str(directory / "ca.pem"), str(directory / "server.pem"), str(directory / "server.key"))
+        return Certificates(
+            directory, str(directory / "ca.pem"), str(directory / "server.pem"), str(directory / "server.key")
+        )
 
     async def _start(self) -> None:
         plain_fd, self.http_port = _listening_socket()
@@ -125,7 +129,8 @@ class ServerEnvironment:
         config.h11_max_incomplete_size = 64 * 1024
         config.keep_alive_timeout = 30
         self._shutdown = asyncio.Event()
-        self._serving = asyncio.ensure_future(serve(make_app(self.counter), config, shutdown_trigger=self._shutdown.wait))  # type: ignore[arg-type]
+        app: Any = make_app(self.counter)  # hypercorn's ASGI types are stricter than this plain app
+        self._serving = asyncio.ensure_future(serve(app, config, shutdown_trigger=self._shutdown.wait))
         await self.raw.start()
         await self.untrusted_tls.start(ssl_context=self._server_context(self._untrusted))
         await self.wrong_host_tls.start(ssl_context=self._server_context(self._wrong_host))

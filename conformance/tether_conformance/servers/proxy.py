@@ -20,7 +20,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-async def _splice(a: tuple[asyncio.StreamReader, asyncio.StreamWriter], b: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
+async def _splice(
+    a: tuple[asyncio.StreamReader, asyncio.StreamWriter], b: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+) -> None:
     await asyncio.gather(_pipe(a[0], b[1]), _pipe(b[0], a[1]))
 
 
@@ -54,7 +56,7 @@ class HttpProxy(_Server):
             writer.close()
             return
         request_line, _, rest = head.partition(b"\r\n")
-        method, target, version = request_line.decode("latin-1").split(" ", 2)
+        method, target, http_version = request_line.decode("latin-1").split(" ", 2)
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
             upstream = await asyncio.open_connection(host.strip("[]"), int(port))
@@ -70,9 +72,11 @@ class HttpProxy(_Server):
         host, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "80")
         upstream = await asyncio.open_connection(host.strip("[]"), int(port))
         lines = [line for line in rest.split(b"\r\n") if line and not line.lower().startswith(b"proxy-")]
-        forwarded = f"{method} /{path} {version}\r\n".encode() + b"\r\n".join(
-            [*lines, b"Via: 1.1 tether-proxy", b"Connection: close"]
-        ) + b"\r\n\r\n"
+        forwarded = (
+            f"{method} /{path} {http_version}\r\n".encode()
+            + b"\r\n".join([*lines, b"Via: 1.1 tether-proxy", b"Connection: close"])
+            + b"\r\n\r\n"
+        )
         upstream[1].write(forwarded)
         await upstream[1].drain()
         await _splice((reader, writer), upstream)
@@ -84,11 +88,11 @@ class Socks5Proxy(_Server):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            version, count = await reader.readexactly(2)
+            _, count = await reader.readexactly(2)
             await reader.readexactly(count)
             writer.write(b"\x05\x00")
             await writer.drain()
-            version, command, _, address_type = await reader.readexactly(4)
+            _version, command, _, address_type = await reader.readexactly(4)
             if address_type == 1:
                 host = str(ipaddress.IPv4Address(await reader.readexactly(4)))
             elif address_type == 3:

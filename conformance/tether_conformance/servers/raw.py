@@ -7,15 +7,17 @@ response is followed by `KEEP_OPEN`). The llhttp response vectors are registered
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 
 from tether_conformance.servers.app import Counter
 
-
 #: Canned responses: name -> bytes sent after the request head has been read.
 RAW_RESPONSES: dict[str, bytes] = {
     "ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-    "truncated-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly thirty bytes of the body!",
+    "truncated-content-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly thirty bytes of the body!"
+    ),
     "close-before-status": b"",
     "close-after-headers": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
     "truncated-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nshort",
@@ -28,12 +30,14 @@ RAW_RESPONSES: dict[str, bytes] = {
     "non-numeric-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nabc",
     "conflicting-content-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
     "space-in-header-name": b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n",
-    "oversized-header": b"HTTP/1.1 200 OK\r\nX-Huge: " + b"a" * (1024 * 1024) + b"\r\nContent-Length: 0\r\n\r\n",
+    "oversized-header": b"HTTP/1.1 200 OK\r\nX-Huge: "
+    + b"a" * (1024 * 1024)
+    + b"\r\nContent-Length: 0\r\n\r\n",
     "body-until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nread until the connection closes",
     "http10-body-until-close": b"HTTP/1.0 200 OK\r\n\r\nhttp/1.0 body",
     "chunk-extensions": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"5;name=value\r\nhello\r\n6;quoted=\"a b\"\r\n world\r\n0\r\n\r\n"
+        b'5;name=value\r\nhello\r\n6;quoted="a b"\r\n world\r\n0\r\n\r\n'
     ),
     "chunked-trailers": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Check\r\n\r\n"
@@ -43,8 +47,7 @@ RAW_RESPONSES: dict[str, bytes] = {
     "empty-reason-phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
     "header-value-padding": b"HTTP/1.1 200 OK\r\nX-Padded:    spaced value   \r\nContent-Length: 0\r\n\r\n",
     "content-length-with-chunked": (
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"5\r\nhello\r\n0\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
     ),
 }
 
@@ -62,7 +65,9 @@ class RawServer:
         self.port = 0
 
     async def start(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
-        self._server = await asyncio.start_server(self._handle, host, 0, ssl=ssl_context, limit=4 * 1024 * 1024)
+        self._server = await asyncio.start_server(
+            self._handle, host, 0, ssl=ssl_context, limit=4 * 1024 * 1024
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -89,7 +94,9 @@ class RawServer:
                 length = int(value.strip() or 0)
         if length:
             await reader.readexactly(length)
-        payload = self.responses.get(name, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        payload = self.responses.get(
+            name, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
         try:
             if payload:
                 writer.write(payload)
@@ -98,7 +105,5 @@ class RawServer:
             pass
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
-            except (ConnectionError, ssl.SSLError):
-                pass

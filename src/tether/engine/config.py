@@ -73,6 +73,10 @@ class HttpClientEngineConfig:
     max_connections_per_host: int = 0
     #: Seconds an idle keep-alive connection is kept in the pool.
     keep_alive_timeout: float = 15.0
+    #: A response with more header lines than this is a `ProtocolError` (same limit on every engine).
+    max_response_headers: int = 256
+    #: A response head (all header names and values) larger than this is a `ProtocolError`.
+    max_response_head_size: int = 64 * 1024
     extra: dict[str, object] = field(default_factory=dict, repr=False)
 
     def validate(self) -> None:
@@ -85,6 +89,8 @@ class HttpClientEngineConfig:
             raise ValueError(f"max_connections_per_host must be >= 0, got {self.max_connections_per_host}")
         if self.keep_alive_timeout < 0:
             raise ValueError(f"keep_alive_timeout must be >= 0, got {self.keep_alive_timeout}")
+        if self.max_response_headers < 1 or self.max_response_head_size < 1024:
+            raise ValueError("max_response_headers must be >= 1 and max_response_head_size >= 1024")
         if self.proxy is not None and not isinstance(self.proxy, ProxyConfig):
             raise TypeError("proxy must be built with ProxyBuilder.http(...) or ProxyBuilder.socks(...)")
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
+from tether.exceptions import ProtocolError
 from tether.http import Headers
 
-__all__ = ["NO_BODY_STATUSES", "chunks_of", "create_ssl_context", "expected_body_length", "request_body_bytes"]
+__all__ = [
+    "NO_BODY_STATUSES",
+    "READ_CHUNK_SIZE",
+    "chunks_of",
+    "create_ssl_context",
+    "expected_body_length",
+    "request_body_bytes",
+    "response_headers",
+]
 
 #: Responses that never carry a body, whatever their headers say (RFC 9110 6.4.1).
 NO_BODY_STATUSES = frozenset({204, 304})
@@ -67,3 +77,45 @@ async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
     async for chunk in content.open():
         if chunk:
             yield bytes(chunk)
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\x00\r\n]")
+
+
+def response_headers(
+    raw: Iterable[tuple[bytes | str, bytes | str]], config: HttpClientEngineConfig, where: object = ""
+) -> Headers:
+    """Response headers as every engine must deliver them, whatever its parser tolerated.
+
+    Names must be RFC 9110 tokens; values lose surrounding whitespace and may not hold CR, LF or NUL;
+    Content-Length must be one non-negative number (repeats of the same number are allowed); and the
+    head must stay within the config's `max_response_headers` and `max_response_head_size`.
+    """
+    pairs: list[tuple[str, str]] = []
+    size = 0
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
+        value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value
+        value = value.strip(" \t")
+        if not _TOKEN.match(name):
+            raise ProtocolError(f"Invalid response header name {name!r} from {where}")
+        if _BAD_VALUE.search(value):
+            raise ProtocolError(f"Invalid character in response header {name} from {where}")
+        size += len(name) + len(value) + 4
+        pairs.append((name, value))
+    if len(pairs) > config.max_response_headers:
+        raise ProtocolError(
+            f"Response from {where} has {len(pairs)} headers, more than max_response_headers="
+            f"{config.max_response_headers}"
+        )
+    if size > config.max_response_head_size:
+        raise ProtocolError(
+            f"Response head from {where} is {size} bytes, more than max_response_head_size="
+            f"{config.max_response_head_size}"
+        )
+    headers = Headers(pairs)
+    lengths = {v.strip() for line in headers.get_all("Content-Length") for v in line.split(",")}
+    if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
+        raise ProtocolError(f"Invalid Content-Length {sorted(lengths)} from {where}")
+    return headers

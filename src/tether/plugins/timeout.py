@@ -73,7 +73,9 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
             override = request.get_capability(HttpTimeoutCapability)
         timeouts = config.resolve(override)
         request.set_capability(HttpTimeoutCapability, timeouts)
-        streaming_session = SSECapability in request.capabilities or WebSocketCapability in request.capabilities
+        streaming_session = (
+            SSECapability in request.capabilities or WebSocketCapability in request.capabilities
+        )
         limit = timeouts.request_timeout
         if limit is None or streaming_session:
             return await sender.proceed(request)
