@@ -32,6 +32,7 @@ from tether.engine.support import (
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    protocol_version,
     request_body_bytes,
     response_headers,
 )
@@ -44,7 +45,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -145,7 +146,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return HttpResponseData(
             status=HttpStatusCode(response.status, response.reason or None),
             headers=headers_in,
-            version=HttpProtocolVersion.parse(f"{version.major}.{version.minor}" if version else "1.1"),
+            version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
             body=channel,
             request_time=request_time,
             response_time=time.monotonic(),

@@ -34,6 +34,7 @@ from tether.engine.support import (
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    protocol_version,
     request_body_bytes,
 )
 from tether.engine.support import response_headers as response_headers_of
@@ -46,7 +47,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -152,7 +153,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         return HttpResponseData(
             status=HttpStatusCode(response.status_code, response.reason_phrase or None),
             headers=response_headers,
-            version=HttpProtocolVersion.parse(response.http_version),
+            version=protocol_version(response.http_version, request.url),
             body=channel,
             request_time=request_time,
             response_time=time.monotonic(),

@@ -47,6 +47,7 @@ from tether.engine.support import (
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    protocol_version,
     request_body_bytes,
     response_headers,
 )
@@ -59,9 +60,10 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_urllib3.strict import STRICT_POOL_CLASSES
 
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 
@@ -127,13 +129,18 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         proxy = config.proxy
         if config.customize_pool_manager is not None:
             config.customize_pool_manager(kwargs)
+        manager: urllib3.PoolManager
         if proxy is not None and proxy.type is ProxyType.SOCKS:
             from urllib3.contrib.socks import SOCKSProxyManager
 
+            # SOCKS keeps its own connection classes (http.client's lenient head parsing applies).
             return SOCKSProxyManager(f"socks5://{proxy.url.host}:{proxy.url.port}", **kwargs)
         if proxy is not None:
-            return urllib3.ProxyManager(str(proxy.url), **kwargs)
-        return urllib3.PoolManager(**kwargs)
+            manager = urllib3.ProxyManager(str(proxy.url), **kwargs)
+        else:
+            manager = urllib3.PoolManager(**kwargs)
+        manager.pool_classes_by_scheme = STRICT_POOL_CLASSES
+        return manager
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         if self._slots is None:
@@ -218,7 +225,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         return HttpResponseData(
             status=HttpStatusCode(response.status, response.reason or None),
             headers=headers_in,
-            version=HttpProtocolVersion.parse(_version(response)),
+            version=protocol_version(_version(response), request.url),
             body=channel,
             request_time=request_time,
             response_time=time.monotonic(),
@@ -257,7 +264,7 @@ def _joined(headers: Headers) -> Iterator[tuple[str, str]]:
 
 
 def _version(response: urllib3.BaseHTTPResponse) -> str:
-    return {9: "1.0", 10: "1.0", 11: "1.1", 20: "2"}.get(response.version, "1.1")
+    return {10: "1.0", 11: "1.1", 20: "2"}.get(response.version, f"HTTP/{response.version}")
 
 
 def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:

@@ -107,3 +107,9 @@ for _name, _raw, _what in [
     ("oversized-header", "oversized-header", "a 1 MiB header line"),
 ]:
     _protocol_error_case(_name, _raw, _what)
+
+
+@case("malformed", "content-length-and-chunked")
+async def length_and_chunked(t: CaseContext) -> None:
+    async with t.client() as client:
+        await t.raises(ProtocolError, client.get(t.env.raw_url("content-length-with-chunked")))

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
 from tether.exceptions import ProtocolError
-from tether.http import Headers
+from tether.http import Headers, HttpProtocolVersion
 
 __all__ = [
     "NO_BODY_STATUSES",
@@ -17,6 +17,7 @@ __all__ = [
     "chunks_of",
     "create_ssl_context",
     "expected_body_length",
+    "protocol_version",
     "request_body_bytes",
     "response_headers",
 ]
@@ -115,7 +116,22 @@ def response_headers(
             f"{config.max_response_head_size}"
         )
     headers = Headers(pairs)
+    codings = [c.strip().lower() for line in headers.get_all("Transfer-Encoding") for c in line.split(",")]
+    if codings and codings != ["chunked"]:
+        # tether decodes no transfer coding but chunked (RFC 9112 6.1 leaves others to the parties).
+        raise ProtocolError(f"Unsupported Transfer-Encoding {', '.join(codings)!r} from {where}")
+    if codings and "Content-Length" in headers:
+        # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
+        raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
     lengths = {v.strip() for line in headers.get_all("Content-Length") for v in line.split(",")}
     if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
         raise ProtocolError(f"Invalid Content-Length {sorted(lengths)} from {where}")
     return headers
+
+
+def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
+    """The response's protocol version; one tether does not know (HTTP/0.9, HTTP/5.6) is a ProtocolError."""
+    try:
+        return HttpProtocolVersion.parse(text)
+    except ValueError:
+        raise ProtocolError(f"Unsupported protocol version {text!r} in the response from {where}") from None

@@ -1,0 +1,84 @@
+"""A stricter response head for http.client, which urllib3 parses with.
+
+http.client accepts status lines llhttp and h11 reject ("HTTP/1.01 200", a tab or two spaces after the
+version, a bare CR ending a line). To give every engine the same verdicts, the response's file object
+is wrapped so each head line is checked as it is read: the status line must be `HTTP/1.x NNN[ reason]`,
+and no head line may hold a bare CR (a bare LF ending is allowed, as RFC 9112 2.2 permits and every
+other engine does).
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from typing import Any
+
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+__all__ = ["STRICT_POOL_CLASSES", "StrictHTTPResponse"]
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: [^\r\n]*)?\r?\n\Z")
+
+
+class _StrictHeadReader:
+    """Checks the lines of the response head, then gets out of the way."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._line = 0
+        self._in_head = True
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._inner.readline(limit)
+        if self._in_head and line:
+            self._check(line)
+        return line
+
+    def _check(self, line: bytes) -> None:
+        self._line += 1
+        if self._line == 1:
+            if not _STATUS_LINE.match(line):
+                raise http.client.BadStatusLine(repr(line[:100]))
+            return
+        if line in (b"\r\n", b"\n"):
+            self._in_head = False
+            return
+        content = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
+        if b"\r" in content:
+            raise http.client.HTTPException(f"bare CR in response header line {line[:100]!r}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class StrictHTTPResponse(http.client.HTTPResponse):
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.fp = _StrictHeadReader(self.fp)  # type: ignore[assignment]
+
+    def _read_status(self) -> tuple[str, int, str]:
+        # A new head starts (also after a 1xx interim response).
+        if isinstance(self.fp, _StrictHeadReader):
+            self.fp._line = 0
+            self.fp._in_head = True
+        return super()._read_status()  # type: ignore[misc, no-any-return]
+
+
+class _StrictHTTPConnection(HTTPConnection):
+    response_class = StrictHTTPResponse
+
+
+class _StrictHTTPSConnection(HTTPSConnection):
+    response_class = StrictHTTPResponse
+
+
+class _StrictHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _StrictHTTPConnection
+
+
+class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _StrictHTTPSConnection
+
+
+STRICT_POOL_CLASSES = {"http": _StrictHTTPConnectionPool, "https": _StrictHTTPSConnectionPool}
