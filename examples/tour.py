@@ -1,57 +1,145 @@
-"""A tour of tether. Run with `make demo`."""
+"""A tour of tether: one program, every installed engine, one table. Run with `make demo`.
+
+The program below never mentions an engine except in `main()`, which runs it once per engine against
+an embedded local server (the conformance suite's) and prints what each step returned or raised.
+Identical rows are the point: same results, same exception classes, on every engine.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tether import ClientRequestException, HttpClient, HttpClientConfig
-from tether.plugins import PluginBuilder, create_client_plugin
-from tether.request import HttpRequestData
-from tether.response import HttpResponseData
-from tether.testing import MockEngine, respond
+from tether_conformance import ServerEnvironment
 
-
-def api(request: HttpRequestData) -> HttpResponseData:
-    if request.url.path == "/v1/users":
-        return respond('[{"id": 1, "name": "Ada"}]', headers={"Content-Type": "application/json"})
-    if request.url.path == "/v1/old":
-        return respond(status=301, headers={"Location": "/v1/users"})
-    return respond("no such thing", status=404)
+from tether import HttpClient, HttpClientConfig, TetherError
+from tether.engine import HttpClientEngineFactory, discover_engines
+from tether.plugins import HttpTimeout, PluginBuilder, create_client_plugin
 
 
 @create_client_plugin("RequestId")
 def RequestId(plugin: PluginBuilder[Any]) -> None:
+    """A custom plugin: numbers every request."""
     counter = iter(range(1, 1_000_000))
     plugin.on_request(
         lambda request, content: request.headers.__setitem__("X-Request-Id", str(next(counter)))
     )
 
 
-def configure(config: HttpClientConfig[Any]) -> None:
-    config.default_request(url="https://api.example.test/v1/", headers={"X-Api-Version": "2"})
-    config.install(RequestId)
-    config.expect_success = True
+def configure_for(env: ServerEnvironment) -> Callable[[HttpClientConfig[Any]], None]:
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.engine.ca_bundle = env.ca_file  # trust the embedded server's test CA
+        config.default_request(url=env.http("/"), headers={"X-Api-Version": "2"})
+        config.install(HttpTimeout, socket_timeout=2.0)
+        config.install(RequestId)
+        config.expect_success = True
+
+    return configure
 
 
-async def main() -> None:
-    engine = MockEngine(api)
-    rows: list[tuple[str, str]] = []
-    async with HttpClient(engine, configure) as client:
-        users = await (await client.get("users")).json()
-        rows.append(("GET users", repr(users)))
-        response = await client.get("old")
-        rows.append(("GET old (301 followed)", f"{response.status} {response.request.url}"))
+async def tour(client: HttpClient, env: ServerEnvironment) -> list[tuple[str, str]]:
+    """The application code: written once, engine-agnostic."""
+    steps: list[tuple[str, Callable[[], Awaitable[str]]]] = []
+
+    async def echo_get() -> str:
+        echo = await (await client.get("echo", params={"page": 2})).json()
+        sent = {k: v for k, v in echo["headers"] if k.startswith("x-")}
+        return f"{echo['method']} ?{echo['query']} {sent}"
+
+    async def post_json() -> str:
+        echo = await (await client.post("echo", json={"name": "Ada"})).json()
+        return f"{echo['body_text']} ({echo['body_length']} bytes)"
+
+    async def upload_file() -> str:
+        response = await client.post("echo/body", files={"f": ("a.txt", io.BytesIO(b"hello"), "text/plain")})
+        return f"multipart echoed, {len(await response.body_as_bytes())} bytes"
+
+    async def redirect() -> str:
+        response = await client.get("redirect/chain/3")
+        return f"{response.status} after redirects, at {response.request.url.path}"
+
+    async def stream_to_sink() -> str:
+        digest = hashlib.sha256()
+
+        class Sink:
+            def write(self, data: bytes) -> None:
+                digest.update(data)
+
+        async with client.prepare_get("bytes", params={"size": 5_000_000}).execute() as response:
+            size = await response.body_as_channel().read_to(Sink())
+        return f"{size} bytes streamed, sha256 {digest.hexdigest()[:12]}…"
+
+    async def https() -> str:
+        response = await client.get(env.https("/text/utf8"))
+        return f"{response.version} {await response.body_as_text()}"
+
+    async def not_found() -> str:
+        await client.get("status/404")
+        return "no exception?"
+
+    async def truncated() -> str:
+        await client.get(env.raw_url("truncated-content-length"))
+        return "no exception?"
+
+    async def too_slow() -> str:
+        await client.get("delay", params={"seconds": 1}, timeout=0.2)
+        return "no exception?"
+
+    async def refused() -> str:
+        await client.get("http://127.0.0.1:1/")
+        return "no exception?"
+
+    steps = [
+        ("GET with params", echo_get),
+        ("POST json", post_json),
+        ("multipart upload", upload_file),
+        ("redirect chain", redirect),
+        ("stream 5 MB to a sink", stream_to_sink),
+        ("HTTPS", https),
+        ("404 + expect_success", not_found),
+        ("truncated body", truncated),
+        ("request timeout", too_slow),
+        ("connection refused", refused),
+    ]
+    rows = []
+    for name, step in steps:
         try:
-            await client.get("missing")
-        except ClientRequestException as exc:
-            rows.append(("GET missing", f"{type(exc).__name__}: {await exc.response.body_as_text()}"))
-    rows.append(("headers sent", dict(engine.requests[0].headers.items()).__repr__()))
-    width = max(len(name) for name, _ in rows)
-    print(f"tether tour on the {engine.name} engine")
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}")
+            rows.append((name, await step()))
+        except TetherError as exc:
+            rows.append((name, f"raises {type(exc).__name__}"))
+    return rows
+
+
+async def run(engines: dict[str, HttpClientEngineFactory[Any]], env: ServerEnvironment) -> None:
+    results: dict[str, list[tuple[str, str]]] = {}
+    for factory in engines.values():
+        async with HttpClient(factory, configure_for(env)) as client:
+            results[factory.name] = await tour(client, env)
+    names = list(results)
+    steps = [step for step, _ in results[names[0]]]
+    width = max(len(step) for step in steps)
+    print(f"tether tour: {len(names)} engines ({', '.join(names)}), one program\n")
+    for index, step in enumerate(steps):
+        outcomes = {results[name][index][1] for name in names}
+        if len(outcomes) == 1:
+            print(f"  {step:<{width}}  {outcomes.pop()}   [same on all]")
+        else:
+            for name in names:
+                print(f"  {step:<{width}}  {name}: {results[name][index][1]}")
+    differing = sum(len({results[n][i][1] for n in names}) > 1 for i in range(len(steps)))
+    print(f"\n{len(steps) - differing} of {len(steps)} steps identical on every engine")
+
+
+def main() -> None:
+    engines, failed = discover_engines()
+    for name, reason in failed.items():
+        print(f"(engine {name} not installed: {reason})")
+    with ServerEnvironment() as env:
+        asyncio.run(run(engines, env))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
