@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src engines conformance tests examples scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/tether engines/tether_httpx engines/tether_aiohttp engines/tether_urllib3 conformance/tether_conformance
+	$(BIN)/mypy src/tether engines/tether_httpx engines/tether_aiohttp engines/tether_urllib3 engines/tether_curl conformance/tether_conformance
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -21,7 +21,9 @@ from tether.content import (
     OutgoingContent,
     StreamContent,
     TextContent,
+    WriterChannelContent,
 )
+from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
@@ -296,6 +298,13 @@ class HttpClient:
 
     def prepare_options(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
         return self.prepare_request("OPTIONS", url, **kwargs)
+
+    def duplex(self, method: str, url: str | URL = "", **kwargs: Any) -> DuplexCall:
+        """A duplex call: write the request body while the response streams (see `tether.duplex`)."""
+        content_type = kwargs.pop("content_type", "application/octet-stream")
+        body = WriterChannelContent(content_type)
+        builder = self.build_request(method, url, content=body, **kwargs)
+        return DuplexCall(self, builder, body)
 
     # -- sending ----------------------------------------------------------------------------------
     async def request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpResponse:

@@ -7,6 +7,7 @@ callable that returns a fresh iterable, it is replayable.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Union
 from urllib.parse import quote_plus
 
-from tether.exceptions import BodyNotReplayableError
+from tether.exceptions import BodyNotReplayableError, ProtocolError
 
 __all__ = [
     "ByteArrayContent",
@@ -26,6 +27,7 @@ __all__ = [
     "OutgoingContent",
     "StreamContent",
     "TextContent",
+    "WriterChannelContent",
 ]
 
 
@@ -230,6 +232,72 @@ class StreamContent(OutgoingContent):
             )
         self._opened = True
         return aiter(self._source)  # type: ignore[arg-type]
+
+
+class WriterChannelContent(OutgoingContent):
+    """A request body written by the caller while the call runs: the body of `client.duplex(...)`.
+
+    `write` waits while `max_chunks` chunks are queued (backpressure) and fails with `ProtocolError`
+    once the engine stopped taking the body (the call ended). One-shot: never replayed.
+    """
+
+    def __init__(self, content_type: str | None = "application/octet-stream", max_chunks: int = 16) -> None:
+        self.content_type = content_type
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(max_chunks)
+        self._closed = False
+        self._consumer_gone = asyncio.Event()
+        self._opened = False
+
+    @property
+    def replayable(self) -> bool:
+        return False
+
+    @property
+    def consumed(self) -> bool:
+        return self._opened
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    async def write(self, data: bytes) -> None:
+        if self._closed:
+            raise RuntimeError("the request body was closed with close_send(); nothing more can be sent")
+        await self._put(bytes(data))
+
+    async def close(self) -> None:
+        """End the request body (the engine sends its end: the last chunk, or END_STREAM)."""
+        if not self._closed:
+            self._closed = True
+            await self._put(None)
+
+    async def _put(self, item: bytes | None) -> None:
+        if self._consumer_gone.is_set():
+            if item is None:
+                return
+            raise ProtocolError("the request body is no longer being sent: the call has ended")
+        put = asyncio.ensure_future(self._queue.put(item))
+        gone = asyncio.ensure_future(self._consumer_gone.wait())
+        try:
+            await asyncio.wait({put, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not put.done():
+            put.cancel()
+            if item is not None:
+                raise ProtocolError("the request body is no longer being sent: the call has ended")
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """What the engine sends, as the caller writes it. Can be consumed once."""
+        if self._opened:
+            raise BodyNotReplayableError("A duplex request body can be sent only once")
+        self._opened = True
+        try:
+            while (item := await self._queue.get()) is not None:
+                if item:
+                    yield item
+        finally:
+            self._consumer_gone.set()
 
 
 def _charset_of(content_type: str | None) -> str | None:

@@ -44,11 +44,12 @@ async def h2_concurrent(t: CaseContext) -> None:
     t.equal(queries, [f"i={i}" for i in range(50)])
 
 
-@case("http1", "version-is-1-1")
+@case("http1", "cleartext-is-1-1-by-default")
 async def http11(t: CaseContext) -> None:
     async with t.client() as client:
-        response = await client.get(t.env.https("/echo"))
-    t.equal(response.version, HttpProtocolVersion.HTTP_1_1)
+        response = await client.get(t.env.http("/echo"))
+        echo = await t.json_of(response)
+    t.equal((response.version, echo["http_version"]), (HttpProtocolVersion.HTTP_1_1, "1.1"))
 
 
 @case("concurrency", "200-in-flight")

@@ -1,0 +1,272 @@
+"""tether over libcurl (pycurl), driven by the asyncio loop: tether's flagship engine.
+
+HTTP/1.1, HTTP/2 (ALPN, or prior knowledge on cleartext) and HTTP/3 where libcurl has it; HTTP and
+SOCKS proxies; duplex streaming when `duplex_streaming_enabled`. libcurl's own redirects, decoding and
+default headers are off, as on every tether engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pycurl
+
+from tether.channel import ByteReadChannel
+from tether.content import StreamContent, WriterChannelContent
+from tether.engine import (
+    DEFAULT_CAPABILITIES,
+    DuplexStreamingCapability,
+    EngineFactory,
+    Http2Capability,
+    Http3Capability,
+    HttpClientEngineBase,
+    HttpClientEngineCapability,
+    HttpClientEngineConfig,
+    ProxyCapability,
+    ProxyType,
+    SocksProxyCapability,
+)
+from tether.engine.support import (
+    chunks_of,
+    expected_body_length,
+    protocol_version,
+    request_body_bytes,
+    response_headers,
+)
+from tether.exceptions import (
+    ConnectError,
+    ConnectTimeoutException,
+    InvalidUrlError,
+    ProtocolError,
+    SocketTimeoutException,
+    TetherError,
+    TlsError,
+)
+from tether.http import HttpStatusCode
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
+from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
+
+__all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
+
+_HTTP3_AVAILABLE = bool(pycurl.version_info()[4] & getattr(pycurl, "VERSION_HTTP3", 1 << 25))
+
+
+class HttpVersion(enum.Enum):
+    """Which protocol libcurl speaks (`CurlConfig.http_version`)."""
+
+    HTTP_1_1 = pycurl.CURL_HTTP_VERSION_1_1
+    #: HTTP/2 when TLS ALPN agrees, HTTP/1.1 on cleartext.
+    HTTP_2 = pycurl.CURL_HTTP_VERSION_2TLS
+    #: HTTP/2 from the first byte on cleartext (h2c), ALPN on TLS.
+    H2_PRIOR_KNOWLEDGE = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+    #: HTTP/3 over QUIC only.
+    HTTP_3 = pycurl.CURL_HTTP_VERSION_3ONLY
+
+
+@dataclass
+class CurlConfig(HttpClientEngineConfig):
+    #: Verify the peer's certificate and host name (an alias of the common `verify`).
+    ssl_verify: bool = True
+    http_version: HttpVersion = HttpVersion.HTTP_2
+    #: Allow a request body to be sent while the response is read (`client.duplex(...)`), as OkHttp's
+    #: `duplexStreamingEnabled`; off by default.
+    duplex_streaming_enabled: bool = False
+    #: Escape hatch: called with each easy handle after tether's options, for raw `setopt` calls.
+    customize_handle: Callable[[pycurl.Curl], None] | None = None
+
+
+class CurlEngine(HttpClientEngineBase[CurlConfig]):
+    name = "Curl"
+
+    def __init__(self, config: CurlConfig) -> None:
+        super().__init__(config)
+        self._multi: CurlMultiLoop | None = None
+
+    @property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+        extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability, SocksProxyCapability}
+        if _HTTP3_AVAILABLE:
+            extra.add(Http3Capability)
+        if self.config.duplex_streaming_enabled:
+            extra.add(DuplexStreamingCapability)
+        return DEFAULT_CAPABILITIES | extra
+
+    def _loop_multi(self) -> CurlMultiLoop:
+        loop = asyncio.get_running_loop()
+        if self._multi is None or self._multi.loop is not loop:
+            if self._multi is not None:
+                self._multi.close()
+            config = self.config
+            self._multi = CurlMultiLoop(loop, config.max_connections, config.max_connections_per_host)
+        return self._multi
+
+    def _configure(self, handle: pycurl.Curl, request: HttpRequestData) -> None:
+        config = self.config
+        handle.setopt(pycurl.URL, str(request.url))
+        handle.setopt(pycurl.FOLLOWLOCATION, 0)
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.ACCEPT_ENCODING, None)  # no decoding: bodies arrive raw
+        handle.setopt(pycurl.HTTP_CONTENT_DECODING, 0)
+        handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 1)
+        handle.setopt(pycurl.PATH_AS_IS, 1)
+        handle.setopt(pycurl.TCP_NODELAY, 1)
+        handle.setopt(pycurl.PIPEWAIT, 1)
+        handle.setopt(pycurl.BUFFERSIZE, 256 * 1024)
+        handle.setopt(pycurl.MAXAGE_CONN, int(config.keep_alive_timeout) or 1)
+        verify = config.verify and config.ssl_verify
+        handle.setopt(pycurl.SSL_VERIFYPEER, 1 if verify else 0)
+        handle.setopt(pycurl.SSL_VERIFYHOST, 2 if verify else 0)
+        if config.ca_bundle:
+            handle.setopt(pycurl.CAINFO, config.ca_bundle)
+        if config.client_cert is not None:
+            cert, key = config.client_cert if isinstance(config.client_cert, tuple) else (config.client_cert, None)
+            handle.setopt(pycurl.SSLCERT, cert)
+            if key:
+                handle.setopt(pycurl.SSLKEY, key)
+        version = config.http_version.value
+        if Http3Capability in request.capabilities:
+            version = pycurl.CURL_HTTP_VERSION_3ONLY
+        elif Http2Capability in request.capabilities:
+            version = (
+                pycurl.CURL_HTTP_VERSION_2TLS
+                if request.url.scheme == "https"
+                else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+            )
+        handle.setopt(pycurl.HTTP_VERSION, version)
+        proxy = config.proxy
+        if proxy is not None:
+            if proxy.type is ProxyType.SOCKS:
+                handle.setopt(pycurl.PROXY, f"socks5://{proxy.url.host}:{proxy.url.port}")
+            else:
+                handle.setopt(pycurl.PROXY, str(proxy.url))
+        else:
+            handle.setopt(pycurl.PROXY, "")  # never the environment's proxy
+        timeouts = request.timeout
+        if timeouts.connect_timeout is not None:
+            handle.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeouts.connect_timeout * 1000)))
+
+    def _method_and_body(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData) -> list[str]:
+        """Method, request body and the headers libcurl must not add on its own."""
+        suppressed = ["Accept:", "Expect:", "User-Agent:"]
+        method = request.method
+        body = request.body
+        data = request_body_bytes(body)
+        if method == "HEAD":
+            handle.setopt(pycurl.NOBODY, 1)
+        elif method != "GET" or data is None or data:
+            if method != "GET":
+                handle.setopt(pycurl.CUSTOMREQUEST, method)
+            if isinstance(body, (StreamContent, WriterChannelContent)):
+                handle.setopt(pycurl.UPLOAD, 1)
+                length = body.content_length
+                handle.setopt(pycurl.INFILESIZE_LARGE, -1 if length is None else length)
+                source = chunks_of(body) if isinstance(body, StreamContent) else body.chunks()
+                transfer.upload_stream(source)
+            elif data is not None and (data or method not in ("GET", "DELETE", "OPTIONS", "TRACE")):
+                handle.setopt(pycurl.UPLOAD, 1)
+                handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
+                transfer.upload_bytes(data)
+        if "Content-Type" not in request.headers:
+            suppressed.append("Content-Type:")
+        return suppressed
+
+    async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+        multi = self._loop_multi()
+        handle = multi.acquire_handle()
+        transfer = Transfer(multi, handle)
+        try:
+            self._configure(handle, request)
+            suppressed = self._method_and_body(handle, transfer, request)
+            headers = [f"{name}: {value}" if value else f"{name};" for name, value in request.headers.items()]
+            headers += [s for s in suppressed if s.removesuffix(":") not in request.headers]
+            handle.setopt(pycurl.HTTPHEADER, headers)
+            transfer.install_callbacks()
+            transfer.watch_socket(request.timeout.socket_timeout)
+            if self.config.customize_handle is not None:
+                self.config.customize_handle(handle)
+        except pycurl.error as exc:
+            handle.close()
+            raise InvalidUrlError(f"Cannot send {request.method} {request.url}: {exc}") from exc
+        request_time = time.monotonic()
+        multi.start(transfer)
+        try:
+            with _mapped_errors(request):
+                version, status, reason, raw_headers = await transfer.head
+            headers_in = response_headers(raw_headers, self.config, request.url)
+            version_in = protocol_version(version, request.url)
+        except BaseException:
+            multi.cancel(transfer)
+            raise
+
+        async def body() -> AsyncIterator[bytes]:
+            with _mapped_errors(request):
+                async for chunk in transfer.body():
+                    yield chunk
+
+        channel = ByteReadChannel(
+            body(),
+            on_close=lambda: multi.cancel(transfer),
+            expected_length=expected_body_length(request.method, status, headers_in),
+        )
+        return HttpResponseData(
+            status=HttpStatusCode(status, reason.strip() or None),
+            headers=headers_in,
+            version=version_in,
+            body=channel,
+            request_time=request_time,
+            response_time=time.monotonic(),
+        )
+
+    async def _close(self) -> None:
+        if self._multi is not None:
+            self._multi.close()
+            self._multi = None
+
+
+_TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
+_CONNECT_CODES = {5, 6, 7, 45, 97}
+_PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
+    """The one place libcurl's error codes become tether's exceptions."""
+    try:
+        yield
+    except (TetherError, asyncio.CancelledError):
+        raise
+    except (CurlError, HeadError, SocketIdle) as exc:
+        raise _translate(exc, request) from exc
+
+
+def _translate(exc: CurlError | HeadError | SocketIdle, request: HttpRequestData) -> TetherError:
+    url = request.url
+    timeouts = request.timeout
+    if isinstance(exc, SocketIdle):
+        return SocketTimeoutException(url, exc.timeout)
+    if isinstance(exc, HeadError):
+        return ProtocolError(f"{request.method} {url}: {exc}")
+    code, message = exc.code, str(exc)
+    if code == 28:  # CURLE_OPERATION_TIMEDOUT: only the connect timeout is given to libcurl
+        if exc.connected:
+            return SocketTimeoutException(url, timeouts.socket_timeout, message)
+        return ConnectTimeoutException(url, timeouts.connect_timeout, message)
+    if code in _TLS_CODES:
+        return TlsError(f"TLS handshake with {url.host} failed: {message}")
+    if code in _CONNECT_CODES:
+        return ConnectError(f"Cannot connect to {url.host}:{url.port}: {message}")
+    if code == 3 or (code == 1 and not exc.connected):
+        return InvalidUrlError(f"Cannot send to {url}: {message}")
+    if code in _PROTOCOL_CODES:
+        return ProtocolError(f"{request.method} {url}: {message}")
+    return ProtocolError(f"{request.method} {url}: libcurl error {code}: {message}")
+
+
+Curl: EngineFactory[CurlConfig, CurlEngine] = EngineFactory("Curl", CurlEngine, CurlConfig)

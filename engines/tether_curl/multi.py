@@ -1,0 +1,407 @@
+"""CurlMulti driven by the asyncio event loop: libcurl tells us which sockets to watch and when its
+timer fires; the loop tells libcurl when a socket is ready. No thread per request, no polling.
+
+One `Transfer` per request: it collects the response head from the header callback, buffers the body
+from the write callback (pausing the transfer when the reader falls behind), feeds the upload from a
+producer task through the read callback (pausing when the producer falls behind), and watches for
+socket inactivity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pycurl
+
+__all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
+
+#: Body bytes buffered per transfer before the transfer is paused (bounded memory per response).
+BODY_HIGH_WATER = 1024 * 1024
+#: Upload bytes queued ahead of libcurl per transfer.
+UPLOAD_HIGH_WATER = 1024 * 1024
+
+_STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
+
+
+class CurlError(Exception):
+    """A transfer failed inside libcurl (`code`, libcurl's message), or the head was malformed."""
+
+    def __init__(self, code: int, message: str, *, connected: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.connected = connected
+
+
+class HeadError(Exception):
+    """The response head broke HTTP syntax (seen in the raw header lines)."""
+
+
+class Transfer:
+    """One request/response on one easy handle."""
+
+    def __init__(self, owner: CurlMultiLoop, handle: pycurl.Curl) -> None:
+        self.owner = owner
+        self.handle = handle
+        loop = owner.loop
+        self.head: asyncio.Future[tuple[str, int, str, list[tuple[str, str]]]] = loop.create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._version = ""
+        self._status = 0
+        self._reason = ""
+        self._headers: list[tuple[str, str]] = []
+        self._head_lines = 0
+        self._body: collections.deque[bytes] = collections.deque()
+        self._buffered = 0
+        self._body_paused = False
+        self._body_ready = asyncio.Event()
+        self._upload: collections.deque[memoryview] = collections.deque()
+        self._upload_queued = 0
+        self._upload_finished = False
+        self._upload_paused = False
+        self._upload_space = asyncio.Event()
+        self._upload_space.set()
+        self._producer: asyncio.Task[None] | None = None
+        self.abort_reason: BaseException | None = None
+        self.connected = False
+        self._last_activity = time.monotonic()
+        self._socket_timeout: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._active = False
+
+    # -- setup ----------------------------------------------------------------------------------
+    def install_callbacks(self) -> None:
+        handle = self.handle
+        handle.setopt(pycurl.HEADERFUNCTION, self._on_header)
+        handle.setopt(pycurl.WRITEFUNCTION, self._on_write)
+        handle.setopt(pycurl.PREREQFUNCTION, self._on_connected)
+
+    def upload_bytes(self, data: bytes) -> None:
+        """The whole body is in memory: libcurl reads it straight from a memoryview."""
+        if data:
+            self._upload.append(memoryview(data))
+            self._upload_queued = len(data)
+        self._upload_finished = True
+        self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+
+    def upload_stream(self, source: AsyncIterator[bytes]) -> None:
+        """The body is produced while it is sent; the read callback pauses when it runs dry."""
+        self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+        self._producer = self.owner.loop.create_task(self._produce(source))
+
+    def watch_socket(self, timeout: float | None) -> None:
+        self._socket_timeout = timeout
+
+    # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
+    def _on_connected(self, *args: Any) -> int:
+        self.connected = True
+        self._touch()
+        return pycurl.PREREQFUNC_OK
+
+    def _on_header(self, line: bytes) -> None:
+        self._touch()
+        if self.head.done():
+            return  # trailer fields after a chunked body: tether does not expose them
+        text = line.decode("latin-1")
+        if text.startswith("HTTP/") and not self._head_lines:
+            match = _STATUS_LINE.match(text)
+            if match is None:
+                self._fail_head(f"malformed status line {text.strip()!r}")
+                return
+            self._version, self._status, self._reason = match.group(1), int(match.group(2)), match.group(3) or ""
+            self._head_lines = 1
+            return
+        if not self._head_lines:
+            self._fail_head(f"response does not start with a status line: {text[:60]!r}")
+            return
+        if text in ("\r\n", "\n"):
+            self._head_lines = 0
+            if 100 <= self._status < 200 and self._status != 101:
+                self._headers = []  # an interim response: the real head follows
+                return
+            if not self.head.done():
+                self.head.set_result((self._version, self._status, self._reason, self._headers))
+            return
+        self._head_lines += 1
+        content = text[:-2] if text.endswith("\r\n") else text.rstrip("\n")
+        if "\r" in content:
+            self._fail_head(f"bare CR in header line {text[:60]!r}")
+            return
+        if content[:1] in (" ", "\t"):
+            self._fail_head("obsolete line folding in the response head")
+            return
+        name, sep, value = content.partition(":")
+        if not sep:
+            self._fail_head(f"header line without a colon: {content[:60]!r}")
+            return
+        self._headers.append((name, value))
+
+    def _fail_head(self, message: str) -> None:
+        if self.abort_reason is None:
+            self.abort_reason = HeadError(message)
+        self.owner.abort_soon(self)
+
+    def _on_write(self, data: bytes) -> int | None:
+        if self.abort_reason is not None:
+            return 0  # makes libcurl fail the transfer with CURLE_WRITE_ERROR
+        self._touch()
+        if self._buffered >= BODY_HIGH_WATER:
+            self._body_paused = True
+            return pycurl.WRITEFUNC_PAUSE  # libcurl keeps this chunk and offers it again on resume
+        self._body.append(data)
+        self._buffered += len(data)
+        self._body_ready.set()
+        return None
+
+    def _on_read(self, size: int) -> bytes | int:
+        self._touch()
+        if not self._upload:
+            if self._upload_finished:
+                return b""
+            self._upload_paused = True
+            return pycurl.READFUNC_PAUSE
+        view = self._upload[0]
+        piece = view[:size]
+        if len(view) > size:
+            self._upload[0] = view[size:]
+        else:
+            self._upload.popleft()
+        self._upload_queued -= len(piece)
+        if self._upload_queued < UPLOAD_HIGH_WATER:
+            self._upload_space.set()
+        return bytes(piece)
+
+    # -- the asyncio side --------------------------------------------------------------------------
+    async def _produce(self, source: AsyncIterator[bytes]) -> None:
+        try:
+            async for chunk in source:
+                if not chunk:
+                    continue
+                await self._upload_space.wait()
+                if self.done.done():
+                    return
+                self._upload.append(memoryview(bytes(chunk)))
+                self._upload_queued += len(chunk)
+                if self._upload_queued >= UPLOAD_HIGH_WATER:
+                    self._upload_space.clear()
+                self._resume_upload()
+            self._upload_finished = True
+            self._resume_upload()
+        except BaseException as exc:
+            if not self.done.done():
+                self.abort_reason = exc
+                self.owner.abort_soon(self)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _resume_upload(self) -> None:
+        if self._upload_paused and not self.done.done():
+            self._upload_paused = False
+            self.owner.unpause(self, pycurl.PAUSE_CONT if not self._body_paused else pycurl.PAUSE_RECV)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        """The response body as it arrives; raises the transfer's error where the data ends."""
+        while True:
+            if self._body:
+                chunk = self._body.popleft()
+                self._buffered -= len(chunk)
+                if self._body_paused and self._buffered < BODY_HIGH_WATER // 2:
+                    self._body_paused = False
+                    self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
+                yield chunk
+                continue
+            if self.done.done():
+                self.done.result()  # raises the transfer's error, if any
+                return
+            self._body_ready.clear()  # set again by the write callback or by finish()
+            await self._body_ready.wait()
+
+    def _touch(self) -> None:
+        self._last_activity = time.monotonic()
+
+    def start_watchdog(self) -> None:
+        self._active = True
+        if self._socket_timeout is not None:
+            self._schedule_watchdog(self._socket_timeout)
+
+    def _schedule_watchdog(self, delay: float) -> None:
+        self._watchdog = self.owner.loop.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        if self.done.done() or self._socket_timeout is None:
+            return
+        idle = time.monotonic() - self._last_activity
+        waiting_for_reader = self._body_paused  # a slow reader is not a silent socket
+        if not self.connected or waiting_for_reader or idle < self._socket_timeout:
+            self._schedule_watchdog(max(self._socket_timeout - idle, 0.01))
+            return
+        self.abort_reason = SocketIdle(self._socket_timeout)
+        self.owner.abort_soon(self)
+
+    def finish(self, error: BaseException | None) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._producer is not None and not self._producer.done():
+            self._producer.cancel()
+        self._upload_space.set()
+        if self.abort_reason is not None:
+            error = self.abort_reason
+        if not self.head.done():
+            if error is not None:
+                self.head.set_exception(error)
+            else:
+                self.head.set_exception(CurlError(0, "transfer ended without a response head"))
+            self.head.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        if not self.done.done():
+            if error is not None:
+                self.done.set_exception(error)
+                self.done.exception()
+            else:
+                self.done.set_result(None)
+        self._body_ready.set()
+
+
+class SocketIdle(Exception):
+    """No byte moved for `timeout` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"no data for {timeout:g} s")
+        self.timeout = timeout
+
+
+class CurlMultiLoop:
+    """The CurlMulti of one engine, bound to the event loop it was first used on."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_total: int, max_per_host: int) -> None:
+        self.loop = loop
+        self.multi = pycurl.CurlMulti()
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self.multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, max_total)
+        if max_per_host:
+            self.multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
+        self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        self._transfers: dict[pycurl.Curl, Transfer] = {}
+        self._watched: dict[int, int] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle_handles: list[pycurl.Curl] = []
+        self._max_idle = max_total
+        self._closed = False
+
+    # -- handles ------------------------------------------------------------------------------------
+    def acquire_handle(self) -> pycurl.Curl:
+        if self._idle_handles:
+            return self._idle_handles.pop()
+        return pycurl.Curl()
+
+    def _release_handle(self, handle: pycurl.Curl) -> None:
+        if len(self._idle_handles) < self._max_idle and not self._closed:
+            handle.reset()
+            self._idle_handles.append(handle)
+        else:
+            handle.close()
+
+    # -- transfers ----------------------------------------------------------------------------------
+    def start(self, transfer: Transfer) -> None:
+        self._transfers[transfer.handle] = transfer
+        self.multi.add_handle(transfer.handle)
+        transfer.start_watchdog()
+        # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
+        self.loop.call_soon(self._action, pycurl.SOCKET_TIMEOUT, 0)
+
+    def abort_soon(self, transfer: Transfer) -> None:
+        # Never remove a handle from inside a libcurl callback.
+        self.loop.call_soon(self._abort, transfer)
+
+    def _abort(self, transfer: Transfer) -> None:
+        if transfer.handle in self._transfers:
+            self._complete(transfer.handle, transfer.abort_reason or CurlError(42, "aborted"))
+
+    def cancel(self, transfer: Transfer) -> None:
+        """Stop a transfer now (the caller stopped reading, or was cancelled)."""
+        if transfer.handle in self._transfers:
+            if transfer.abort_reason is None:
+                transfer.abort_reason = asyncio.CancelledError()
+            self._complete(transfer.handle, transfer.abort_reason)
+
+    def unpause(self, transfer: Transfer, flags: int) -> None:
+        if transfer.handle in self._transfers:
+            try:
+                transfer.handle.pause(flags)
+            except pycurl.error as exc:
+                details: tuple[Any, ...] = exc.args
+                transfer.abort_reason = CurlError(int(details[0]), str(details[-1]))
+                self.abort_soon(transfer)
+                return
+            self.loop.call_soon(self._action, pycurl.SOCKET_TIMEOUT, 0)
+
+    def _complete(self, handle: pycurl.Curl, error: BaseException | None) -> None:
+        transfer = self._transfers.pop(handle)
+        self.multi.remove_handle(handle)
+        transfer.finish(error)
+        self._release_handle(handle)
+
+    # -- libcurl -> asyncio ---------------------------------------------------------------------------
+    def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
+        previous = self._watched.pop(fd, 0)
+        if previous & pycurl.POLL_IN:
+            self.loop.remove_reader(fd)
+        if previous & pycurl.POLL_OUT:
+            self.loop.remove_writer(fd)
+        if event == pycurl.POLL_REMOVE:
+            return
+        if event & pycurl.POLL_IN:
+            self.loop.add_reader(fd, self._action, fd, pycurl.CSELECT_IN)
+        if event & pycurl.POLL_OUT:
+            self.loop.add_writer(fd, self._action, fd, pycurl.CSELECT_OUT)
+        self._watched[fd] = event
+
+    def _on_timer(self, timeout_ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if timeout_ms >= 0:
+            self._timer = self.loop.call_later(timeout_ms / 1000, self._action, pycurl.SOCKET_TIMEOUT, 0)
+
+    def _action(self, fd: int, events: int) -> None:
+        if self._closed:
+            return
+        while True:
+            result, _running = self.multi.socket_action(fd, events)
+            if result != pycurl.E_CALL_MULTI_PERFORM:
+                break
+        self._collect()
+
+    def _collect(self) -> None:
+        while True:
+            queued, succeeded, failed = self.multi.info_read()
+            for handle in succeeded:
+                if handle in self._transfers:
+                    self._complete(handle, None)
+            for handle, code, message in failed:
+                if handle in self._transfers:
+                    connected = self._transfers[handle].connected
+                    self._complete(handle, CurlError(code, message, connected=connected))
+            if queued == 0:
+                break
+
+    # -- shutdown ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+        for handle in list(self._transfers):
+            self._complete(handle, CurlError(42, "engine closed"))
+        for fd in list(self._watched):
+            self._on_socket(pycurl.POLL_REMOVE, fd, None, None)
+        if self._timer is not None:
+            self._timer.cancel()
+        for handle in self._idle_handles:
+            handle.close()
+        self._idle_handles.clear()
+        self.multi.close()
+
+
+TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]
