@@ -113,6 +113,11 @@ class CaseContext:
         self._clients.append(client)
         return client
 
+    @property
+    def engine_capabilities(self) -> frozenset[HttpClientEngineCapability[Any]] | None:
+        """What the engine of the first client this case made declares (its config may opt in)."""
+        return self._clients[0].engine.capabilities if self._clients else None
+
     async def close(self) -> None:
         for client in self._clients:
             await client.close()

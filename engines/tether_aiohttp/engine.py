@@ -19,9 +19,10 @@ import aiohttp
 from yarl import URL
 
 from tether.channel import ByteReadChannel
-from tether.content import StreamContent
+from tether.content import StreamContent, WriterChannelContent
 from tether.engine import (
     DEFAULT_CAPABILITIES,
+    DuplexStreamingCapability,
     EngineFactory,
     HttpClientEngineBase,
     HttpClientEngineCapability,
@@ -71,7 +72,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
     @property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
-        return DEFAULT_CAPABILITIES | {ProxyCapability}
+        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability}
 
     def _get_session(self) -> aiohttp.ClientSession:
         # aiohttp binds a session to the running loop, so it is made on first use.
@@ -113,7 +114,9 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         body = request.body
         data: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
         headers = list(request.headers.items())
-        if isinstance(body, StreamContent):
+        if isinstance(body, WriterChannelContent):
+            data = body.chunks()  # duplex: aiohttp writes the body in its own task while reading
+        elif isinstance(body, StreamContent):
             data = chunks_of(body)
             if body.content_length is not None and "Content-Length" not in request.headers:
                 headers.append(("Content-Length", str(body.content_length)))

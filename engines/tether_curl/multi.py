@@ -112,7 +112,11 @@ class Transfer:
             if match is None:
                 self._fail_head(f"malformed status line {text.strip()!r}")
                 return
-            self._version, self._status, self._reason = match.group(1), int(match.group(2)), match.group(3) or ""
+            self._version, self._status, self._reason = (
+                match.group(1),
+                int(match.group(2)),
+                match.group(3) or "",
+            )
             self._head_lines = 1
             return
         if not self._head_lines:
@@ -211,7 +215,9 @@ class Transfer:
                 self._buffered -= len(chunk)
                 if self._body_paused and self._buffered < BODY_HIGH_WATER // 2:
                     self._body_paused = False
-                    self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
+                    self.owner.unpause(
+                        self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND
+                    )
                 yield chunk
                 continue
             if self.done.done():

@@ -41,7 +41,9 @@ class DuplexCall:
         engine = self._client.engine
         if DuplexStreamingCapability not in engine.capabilities:
             raise UnsupportedCapabilityError(
-                engine.name, DuplexStreamingCapability, f"needed by client.duplex({self._builder.method!r}, ...)"
+                engine.name,
+                DuplexStreamingCapability,
+                f"needed by client.duplex({self._builder.method!r}, ...)",
             )
         self._builder.set_capability(DuplexStreamingCapability, None)
         self._task = asyncio.ensure_future(self._client.execute(self._builder))

@@ -234,7 +234,28 @@ async def text_utf8(scope: Scope, receive: Receive, send: Send, query: dict[str,
     await respond(send, 200, "Grüße, 世界 ✓".encode(), [("content-type", "text/plain; charset=utf-8")])
 
 
+async def duplex_echo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """Answers each request-body chunk as soon as it arrives: a half-duplex client deadlocks here."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/octet-stream")],
+        }
+    )
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if body := message.get("body", b""):
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.body", "body": b""})
+
+
 ROUTES: dict[str, Handler] = {
+    "/duplex/echo": duplex_echo,
     "/echo": echo,
     "/echo/body": echo_body,
     "/bytes": sized_bytes,
