@@ -24,9 +24,7 @@ from tether.plugins import HttpTimeout, PluginBuilder, create_client_plugin
 def RequestId(plugin: PluginBuilder[Any]) -> None:
     """A custom plugin: numbers every request."""
     counter = iter(range(1, 1_000_000))
-    plugin.on_request(
-        lambda request, content: request.headers.__setitem__("X-Request-Id", str(next(counter)))
-    )
+    plugin.on_request(lambda request, content: request.headers.__setitem__("X-Request-Id", str(next(counter))))
 
 
 def configure_for(env: ServerEnvironment) -> Callable[[HttpClientConfig[Any]], None]:

@@ -20,13 +20,7 @@ import sys
 from pathlib import Path
 
 FILES = ("sample.md", "invalid.md", "content-length.md", "transfer-encoding.md", "connection.md", "finish.md")
-OUT = (
-    Path(__file__).resolve().parent.parent
-    / "conformance"
-    / "tether_conformance"
-    / "data"
-    / "llhttp_responses.json"
-)
+OUT = Path(__file__).resolve().parent.parent / "conformance" / "tether_conformance" / "data" / "llhttp_responses.json"
 
 CASE = re.compile(
     r"^#{2,4} (?P<title>.+?)\n+<!-- meta=(?P<meta>\{.*?\}) -->\n```http\n(?P<input>.*?)```\n+```log\n(?P<log>.*?)```",

@@ -64,9 +64,7 @@ async def test_default_request_calls_merge_unless_replace_is_given() -> None:
 
 async def test_default_request_accepts_a_block() -> None:
     def configure(config: HttpClientConfig[Any]) -> None:
-        config.default_request(
-            lambda d: (setattr(d, "url", "http://block.test/api/"), d.headers.add("X", "1"))
-        )
+        config.default_request(lambda d: (setattr(d, "url", "http://block.test/api/"), d.headers.add("X", "1")))
 
     request = await sent(configure, "/root")
     assert str(request.url) == "http://block.test/root"
@@ -87,9 +85,7 @@ async def test_header_merge_puts_request_values_first_then_defaults_not_present(
 
 async def test_single_valued_headers_keep_the_request_value_alone() -> None:
     def configure(config: HttpClientConfig[Any]) -> None:
-        config.default_request(
-            url="http://h/", headers={"Authorization": "Bearer default", "User-Agent": "d"}
-        )
+        config.default_request(url="http://h/", headers={"Authorization": "Bearer default", "User-Agent": "d"})
 
     request = await sent(configure, "p", headers={"authorization": "Basic mine"})
     assert request.headers.get_all("Authorization") == ["Basic mine"]

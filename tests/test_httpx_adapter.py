@@ -29,9 +29,7 @@ def timeouts(config: HttpClientConfig[HttpxConfig]) -> None:
 
 async def test_request_is_mapped_without_library_defaults() -> None:
     with respx.mock(assert_all_called=True) as router:
-        route = router.post("https://api.test/items?a=%2F").mock(
-            return_value=httpx.Response(201, text="made")
-        )
+        route = router.post("https://api.test/items?a=%2F").mock(return_value=httpx.Response(201, text="made"))
         async with HttpClient(Httpx, timeouts) as client:
             response = await client.post(
                 "https://api.test/items?a=%2F", content=b"payload", headers=[("X-One", "1"), ("X-One", "2")]

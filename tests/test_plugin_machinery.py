@@ -150,9 +150,7 @@ async def test_hooks_run_in_documented_order_and_send_interceptors_nest_first_ou
 async def test_on_close_runs_when_the_client_closes() -> None:
     events: list[str] = []
     plugin = recording_plugin("Closing")
-    client = HttpClient(
-        MockEngine(lambda r: respond()), lambda c: c.install(plugin, label="P", events=events)
-    )
+    client = HttpClient(MockEngine(lambda r: respond()), lambda c: c.install(plugin, label="P", events=events))
     await client.close()
     await client.close()
     assert events == ["P:close"]
@@ -215,9 +213,7 @@ async def test_a_missing_capability_fails_before_any_io() -> None:
         p.on_request(lambda request, content: request.set_capability(WebSocketCapability, None))
 
     async with HttpClient(engine, lambda c: c.install(needs)) as client:
-        with pytest.raises(
-            UnsupportedCapabilityError, match="Engine Mock doesn't support WebSocketCapability"
-        ):
+        with pytest.raises(UnsupportedCapabilityError, match="Engine Mock doesn't support WebSocketCapability"):
             await client.get(URL)
     assert engine.requests == []
 
@@ -254,9 +250,7 @@ async def test_transform_request_body_turns_custom_objects_into_content() -> Non
 
     @create_client_plugin("PointCodec")
     def codec(p: PluginBuilder[Any]) -> None:
-        def to_content(
-            request: HttpRequestBuilder, body: object, body_type: type | None
-        ) -> OutgoingContent | None:
+        def to_content(request: HttpRequestBuilder, body: object, body_type: type | None) -> OutgoingContent | None:
             if isinstance(body, Point):
                 return TextContent(f"{body.x},{body.y}", "text/csv")
             return None

@@ -82,9 +82,7 @@ def test_parse_url_rejects_non_strings() -> None:
 
 def test_with_params_appends_and_encodes() -> None:
     url = parse_url("http://h/p?a=1")
-    assert (
-        str(with_params(url, {"b": "x y", "c": [1, 2], "d": True})) == "http://h/p?a=1&b=x%20y&c=1&c=2&d=true"
-    )
+    assert str(with_params(url, {"b": "x y", "c": [1, 2], "d": True})) == "http://h/p?a=1&b=x%20y&c=1&c=2&d=true"
     assert str(with_params(url, [("a", "2")])) == "http://h/p?a=1&a=2"
     assert with_params(url, None) is url
     assert str(with_params(parse_url("http://h/p#f"), {"k": "v"})) == "http://h/p?k=v#f"

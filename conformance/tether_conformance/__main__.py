@@ -16,12 +16,8 @@ from tether_conformance.servers import ServerEnvironment
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tether_conformance", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument(
-        "--engine", action="append", default=[], help="engine name or module:Factory (repeatable)"
-    )
+    parser = argparse.ArgumentParser(prog="python -m tether_conformance", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", action="append", default=[], help="engine name or module:Factory (repeatable)")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     parser.add_argument("--case", action="append", default=[], help="run only cases whose id contains this")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")

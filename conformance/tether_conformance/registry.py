@@ -140,9 +140,7 @@ class CaseContext:
             result = await action
         except BaseException as exc:
             if type(exc) is not expected:
-                raise AssertionError(
-                    f"expected {expected.__name__}, got {type(exc).__name__}: {exc}"
-                ) from exc
+                raise AssertionError(f"expected {expected.__name__}, got {type(exc).__name__}: {exc}") from exc
             return exc
         if isinstance(result, HttpResponse):
             await result.aclose()

@@ -139,8 +139,7 @@ def render(verdicts: Sequence[Verdict], style: str) -> str:
             {
                 "verdicts": [asdict(v) for v in verdicts],
                 "summary": {
-                    outcome: sum(v.outcome == outcome for v in verdicts)
-                    for outcome in (PASS, UNSUPPORTED, FAIL)
+                    outcome: sum(v.outcome == outcome for v in verdicts) for outcome in (PASS, UNSUPPORTED, FAIL)
                 },
             },
             indent=2,

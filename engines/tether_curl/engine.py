@@ -126,9 +126,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if config.ca_bundle:
             handle.setopt(pycurl.CAINFO, config.ca_bundle)
         if config.client_cert is not None:
-            cert, key = (
-                config.client_cert if isinstance(config.client_cert, tuple) else (config.client_cert, None)
-            )
+            cert, key = config.client_cert if isinstance(config.client_cert, tuple) else (config.client_cert, None)
             handle.setopt(pycurl.SSLCERT, cert)
             if key:
                 handle.setopt(pycurl.SSLKEY, key)
@@ -154,9 +152,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if timeouts.connect_timeout is not None:
             handle.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeouts.connect_timeout * 1000)))
 
-    def _method_and_body(
-        self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData
-    ) -> list[str]:
+    def _method_and_body(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData) -> list[str]:
         """Method, request body and the headers libcurl must not add on its own."""
         suppressed = ["Accept:", "Expect:", "User-Agent:"]
         method = request.method

@@ -215,9 +215,7 @@ class Transfer:
                 self._buffered -= len(chunk)
                 if self._body_paused and self._buffered < BODY_HIGH_WATER // 2:
                     self._body_paused = False
-                    self.owner.unpause(
-                        self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND
-                    )
+                    self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
                 yield chunk
                 continue
             if self.done.done():

@@ -108,9 +108,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         }
         if config.proxy is not None:
             url = config.proxy.url
-            kwargs["proxy"] = (
-                str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
-            )
+            kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
         if config.customize_client is not None:
             config.customize_client(kwargs)
         return httpx.AsyncClient(**kwargs)

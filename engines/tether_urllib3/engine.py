@@ -99,9 +99,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._slots: asyncio.Semaphore | None = None
 
     def _own_executor(self) -> Executor:
-        self._owned_executor = ThreadPoolExecutor(
-            self.config.threads_count, thread_name_prefix="tether-urllib3"
-        )
+        self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
         return self._owned_executor
 
     @property
@@ -231,9 +229,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             response_time=time.monotonic(),
         )
 
-    async def _body(
-        self, response: urllib3.BaseHTTPResponse, request: HttpRequestData
-    ) -> AsyncIterator[bytes]:
+    async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
             return
         loop = asyncio.get_running_loop()

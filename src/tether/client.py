@@ -54,9 +54,7 @@ P = TypeVar("P")
 _UNSET: Any = object()
 
 #: Keywords every request accepts; anything else must be a per-call option of an installed plugin.
-REQUEST_KEYWORDS = frozenset(
-    {"params", "headers", "cookies", "json", "data", "content", "files", "expect_success"}
-)
+REQUEST_KEYWORDS = frozenset({"params", "headers", "cookies", "json", "data", "content", "files", "expect_success"})
 SUPPORTED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
@@ -421,9 +419,7 @@ def _check_url(url: URL) -> None:
 
 
 def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
-    given = [
-        name for name, value in (("json", json is not _UNSET), ("content", content is not None)) if value
-    ]
+    given = [name for name, value in (("json", json is not _UNSET), ("content", content is not None)) if value]
     if data is not None or files is not None:
         given.append("data/files")
     if len(given) > 1:
@@ -431,9 +427,7 @@ def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
     if json is not _UNSET:
         return TextContent(jsonlib.dumps(json, ensure_ascii=False), "application/json")
     if files is not None:
-        return MultiPartFormDataContent.from_fields(
-            data if isinstance(data, (Mapping, list)) else None, files
-        )
+        return MultiPartFormDataContent.from_fields(data if isinstance(data, (Mapping, list)) else None, files)
     if data is not None:
         if isinstance(data, (bytes, str)):
             return _default_content(data)

@@ -66,9 +66,7 @@ class HttpClientConfig(Generic[C]):
         self._installations: dict[ClientPlugin[Any], PluginInstallation] = {}
 
     # -- plugins ----------------------------------------------------------------------------------
-    def install(
-        self, plugin: ClientPlugin[P], block: Callable[[P], None] | None = None, **fields: Any
-    ) -> None:
+    def install(self, plugin: ClientPlugin[P], block: Callable[[P], None] | None = None, **fields: Any) -> None:
         """Install `plugin`, or add one more configuration step when it is installed already.
 
         Steps run in order on one config object (Ktor semantics: blocks chain). Keyword fields are

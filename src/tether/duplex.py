@@ -13,6 +13,7 @@ Aiohttp over HTTP/1.1); others raise `UnsupportedCapabilityError` before any I/O
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -74,10 +75,8 @@ class DuplexCall:
             return
         if not task.done():
             task.cancel()
-            try:
+            with contextlib.suppress(BaseException):  # the call is abandoned: its outcome is moot
                 await task
-            except BaseException:
-                pass
             return
         if not task.cancelled() and task.exception() is None:
             await task.result().aclose()

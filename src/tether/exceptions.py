@@ -63,8 +63,7 @@ class RedirectResponseException(ResponseException):
         super().__init__(
             response,
             cached_text,
-            f"Unhandled redirect: {request.method} {request.url} returned {response.status}. "
-            f"Text: {cached_text!r}",
+            f"Unhandled redirect: {request.method} {request.url} returned {response.status}. Text: {cached_text!r}",
         )
 
 
@@ -76,8 +75,7 @@ class ClientRequestException(ResponseException):
         super().__init__(
             response,
             cached_text,
-            f"Client request({request.method} {request.url}) invalid: {response.status}. "
-            f"Text: {cached_text!r}",
+            f"Client request({request.method} {request.url}) invalid: {response.status}. Text: {cached_text!r}",
         )
 
 
@@ -174,9 +172,7 @@ class SendCountExceedException(TetherError):
 class SSEClientException(TetherError):
     """A Server-Sent Events session failed; `response` keeps what the buffer policy buffered."""
 
-    def __init__(
-        self, response: HttpResponse | None, cause: BaseException | None, message: str | None = None
-    ) -> None:
+    def __init__(self, response: HttpResponse | None, cause: BaseException | None, message: str | None = None) -> None:
         self.response = response
         self.cause = cause
         if message is None:

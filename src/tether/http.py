@@ -164,9 +164,7 @@ class Headers(Mapping[str, str]):
         """Every value of `name` in arrival order; empty when absent."""
         return self._map.getall(name, [])
 
-    def get_split_values(
-        self, name: str, separator: str = ",", split_inside_quotes: bool = False
-    ) -> list[str] | None:
+    def get_split_values(self, name: str, separator: str = ",", split_inside_quotes: bool = False) -> list[str] | None:
         """Every value of `name`, split at `separator` and stripped; None when the header is absent.
 
         A separator inside a double-quoted string is not a split point unless `split_inside_quotes`.
@@ -185,9 +183,7 @@ class Headers(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return sorted((k.lower(), v) for k, v in self.items()) == sorted(
-                (k.lower(), v) for k, v in other.items()
-            )
+            return sorted((k.lower(), v) for k, v in self.items()) == sorted((k.lower(), v) for k, v in other.items())
         if isinstance(other, Mapping):
             return self == Headers(other)
         return NotImplemented

@@ -31,9 +31,7 @@ class HttpRequestData:
     headers: Headers
     body: OutgoingContent = NO_CONTENT
     attributes: Attributes = field(default_factory=Attributes, compare=False)
-    capabilities: Mapping[HttpClientEngineCapability[Any], Any] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    capabilities: Mapping[HttpClientEngineCapability[Any], Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def required_capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:

@@ -191,9 +191,7 @@ class HttpResponse:
         )
         preview = self._preview()
         body = (
-            f"<pre>{html.escape(preview)}</pre>"
-            if preview is not None
-            else "<p><i>body not read (streaming)</i></p>"
+            f"<pre>{html.escape(preview)}</pre>" if preview is not None else "<p><i>body not read (streaming)</i></p>"
         )
         colour = "#2e7d32" if self.status.is_success() else "#c62828"
         return (

@@ -151,9 +151,7 @@ class MockEngine(HttpClientEngineBase[MockEngineConfig]):
                 closed = True
                 self.open_bodies -= 1
 
-        tracked = ByteReadChannel(
-            aiter(body), on_close=on_close, expected_length=_content_length(response.headers)
-        )
+        tracked = ByteReadChannel(aiter(body), on_close=on_close, expected_length=_content_length(response.headers))
         return HttpResponseData(
             response.status,
             response.headers,

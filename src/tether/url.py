@@ -202,9 +202,7 @@ def _resolve(base: URL, ref: URL, *, merge_defaults_query: bool) -> URL:
     if "#" in ref_text:
         fragment = ref.raw_fragment
     elif merge_defaults_query:
-        fragment = (
-            base.raw_fragment or None
-        )  # Ktor: the request's fragment when it has one, else the default's.
+        fragment = base.raw_fragment or None  # Ktor: the request's fragment when it has one, else the default's.
     else:
         fragment = None
     return URL(_unsplit(base.scheme, _authority(base), path, query or None, fragment), encoded=True)
@@ -244,9 +242,7 @@ def with_params(url: URL, params: QueryParams) -> URL:
             items = flat
         else:
             items = params
-        extra = "&".join(
-            f"{quote(str(name), safe='')}={quote(_param_text(value), safe='')}" for name, value in items
-        )
+        extra = "&".join(f"{quote(str(name), safe='')}={quote(_param_text(value), safe='')}" for name, value in items)
     if not extra:
         return url
     current = url.raw_query_string

@@ -82,9 +82,7 @@ async def stream_upload_chunked(t: CaseContext) -> None:
 async def stream_upload_length(t: CaseContext) -> None:
     async with t.client() as client:
         echo = await t.json_of(
-            await client.post(
-                t.env.http("/echo"), content=StreamContent(_chunks(10, 100), content_length=1000)
-            )
+            await client.post(t.env.http("/echo"), content=StreamContent(_chunks(10, 100), content_length=1000))
         )
     t.equal(echo["body_length"], 1000)
     t.equal(t.header_values(echo, "content-length"), ["1000"])

@@ -38,9 +38,7 @@ async def custom_request_headers(t: CaseContext) -> None:
 @case("headers", "repeated-request-header")
 async def repeated_request_header(t: CaseContext) -> None:
     async with t.client() as client:
-        echo = await t.json_of(
-            await client.get(t.env.http("/echo"), headers=[("X-Repeat", "a"), ("X-Repeat", "b")])
-        )
+        echo = await t.json_of(await client.get(t.env.http("/echo"), headers=[("X-Repeat", "a"), ("X-Repeat", "b")]))
     values = ", ".join(t.header_values(echo, "x-repeat"))
     t.equal(values, "a, b", "repeated header (joined)")
 
@@ -82,9 +80,7 @@ async def many_request_headers(t: CaseContext) -> None:
 async def unsafe_transfer_encoding(t: CaseContext) -> None:
     before = t.env.requests_seen
     async with t.client() as client:
-        await t.raises(
-            UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Transfer-Encoding": "chunked"})
-        )
+        await t.raises(UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Transfer-Encoding": "chunked"}))
     t.equal(t.env.requests_seen, before, "requests sent")
 
 
@@ -106,9 +102,7 @@ async def no_pseudo_headers(t: CaseContext) -> None:
     async with t.client(requires=[Http2Capability]) as client:
         response = await client.get(t.env.https("/headers/multi"))
     t.equal(str(response.version), "HTTP/2.0")
-    t.check(
-        not any(name.startswith(":") for name in response.headers), f"pseudo-headers in {response.headers}"
-    )
+    t.check(not any(name.startswith(":") for name in response.headers), f"pseudo-headers in {response.headers}")
 
 
 @case("headers", "cookies-keyword")

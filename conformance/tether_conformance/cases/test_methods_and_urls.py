@@ -48,9 +48,7 @@ async def query_not_rewritten(t: CaseContext) -> None:
 @case("urls", "params-encoded")
 async def params_are_encoded(t: CaseContext) -> None:
     async with t.client() as client:
-        echo = await t.json_of(
-            await client.get(t.env.http("/echo?x=1"), params={"q": "a b&c=d", "n": [1, 2]})
-        )
+        echo = await t.json_of(await client.get(t.env.http("/echo?x=1"), params={"q": "a b&c=d", "n": [1, 2]}))
     t.equal(echo["query"], "x=1&q=a%20b%26c%3Dd&n=1&n=2")
 
 
@@ -63,8 +61,6 @@ async def non_ascii_is_percent_encoded(t: CaseContext) -> None:
 
 @case("urls", "default-request-base-url")
 async def base_url_merge(t: CaseContext) -> None:
-    async with t.client(
-        lambda c: c.default_request(url=t.env.http("/ignored/"), params={"k": "v"})
-    ) as client:
+    async with t.client(lambda c: c.default_request(url=t.env.http("/ignored/"), params={"k": "v"})) as client:
         echo = await t.json_of(await client.get("/echo?x=1"))
     t.equal((echo["path"], echo["query"]), ("/echo", "x=1&k=v"))

@@ -55,9 +55,7 @@ async def http11(t: CaseContext) -> None:
 @case("concurrency", "200-in-flight")
 async def many_in_flight(t: CaseContext) -> None:
     async with t.client() as client:
-        responses = await asyncio.gather(
-            *(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200))
-        )
+        responses = await asyncio.gather(*(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200)))
         bodies = [await r.body_as_text() for r in responses]
     t.equal(bodies, ["late"] * 200)
 
@@ -67,9 +65,7 @@ async def interleaved(t: CaseContext) -> None:
     async with t.client() as client:
 
         async def fetch(size: int) -> int:
-            async with client.prepare_get(
-                t.env.http(f"/chunked?size={size}&chunk=1000&delay=0.001")
-            ).execute() as r:
+            async with client.prepare_get(t.env.http(f"/chunked?size={size}&chunk=1000&delay=0.001")).execute() as r:
                 return len(await r.body_as_channel().read_all())
 
         sizes = await asyncio.gather(*(fetch(10_000 + i) for i in range(20)))

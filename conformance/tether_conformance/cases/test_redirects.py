@@ -41,18 +41,14 @@ async def loop(t: CaseContext) -> None:
 @case("redirects", "303-becomes-get")
 async def see_other(t: CaseContext) -> None:
     async with t.client() as client:
-        echo = await t.json_of(
-            await client.post(t.env.http("/redirect?to=/echo&status=303"), content=b"body")
-        )
+        echo = await t.json_of(await client.post(t.env.http("/redirect?to=/echo&status=303"), content=b"body"))
     t.equal((echo["method"], echo["body_length"]), ("GET", 0))
 
 
 @case("redirects", "307-keeps-method-and-body")
 async def temporary(t: CaseContext) -> None:
     async with t.client() as client:
-        echo = await t.json_of(
-            await client.post(t.env.http("/redirect?to=/echo&status=307"), content=b"body")
-        )
+        echo = await t.json_of(await client.post(t.env.http("/redirect?to=/echo&status=307"), content=b"body"))
     t.equal((echo["method"], echo["body_text"]), ("POST", "body"))
 
 

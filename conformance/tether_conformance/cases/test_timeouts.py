@@ -58,9 +58,7 @@ async def socket_timeout_body(t: CaseContext) -> None:
 async def per_request(t: CaseContext) -> None:
     async with t.client(timeouts(request_timeout=10)) as client:
         await t.raises(HttpRequestTimeoutException, client.get(t.env.http("/delay?seconds=3"), timeout=0.3))
-        response = await client.get(
-            t.env.http("/delay?seconds=0.2"), timeout=HttpTimeoutConfig(socket_timeout=5)
-        )
+        response = await client.get(t.env.http("/delay?seconds=0.2"), timeout=HttpTimeoutConfig(socket_timeout=5))
     t.equal(await response.body_as_text(), "late")
 
 

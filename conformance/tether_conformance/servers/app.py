@@ -157,9 +157,7 @@ async def status(scope: Scope, receive: Receive, send: Send, query: dict[str, st
     await read_body(receive)
     code = int(scope["path"].rsplit("/", 1)[1])
     if code in (204, 304) or code < 200:
-        await send(
-            {"type": "http.response.start", "status": code, "headers": [(b"x-status", str(code).encode())]}
-        )
+        await send({"type": "http.response.start", "status": code, "headers": [(b"x-status", str(code).encode())]})
         await send({"type": "http.response.body", "body": b""})
         return
     await respond(send, code, f"status {code}".encode(), [("content-type", "text/plain")])

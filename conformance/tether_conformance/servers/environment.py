@@ -56,9 +56,7 @@ class ServerEnvironment:
     def __init__(self) -> None:
         self.counter = Counter()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="tether-conformance-servers", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tether-conformance-servers", daemon=True)
         self._shutdown: asyncio.Event | None = None
         self._serving: asyncio.Future[None] | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="tether-conformance-")

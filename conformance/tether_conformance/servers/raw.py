@@ -15,9 +15,7 @@ from tether_conformance.servers.app import Counter
 #: Canned responses: name -> bytes sent after the request head has been read.
 RAW_RESPONSES: dict[str, bytes] = {
     "ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-    "truncated-content-length": (
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly thirty bytes of the body!"
-    ),
+    "truncated-content-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly thirty bytes of the body!"),
     "close-before-status": b"",
     "close-after-headers": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
     "truncated-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nshort",
@@ -30,9 +28,7 @@ RAW_RESPONSES: dict[str, bytes] = {
     "non-numeric-content-length": b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nabc",
     "conflicting-content-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
     "space-in-header-name": b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n",
-    "oversized-header": b"HTTP/1.1 200 OK\r\nX-Huge: "
-    + b"a" * (1024 * 1024)
-    + b"\r\nContent-Length: 0\r\n\r\n",
+    "oversized-header": b"HTTP/1.1 200 OK\r\nX-Huge: " + b"a" * (1024 * 1024) + b"\r\nContent-Length: 0\r\n\r\n",
     "body-until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nread until the connection closes",
     "http10-body-until-close": b"HTTP/1.0 200 OK\r\n\r\nhttp/1.0 body",
     "chunk-extensions": (
@@ -66,9 +62,7 @@ class RawServer:
         self.port = 0
 
     async def start(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, host, 0, ssl=ssl_context, limit=4 * 1024 * 1024
-        )
+        self._server = await asyncio.start_server(self._handle, host, 0, ssl=ssl_context, limit=4 * 1024 * 1024)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -95,9 +89,7 @@ class RawServer:
                 length = int(value.strip() or 0)
         if length:
             await reader.readexactly(length)
-        payload = self.responses.get(
-            name, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
+        payload = self.responses.get(name, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         try:
             if payload:
                 writer.write(payload)

@@ -91,9 +91,7 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> None:
     supported = engine.capabilities
     for capability in request.capabilities:
         if capability not in supported:
-            raise UnsupportedCapabilityError(
-                engine.name, capability, f"needed by {request.method} {request.url}"
-            )
+            raise UnsupportedCapabilityError(engine.name, capability, f"needed by {request.method} {request.url}")
     proxy = getattr(engine.config, "proxy", None)
     if proxy is not None and proxy.type is ProxyType.SOCKS and SocksProxyCapability not in supported:
         raise UnsupportedCapabilityError(engine.name, SocksProxyCapability, f"configured {proxy}")

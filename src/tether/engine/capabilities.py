@@ -60,9 +60,7 @@ class HttpTimeoutConfig:
                 raise ValueError(f"Only positive timeout values are allowed, {name}={value!r}")
 
 
-HttpTimeoutCapability: HttpClientEngineCapability[HttpTimeoutConfig] = HttpClientEngineCapability(
-    "HttpTimeout"
-)
+HttpTimeoutCapability: HttpClientEngineCapability[HttpTimeoutConfig] = HttpClientEngineCapability("HttpTimeout")
 SSECapability: HttpClientEngineCapability[None] = HttpClientEngineCapability("SSE")
 WebSocketCapability: HttpClientEngineCapability[None] = HttpClientEngineCapability("WebSocket")
 DuplexStreamingCapability: HttpClientEngineCapability[None] = HttpClientEngineCapability("DuplexStreaming")

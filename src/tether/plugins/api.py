@@ -208,9 +208,7 @@ class ClientPlugin(Generic[C]):
             names.update(f.name for f in dataclasses.fields(klass))
         names.update(_annotations(klass))
         for base in klass.__mro__:
-            names.update(
-                name for name, value in vars(base).items() if isinstance(value, property) and value.fset
-            )
+            names.update(name for name, value in vars(base).items() if isinstance(value, property) and value.fset)
         return sorted(name for name in names if not name.startswith("_"))
 
     def check_fields(self, fields: dict[str, Any]) -> None:
@@ -276,9 +274,7 @@ def create_client_plugin(
 
 
 def _annotations(klass: type) -> set[str]:
-    return {
-        name for base in klass.__mro__ if base is not object for name in getattr(base, "__annotations__", {})
-    }
+    return {name for base in klass.__mro__ if base is not object for name in getattr(base, "__annotations__", {})}
 
 
 async def call_handler(result: object) -> Any:

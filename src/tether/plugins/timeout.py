@@ -73,9 +73,7 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
             override = request.get_capability(HttpTimeoutCapability)
         timeouts = config.resolve(override)
         request.set_capability(HttpTimeoutCapability, timeouts)
-        streaming_session = (
-            SSECapability in request.capabilities or WebSocketCapability in request.capabilities
-        )
+        streaming_session = SSECapability in request.capabilities or WebSocketCapability in request.capabilities
         limit = timeouts.request_timeout
         if limit is None or streaming_session:
             return await sender.proceed(request)
@@ -98,6 +96,4 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
     plugin.on(Send, send)
 
 
-HttpTimeout = create_client_plugin(
-    "HttpTimeout", HttpTimeoutPluginConfig, _install, call_options=("timeout",)
-)
+HttpTimeout = create_client_plugin("HttpTimeout", HttpTimeoutPluginConfig, _install, call_options=("timeout",))
