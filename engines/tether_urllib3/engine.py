@@ -133,10 +133,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
             # SOCKS keeps its own connection classes (http.client's lenient head parsing applies).
             return SOCKSProxyManager(f"socks5://{proxy.url.host}:{proxy.url.port}", **kwargs)
-        if proxy is not None:
-            manager = urllib3.ProxyManager(str(proxy.url), **kwargs)
-        else:
-            manager = urllib3.PoolManager(**kwargs)
+        manager = urllib3.ProxyManager(str(proxy.url), **kwargs) if proxy is not None else urllib3.PoolManager(**kwargs)
         manager.pool_classes_by_scheme = STRICT_POOL_CLASSES
         return manager
 
