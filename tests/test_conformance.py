@@ -41,7 +41,7 @@ async def test_conformance(env: ServerEnvironment, engine: str, case_id: str) ->
 
 
 def test_every_bundled_engine_is_registered() -> None:
-    assert {"httpx", "aiohttp", "urllib3"} <= set(ENGINES)
+    assert {"curl", "httpx", "aiohttp", "urllib3"} <= set(ENGINES)
 
 
 def test_the_runner_cli_prints_a_matrix_and_a_summary() -> None:

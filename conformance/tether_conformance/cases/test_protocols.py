@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 from tether import HttpClientConfig, HttpProtocolVersion
-from tether.engine import Http2Capability, ProxyBuilder, ProxyCapability, SocksProxyCapability
+from tether.engine import Http2Capability, Http3Capability, ProxyBuilder, ProxyCapability, SocksProxyCapability
 from tether_conformance.registry import CaseContext, case
 
 
@@ -108,3 +109,27 @@ async def socks(t: CaseContext) -> None:
         echo = await t.json_of(await client.get(t.env.http("/echo?via=socks")))
     t.equal(echo["query"], "via=socks")
     t.check(t.env.socks_proxy.connections > before, "the SOCKS proxy saw no connection")
+
+
+@case("http3", "version", requires=[Http3Capability])
+async def h3_version(t: CaseContext) -> None:
+    async with t.client(requires=[Http3Capability]) as client:
+        response = await client.get(t.env.http3("/echo?h3=1"))
+        echo = await t.json_of(response)
+    t.equal((response.version, echo["http_version"], echo["query"]), (HttpProtocolVersion.HTTP_3_0, "3", "h3=1"))
+
+
+@case("http3", "post-body", requires=[Http3Capability])
+async def h3_post(t: CaseContext) -> None:
+    data = bytes(range(256)) * 1000
+    async with t.client(requires=[Http3Capability]) as client:
+        echo = await t.json_of(await client.post(t.env.http3("/echo"), content=data))
+    t.equal(echo["body_length"], len(data))
+
+
+@case("http3", "download-1-mib", requires=[Http3Capability])
+async def h3_download(t: CaseContext) -> None:
+    async with t.client(requires=[Http3Capability]) as client:
+        response = await client.get(t.env.http3("/bytes?size=1048576"))
+        data = await response.body_as_bytes()
+    t.equal(hashlib.sha256(data).hexdigest(), response.headers["X-Sha256"])

@@ -27,6 +27,13 @@ T = TypeVar("T")
 __all__ = ["ServerEnvironment"]
 
 
+def _udp_socket() -> tuple[int, int]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    return sock.detach(), port
+
+
 def _listening_socket() -> tuple[int, int]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,7 +72,7 @@ class ServerEnvironment:
         self.wrong_host_tls = RawServer(self.counter)
         self.http_proxy = HttpProxy()
         self.socks_proxy = Socks5Proxy()
-        self.http_port = self.https_port = self.blackhole_port = 0
+        self.http_port = self.https_port = self.http3_port = self.blackhole_port = 0
         self._blackhole: list[socket.socket] = []
         self.certificates: Certificates
 
@@ -75,6 +82,10 @@ class ServerEnvironment:
 
     def https(self, path: str = "/", host: str = "localhost") -> str:
         return f"https://{host}:{self.https_port}{path}"
+
+    def http3(self, path: str = "/", host: str = "localhost") -> str:
+        """HTTP/3 over QUIC (UDP), served by hypercorn with the same certificate as `https`."""
+        return f"https://{host}:{self.http3_port}{path}"
 
     def raw_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.raw.port}/raw/{name}"
@@ -116,9 +127,11 @@ class ServerEnvironment:
     async def _start(self) -> None:
         plain_fd, self.http_port = _listening_socket()
         tls_fd, self.https_port = _listening_socket()
+        quic_fd, self.http3_port = _udp_socket()
         config = Config()
         config.bind = [f"fd://{tls_fd}"]
         config.insecure_bind = [f"fd://{plain_fd}"]
+        config.quic_bind = [f"fd://{quic_fd}"]  # HTTP/3 (aioquic), same certificate
         config.certfile = self.certificates.server_cert
         config.keyfile = self.certificates.server_key
         config.accesslog = None
