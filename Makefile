@@ -27,5 +27,13 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
+	$(BIN)/python -m benchmarks.run --quick
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -321,19 +321,23 @@ class CurlMultiLoop:
         # Never remove a handle from inside a libcurl callback.
         self.loop.call_soon(self._abort, transfer)
 
+    def _owns(self, transfer: Transfer) -> bool:
+        # Handles are reused: the handle may already carry a newer transfer.
+        return self._transfers.get(transfer.handle) is transfer
+
     def _abort(self, transfer: Transfer) -> None:
-        if transfer.handle in self._transfers:
+        if self._owns(transfer):
             self._complete(transfer.handle, transfer.abort_reason or CurlError(42, "aborted"))
 
     def cancel(self, transfer: Transfer) -> None:
         """Stop a transfer now (the caller stopped reading, or was cancelled)."""
-        if transfer.handle in self._transfers:
+        if self._owns(transfer):
             if transfer.abort_reason is None:
                 transfer.abort_reason = asyncio.CancelledError()
             self._complete(transfer.handle, transfer.abort_reason)
 
     def unpause(self, transfer: Transfer, flags: int) -> None:
-        if transfer.handle in self._transfers:
+        if self._owns(transfer):
             try:
                 transfer.handle.pause(flags)
             except pycurl.error as exc:

@@ -133,3 +133,19 @@ async def h3_download(t: CaseContext) -> None:
         response = await client.get(t.env.http3("/bytes?size=1048576"))
         data = await response.body_as_bytes()
     t.equal(hashlib.sha256(data).hexdigest(), response.headers["X-Sha256"])
+
+
+@case("concurrency", "64-workers-sequential-requests")
+async def workers_sequential(t: CaseContext) -> None:
+    """Connections and handles are reused at full speed; a finished response never disturbs a newer one."""
+    async with t.client() as client:
+
+        async def worker(index: int) -> list[str]:
+            seen = []
+            for round_ in range(8):
+                response = await client.get(t.env.http(f"/echo?w={index}&r={round_}"))
+                seen.append((await t.json_of(response))["query"])
+            return seen
+
+        results = await asyncio.gather(*(worker(i) for i in range(64)))
+    t.equal(results, [[f"w={i}&r={r}" for r in range(8)] for i in range(64)])

@@ -1,0 +1,237 @@
+"""tether's benchmark harness: `make bench` (full, under 10 minutes) or `make bench-quick` (under 2).
+
+Every scenario runs each contestant in a fresh process, alternating contestants over several rounds;
+the table shows medians. nginx (the harness's own config, on loopback) is the server, and `wrk` /
+`h2load` on the same scenario show the machine's ceiling. Results go to the terminal and to
+`benchmarks/results/latest.json`, with the ratios tether's targets are stated in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.server import NginxServer
+
+RESULTS = Path(__file__).parent / "results"
+
+HTTP1 = ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3", "aiohttp", "httpx", "pycurl-multi",
+         "urllib3", "requests"]  # fmt: skip
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    concurrency: int
+    n_full: int
+    n_quick: int
+    contestants: list[str]
+    method: str = "GET"
+    tls: bool = False
+    http2: bool = False
+    read_to: bool = False
+    ceiling: str | None = None  # "wrk" or "h2load"
+
+
+SCENARIOS = [
+    Scenario("get-1k-c1", "/1k", 1, 1500, 300, HTTP1, ceiling="wrk"),
+    Scenario("get-1k-c64", "/1k", 64, 6000, 1500, HTTP1, ceiling="wrk"),
+    Scenario("get-100k-c16", "/100k", 16, 2000, 500, HTTP1, ceiling="wrk"),
+    Scenario("post-1k-c64", "/post", 64, 6000, 1500, HTTP1, method="POST"),
+    Scenario("h2-tls-get-1k-c64", "/1k", 64, 6000, 1500, ["tether+curl", "tether+httpx", "httpx", "pycurl-multi"],
+             tls=True, http2=True, ceiling="h2load"),  # fmt: skip
+    Scenario("download-100m-read-to", "/100m", 1, 2, 1, ["tether+curl", "tether+aiohttp", "tether+httpx",
+             "tether+urllib3"], read_to=True),  # fmt: skip
+    Scenario("sync-get-1k-c1", "/1k", 1, 1500, 300, ["tether.sync+curl", "requests", "urllib3"]),
+]
+
+
+@dataclass
+class Result:
+    scenario: str
+    contestant: str
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+    def median(self, key: str) -> float:
+        return statistics.median(r[key] for r in self.rounds)
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(r["requests"] / r["wall"] for r in self.rounds)
+
+    @property
+    def cpu_us(self) -> float:
+        return statistics.median(r["cpu"] / r["requests"] * 1e6 for r in self.rounds)
+
+    @property
+    def mib_per_s(self) -> float:
+        return statistics.median(r["bytes"] / r["wall"] / 2**20 for r in self.rounds)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests_per_s": round(self.rps, 1),
+            "cpu_us_per_request": round(self.cpu_us, 1),
+            "peak_rss_mib": round(self.median("rss_mb"), 1),
+            "mib_per_s": round(self.mib_per_s, 1),
+            "rounds": self.rounds,
+        }
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    process = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parent.parent,
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"{spec['contestant']} failed: {process.stderr.strip()[-800:]}")
+    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
+    return result
+
+
+def ceiling(tool: str, url: str, concurrency: int, quick: bool) -> float | None:
+    if shutil.which(tool) is None:
+        return None
+    if tool == "wrk":
+        seconds = "2s" if quick else "4s"
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}", url], capture_output=True, text=True).stdout
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    else:
+        n = "20000" if quick else "60000"
+        out = subprocess.run(["h2load", "-n", n, "-c", str(concurrency), url], capture_output=True, text=True).stdout
+        match = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    return float(match.group(1)) if match else None
+
+
+def ratio(results: dict[tuple[str, str], Result], scenario: str, a: str, b: str) -> float | None:
+    first, second = results.get((scenario, a)), results.get((scenario, b))
+    if first is None or second is None or not first.rounds or not second.rounds:
+        return None
+    return round(first.rps / second.rps, 3)
+
+
+TARGETS = [
+    ("tether+aiohttp / aiohttp, 1 KiB GET c64", "get-1k-c64", "tether+aiohttp", "aiohttp", 0.90),
+    ("tether+aiohttp / aiohttp, 1 KiB GET c1", "get-1k-c1", "tether+aiohttp", "aiohttp", 0.90),
+    ("tether+httpx / httpx, 1 KiB GET c64", "get-1k-c64", "tether+httpx", "httpx", 0.90),
+    ("tether+httpx / httpx, 1 KiB GET c1", "get-1k-c1", "tether+httpx", "httpx", 0.90),
+    ("tether+urllib3 / urllib3, 1 KiB GET c64", "get-1k-c64", "tether+urllib3", "urllib3", 0.90),
+    ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90),
+    ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5),
+    ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, 2 rounds (under 2 minutes)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--scenario", action="append", default=[], help="only scenarios containing this")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 3)
+    selected = [s for s in SCENARIOS if not args.scenario or any(p in s.name for p in args.scenario)]
+    results: dict[tuple[str, str], Result] = {}
+    ceilings: dict[str, float | None] = {}
+    started = time.monotonic()
+    with NginxServer() as server:
+        for scenario in selected:
+            url = server.url(scenario.path, tls=scenario.tls)
+            if scenario.ceiling:
+                ceilings[scenario.name] = ceiling(scenario.ceiling, url, scenario.concurrency, args.quick)
+            n = scenario.n_quick if args.quick else scenario.n_full
+            for round_index in range(rounds):
+                # Alternate the order each round so no contestant always runs first (or warm).
+                order = scenario.contestants if round_index % 2 == 0 else list(reversed(scenario.contestants))
+                for contestant in order:
+                    spec = {"contestant": contestant, "url": url, "n": n, "concurrency": scenario.concurrency,
+                            "ca_file": server.ca_file, "method": scenario.method, "http2": scenario.http2,
+                            "read_to": scenario.read_to}  # fmt: skip
+                    result = results.setdefault((scenario.name, contestant), Result(scenario.name, contestant))
+                    try:
+                        result.rounds.append(run_worker(spec))
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        print(f"  ! {scenario.name} {contestant}: {exc}", file=sys.stderr)
+            print(f"  {scenario.name} done ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+    report = render(selected, results, ceilings)
+    print(report)
+    document = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
+        "mode": "quick" if args.quick else "full",
+        "rounds": rounds,
+        "seconds": round(time.monotonic() - started, 1),
+        "ceilings_requests_per_s": ceilings,
+        "scenarios": {
+            scenario.name: {c: results[(scenario.name, c)].as_dict() for c in scenario.contestants
+                            if (scenario.name, c) in results and results[(scenario.name, c)].rounds}
+            for scenario in selected
+        },  # fmt: skip
+        "targets": [
+            {"target": label, "ratio": ratio(results, scen, a, b), "goal": goal,
+             "met": (r := ratio(results, scen, a, b)) is not None and r >= goal}
+            for label, scen, a, b, goal in TARGETS
+        ] + streaming_targets(results),  # fmt: skip
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nwrote {RESULTS / 'latest.json'} in {document['seconds']} s")
+    return 0
+
+
+def streaming_targets(results: dict[tuple[str, str], Result]) -> list[dict[str, Any]]:
+    out = []
+    for (scenario, contestant), result in sorted(results.items()):
+        if scenario == "download-100m-read-to" and result.rounds:
+            rss = max(r["rss_mb"] for r in result.rounds)
+            out.append({"target": f"{contestant} 100 MiB read_to peak RSS (MiB)", "value": round(rss, 1),
+                        "goal": "< 64", "met": rss < 64})  # fmt: skip
+    return out
+
+
+def render(selected: list[Scenario], results: dict[tuple[str, str], Result], ceilings: dict[str, float | None]) -> str:
+    lines = []
+    for scenario in selected:
+        ceiling_value = ceilings.get(scenario.name)
+        header = f"\n{scenario.name}" + (f"   (ceiling: {scenario.ceiling} {ceiling_value:,.0f} req/s)" if ceiling_value else "")
+        lines.append(header)
+        lines.append(f"  {'contestant':<18} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
+        for contestant in scenario.contestants:
+            result = results.get((scenario.name, contestant))
+            if result is None or not result.rounds:
+                lines.append(f"  {contestant:<18} {'failed':>9}")
+                continue
+            lines.append(
+                f"  {contestant:<18} {result.rps:>9,.0f} {result.cpu_us:>11,.0f} {result.mib_per_s:>8,.1f} "
+                f"{result.median('rss_mb'):>13,.1f}"
+            )
+    lines.append("\ntargets (ratios of requests/s in the same run)")
+    for label, scen, a, b, goal in TARGETS:
+        value = ratio(results, scen, a, b)
+        verdict = "n/a" if value is None else ("met" if value >= goal else "MISSED")
+        lines.append(f"  {label:<50} {value if value is not None else '-':>7}  goal >= {goal}  {verdict}")
+    for target in streaming_targets(results):
+        lines.append(f"  {target['target']:<50} {target['value']:>7}  goal {target['goal']}  "
+                     f"{'met' if target['met'] else 'MISSED'}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
