@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from yarl import URL
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent, WriterChannelContent
@@ -126,7 +125,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         with _mapped_errors(request, connecting=True):
             response = await session.request(
                 request.method,
-                URL(str(request.url), encoded=True),
+                request.url,
                 headers=headers,
                 data=data or None,
                 allow_redirects=False,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, overload
 
 from yarl import URL
 
+from tether.attributes import AttributeKey
 from tether.channel import ByteReadChannel
 from tether.config import HttpClientConfig
 from tether.content import (
@@ -80,6 +81,9 @@ class _SendState:
     def __init__(self) -> None:
         self.count = 0
         self.last_response: HttpResponse | None = None
+
+
+_SEND_STATE: AttributeKey[_SendState] = AttributeKey("SendState")
 
 
 class HttpClient:
@@ -166,6 +170,11 @@ class HttpClient:
         self._transform_response_body = [h for hs in handlers for h in hs.transform_response_body]
         self._on_close = [h for hs in handlers for h in hs.on_close]
         self._call_options = frozenset().union(*(plugin.call_options for plugin in order))
+        # The Send chain is built once; per-call state travels in the request's attributes.
+        chain: Callable[[HttpRequestBuilder], Awaitable[HttpResponse]] = self._send_to_engine
+        for interceptor in reversed(self._send):
+            chain = _wrap(interceptor, chain)
+        self._chain = chain
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -340,11 +349,9 @@ class HttpClient:
         await self._transform_body(builder)
         _check_url(builder.url)
         state = _SendState()
-        chain = self._innermost_sender(state)
-        for interceptor in reversed(self._send):
-            chain = _wrap(interceptor, chain)
+        builder.attributes[_SEND_STATE] = state
         try:
-            return await chain(builder)
+            return await self._chain(builder)
         except BaseException:
             if state.last_response is not None:
                 await state.last_response.aclose()
@@ -360,33 +367,31 @@ class HttpClient:
                 body = result
         builder.body = _default_content(body)
 
-    def _innermost_sender(self, state: _SendState) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
-        engine = self._holder.engine
+    async def _send_to_engine(self, builder: HttpRequestBuilder) -> HttpResponse:
+        """The innermost sender: counts sends, releases the previous hop, checks, runs the engine."""
+        state = builder.attributes[_SEND_STATE]
+        state.count += 1
         limit = self._config.max_send_count
-
-        async def send(builder: HttpRequestBuilder) -> HttpResponse:
-            state.count += 1
-            if state.count > limit:
-                raise SendCountExceedException(limit, builder.url)
-            previous, state.last_response = state.last_response, None
-            if previous is not None:
-                await previous.aclose()
-            for sending in self._sending_request:
-                await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
-            data = builder.build()
-            check_request(engine, data)
-            if isinstance(data.body, StreamContent) and data.body.consumed:
-                raise BodyNotReplayableError(
-                    f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
-                    "already sent (pass a callable returning a fresh stream to make it replayable)"
-                )
-            response = HttpResponse(await engine.execute(data), data, self._convert_body)
-            state.last_response = response
-            for on_response in self._on_response:
-                await call_handler(on_response(response))
-            return response
-
-        return send
+        if state.count > limit:
+            raise SendCountExceedException(limit, builder.url)
+        previous, state.last_response = state.last_response, None
+        if previous is not None:
+            await previous.aclose()
+        for sending in self._sending_request:
+            await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
+        data = builder.build()
+        engine = self._holder.engine
+        check_request(engine, data)
+        if isinstance(data.body, (StreamContent, WriterChannelContent)) and data.body.consumed:
+            raise BodyNotReplayableError(
+                f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
+                "already sent (pass a callable returning a fresh stream to make it replayable)"
+            )
+        response = HttpResponse(await engine.execute(data), data, self._convert_body)
+        state.last_response = response
+        for on_response in self._on_response:
+            await call_handler(on_response(response))
+        return response
 
     async def _convert_body(self, response: HttpResponse, channel: ByteReadChannel, type_: type) -> object:
         for transform in self._transform_response_body:

@@ -12,6 +12,7 @@ appended.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Union
 from urllib.parse import quote, urlsplit
@@ -34,6 +35,8 @@ QueryParams = Union[
 
 # RFC 3986 gen-delims + sub-delims + unreserved + "%": everything that may stand raw in a URL.
 _SAFE = "!#$&'()*+,/:;=?@[]~%"
+#: A URL made only of characters that may stand raw needs no quoting: the common case, kept fast.
+_ALREADY_RAW = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]%]*\Z")
 
 
 def parse_url(value: str | URL) -> URL:
@@ -47,6 +50,11 @@ def parse_url(value: str | URL) -> URL:
     if not isinstance(value, str):
         raise InvalidUrlError(f"URL must be a str or yarl.URL, got {type(value).__name__}")
     text = value.strip()
+    if _ALREADY_RAW.match(text) and "//" in text[:12] and text.count("#") <= 1:
+        try:
+            return URL(text, encoded=True)
+        except (ValueError, TypeError) as exc:
+            raise InvalidUrlError(f"Cannot parse URL {value!r}: {exc}") from None
     try:
         parts = urlsplit(text)
     except ValueError as exc:

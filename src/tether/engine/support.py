@@ -6,6 +6,8 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 
+from multidict import CIMultiDict
+
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
 from tether.exceptions import ProtocolError
@@ -57,6 +59,11 @@ def expected_body_length(method: str, status: int, headers: Headers) -> int | No
         return 0
     if "Transfer-Encoding" in headers:
         return None
+    single = headers.get("Content-Length")
+    if single is None:
+        return None
+    if single.isdigit() and len(headers.get_all("Content-Length")) == 1:
+        return int(single)
     values = {value.strip() for line in headers.get_all("Content-Length") for value in line.split(",")}
     if len(values) != 1:
         return None
@@ -80,8 +87,7 @@ async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
             yield bytes(chunk)
 
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE = re.compile(r"[\x00\r\n]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 def response_headers(
@@ -90,43 +96,46 @@ def response_headers(
     """Response headers as every engine must deliver them, whatever its parser tolerated.
 
     Names must be RFC 9110 tokens; values lose surrounding whitespace and may not hold CR, LF or NUL;
-    Content-Length must be one non-negative number (repeats of the same number are allowed); and the
-    head must stay within the config's `max_response_headers` and `max_response_head_size`.
+    Content-Length must be one non-negative number (repeats of the same number are allowed);
+    Transfer-Encoding may only be `chunked`, never next to Content-Length; and the head must stay within
+    the config's `max_response_headers` and `max_response_head_size`.
     """
-    pairs: list[tuple[str, str]] = []
+    headers: CIMultiDict[str] = CIMultiDict()
     size = 0
+    count = 0
+    token = _TOKEN.match
     for raw_name, raw_value in raw:
         name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
-        value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value
-        value = value.strip(" \t")
-        if not _TOKEN.match(name):
+        value = (raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value).strip(" \t")
+        if token(name) is None:
             raise ProtocolError(f"Invalid response header name {name!r} from {where}")
-        if _BAD_VALUE.search(value):
+        if "\r" in value or "\n" in value or "\x00" in value:
             raise ProtocolError(f"Invalid character in response header {name} from {where}")
         size += len(name) + len(value) + 4
-        pairs.append((name, value))
-    if len(pairs) > config.max_response_headers:
+        count += 1
+        headers.add(name, value)
+    if count > config.max_response_headers:
         raise ProtocolError(
-            f"Response from {where} has {len(pairs)} headers, more than max_response_headers="
-            f"{config.max_response_headers}"
+            f"Response from {where} has {count} headers, more than max_response_headers={config.max_response_headers}"
         )
     if size > config.max_response_head_size:
         raise ProtocolError(
             f"Response head from {where} is {size} bytes, more than max_response_head_size="
             f"{config.max_response_head_size}"
         )
-    headers = Headers(pairs)
-    codings = [c.strip().lower() for line in headers.get_all("Transfer-Encoding") for c in line.split(",")]
-    if codings and codings != ["chunked"]:
-        # tether decodes no transfer coding but chunked (RFC 9112 6.1 leaves others to the parties).
-        raise ProtocolError(f"Unsupported Transfer-Encoding {', '.join(codings)!r} from {where}")
-    if codings and "Content-Length" in headers:
-        # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
-        raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
-    lengths = {v.strip() for line in headers.get_all("Content-Length") for v in line.split(",")}
-    if lengths and (len(lengths) > 1 or not all(v.isdigit() for v in lengths)):
-        raise ProtocolError(f"Invalid Content-Length {sorted(lengths)} from {where}")
-    return headers
+    if "Transfer-Encoding" in headers:
+        codings = [c.strip().lower() for line in headers.getall("Transfer-Encoding") for c in line.split(",")]
+        if codings != ["chunked"]:
+            # tether decodes no transfer coding but chunked (RFC 9112 6.1 leaves others to the parties).
+            raise ProtocolError(f"Unsupported Transfer-Encoding {', '.join(codings)!r} from {where}")
+        if "Content-Length" in headers:
+            # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
+            raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
+    if "Content-Length" in headers:
+        lengths = {v.strip() for line in headers.getall("Content-Length") for v in line.split(",")}
+        if len(lengths) > 1 or not all(v.isdigit() for v in lengths):
+            raise ProtocolError(f"Invalid Content-Length {sorted(lengths)} from {where}")
+    return Headers(headers)
 
 
 def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
