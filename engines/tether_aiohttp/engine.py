@@ -139,9 +139,17 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         except TetherError:
             response.close()
             raise
+        def release() -> None:
+            # A body read to the end gives the connection back to the pool; one abandoned midway
+            # closes it (the rest of the body would otherwise be read by the next request).
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
+
         channel = ByteReadChannel(
             _body(response, request),
-            on_close=response.close if not response.closed else None,
+            on_close=release,
             expected_length=expected_body_length(request.method, response.status, headers_in),
         )
         version = response.version
@@ -162,12 +170,8 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
 async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
     with _mapped_errors(request, connecting=False):
-        try:
-            while chunk := await response.content.readany():
-                yield chunk
-        finally:
-            if response.content.at_eof():
-                response.release()
+        while chunk := await response.content.readany():
+            yield chunk
 
 
 @contextlib.contextmanager
