@@ -1,7 +1,6 @@
-"""The contestants: each performs `n` requests at `concurrency` and returns the body bytes received.
-
-tether on each engine, and the raw libraries under it (same scenario, written the way their own
-documentation recommends), plus requests. Every function is measured in a fresh worker process.
+"""The contestants. Each is opened (imports, client, connections), warmed up, then timed on `n`
+requests at `concurrency`; only the timed part counts. tether on each engine, the raw libraries under
+it written as their documentation recommends, and requests.
 """
 
 from __future__ import annotations
@@ -9,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import ssl
+import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,24 +26,53 @@ class Job:
     ca_file: str
     method: str = "GET"
     http2: bool = False
+    read_to: bool = False
 
 
-AsyncRunner = Callable[[Job], Awaitable[int]]
-SyncRunner = Callable[[Job], int]
-
-
-async def _fan_out(job: Job, one: Callable[[], Awaitable[int]]) -> int:
-    remaining = job.n
-    total = 0
+async def fan_out(
+    n: int, concurrency: int, one: Callable[[], Awaitable[int]], budget: float | None = None
+) -> tuple[int, int]:
+    """Run `one` n times on `concurrency` workers; stop early once `budget` seconds have passed (a
+    very slow contestant is measured on fewer requests). Returns (requests done, bytes received)."""
+    remaining = n
+    total = done = 0
+    deadline = time.perf_counter() + budget if budget else None
 
     async def worker() -> None:
-        nonlocal remaining, total
-        while remaining > 0:
+        nonlocal remaining, total, done
+        while remaining > 0 and (deadline is None or time.perf_counter() < deadline):
             remaining -= 1
             total += await one()
+            done += 1
 
-    await asyncio.gather(*(worker() for _ in range(job.concurrency)))
-    return total
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, total
+
+
+class AsyncContestant:
+    """open() sets up, one() performs a request and returns the body size, close() tears down."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    async def open(self) -> None: ...
+
+    async def one(self) -> int:
+        raise NotImplementedError
+
+    async def close(self) -> None: ...
+
+
+class SyncContestant:
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def open(self) -> None: ...
+
+    def run(self, n: int) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None: ...
 
 
 # -- tether --------------------------------------------------------------------------------------------
@@ -64,202 +94,227 @@ def _tether_factory(engine: str) -> Any:
     return Urllib3
 
 
-def tether_runner(engine: str) -> AsyncRunner:
-    async def run(job: Job) -> int:
+class TetherContestant(AsyncContestant):
+    engine = ""
+
+    async def open(self) -> None:
         from tether import HttpClient
         from tether.engine import Http2Capability
+
+        job = self.job
 
         def configure(config: Any) -> None:
             config.engine.ca_bundle = job.ca_file
             config.engine.max_connections = max(job.concurrency, 10)
-            if engine == "urllib3":
+            if self.engine == "urllib3":
                 config.engine.threads_count = min(job.concurrency, 32)
             if job.http2:
                 config.default_request(lambda d: d.set_capability(Http2Capability, None))
 
-        async with HttpClient(_tether_factory(engine), configure) as client:
-            if job.method == "POST":
+        self.client = HttpClient(_tether_factory(self.engine), configure)
 
-                async def one() -> int:
-                    return len(await (await client.post(job.url, content=PAYLOAD)).body_as_bytes())
-            else:
-
-                async def one() -> int:
-                    return len(await (await client.get(job.url)).body_as_bytes())
-
-            return await _fan_out(job, one)
-
-    return run
-
-
-async def tether_read_to(engine: str, job: Job) -> int:
-    """The 100 MiB download: streamed into a file with `read_to`, never held in memory."""
-    import tempfile
-
-    from tether import HttpClient
-
-    def configure(config: Any) -> None:
-        config.engine.ca_bundle = job.ca_file
-
-    total = 0
-    async with HttpClient(_tether_factory(engine), configure) as client:
-        for _ in range(job.n):
+    async def one(self) -> int:
+        job, client = self.job, self.client
+        if job.read_to:
             with tempfile.TemporaryFile() as sink:
                 async with client.prepare_get(job.url).execute() as response:
-                    total += await response.body_as_channel().read_to(sink)
-    return total
+                    return await response.body_as_channel().read_to(sink)
+        if job.method == "POST":
+            return len(await (await client.post(job.url, content=PAYLOAD)).body_as_bytes())
+        return len(await (await client.get(job.url)).body_as_bytes())
+
+    async def close(self) -> None:
+        await self.client.close()
 
 
-def tether_sync_runner(job: Job) -> int:
-    from tether.sync import HttpClient
-    from tether_curl import Curl
+def _tether(engine: str) -> type[TetherContestant]:
+    return type(f"Tether{engine.title()}", (TetherContestant,), {"engine": engine})
 
-    with HttpClient(Curl, lambda c: setattr(c.engine, "ca_bundle", job.ca_file)) as client:
-        return sum(len(client.get(job.url).body_as_bytes()) for _ in range(job.n))
+
+class TetherSync(SyncContestant):
+    def open(self) -> None:
+        from tether_curl import Curl
+
+        from tether.sync import HttpClient
+
+        self.client = HttpClient(Curl, lambda c: setattr(c.engine, "ca_bundle", self.job.ca_file))
+
+    def run(self, n: int) -> int:
+        return sum(len(self.client.get(self.job.url).body_as_bytes()) for _ in range(n))
+
+    def close(self) -> None:
+        self.client.close()
 
 
 # -- raw libraries ---------------------------------------------------------------------------------------
-async def aiohttp_runner(job: Job) -> int:
-    import aiohttp
+class AiohttpContestant(AsyncContestant):
+    async def open(self) -> None:
+        import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=max(job.concurrency, 10), ssl=ssl.create_default_context(cafile=job.ca_file))
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        job = self.job
+        context = ssl.create_default_context(cafile=job.ca_file)
+        connector = aiohttp.TCPConnector(limit=max(job.concurrency, 10), ssl=context)
+        self.session = aiohttp.ClientSession(connector=connector)
 
-        async def one() -> int:
-            if job.method == "POST":
-                async with session.post(job.url, data=PAYLOAD) as response:
-                    return len(await response.read())
-            async with session.get(job.url) as response:
+    async def one(self) -> int:
+        if self.job.method == "POST":
+            async with self.session.post(self.job.url, data=PAYLOAD) as response:
                 return len(await response.read())
+        async with self.session.get(self.job.url) as response:
+            return len(await response.read())
 
-        return await _fan_out(job, one)
-
-
-async def httpx_runner(job: Job) -> int:
-    import httpx
-
-    limits = httpx.Limits(max_connections=max(job.concurrency, 10))
-    verify = ssl.create_default_context(cafile=job.ca_file)
-    async with httpx.AsyncClient(limits=limits, verify=verify, http2=job.http2, timeout=None) as client:
-
-        async def one() -> int:
-            if job.method == "POST":
-                return len((await client.post(job.url, content=PAYLOAD)).content)
-            return len((await client.get(job.url)).content)
-
-        return await _fan_out(job, one)
+    async def close(self) -> None:
+        await self.session.close()
 
 
-def pycurl_multi_runner(job: Job) -> int:
-    """A plain CurlMulti loop (perform + select), the fastest way pycurl's docs show."""
-    import pycurl
+class HttpxContestant(AsyncContestant):
+    async def open(self) -> None:
+        import httpx
 
-    multi = pycurl.CurlMulti()
-    handles = []
-    free: list[Any] = []
-    for _ in range(job.concurrency):
-        handle = pycurl.Curl()
-        handle.setopt(pycurl.URL, job.url)
-        handle.setopt(pycurl.CAINFO, job.ca_file)
-        handle.setopt(pycurl.NOSIGNAL, 1)
-        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS if job.http2 else pycurl.CURL_HTTP_VERSION_1_1)
+        job = self.job
+        limits = httpx.Limits(max_connections=max(job.concurrency, 10))
+        verify = ssl.create_default_context(cafile=job.ca_file)
+        self.client = httpx.AsyncClient(limits=limits, verify=verify, http2=job.http2, timeout=None)
+
+    async def one(self) -> int:
+        if self.job.method == "POST":
+            return len((await self.client.post(self.job.url, content=PAYLOAD)).content)
+        return len((await self.client.get(self.job.url)).content)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class PycurlMulti(SyncContestant):
+    """A plain CurlMulti loop (perform + select), the fastest way pycurl's documentation shows."""
+
+    def open(self) -> None:
+        import pycurl
+
+        job = self.job
+        self.multi = pycurl.CurlMulti()
         if job.http2:
-            handle.setopt(pycurl.PIPEWAIT, 1)
-        if job.method == "POST":
-            handle.setopt(pycurl.POSTFIELDS, PAYLOAD)
-        handles.append(handle)
-        free.append(handle)
-    if job.http2:
-        multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
-    total = 0
-    started = 0
-    finished = 0
-    buffers: dict[Any, io.BytesIO] = {}
+            self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        self.handles = []
+        for _ in range(job.concurrency):
+            handle = pycurl.Curl()
+            handle.setopt(pycurl.URL, job.url)
+            handle.setopt(pycurl.CAINFO, job.ca_file)
+            handle.setopt(pycurl.NOSIGNAL, 1)
+            version = pycurl.CURL_HTTP_VERSION_2TLS if job.http2 else pycurl.CURL_HTTP_VERSION_1_1
+            handle.setopt(pycurl.HTTP_VERSION, version)
+            if job.http2:
+                handle.setopt(pycurl.PIPEWAIT, 1)
+            if job.method == "POST":
+                handle.setopt(pycurl.POSTFIELDS, PAYLOAD)
+            self.handles.append(handle)
 
-    def launch(handle: Any) -> None:
-        nonlocal started
-        buffer = io.BytesIO()
-        buffers[handle] = buffer
-        handle.setopt(pycurl.WRITEFUNCTION, buffer.write)
-        multi.add_handle(handle)
-        started += 1
+    def run(self, n: int) -> int:
+        import pycurl
 
-    while free and started < job.n:
-        launch(free.pop())
-    while finished < job.n:
-        while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
-            pass
-        while True:
-            queued, ok, failed = multi.info_read()
-            for handle in ok:
-                multi.remove_handle(handle)
-                total += len(buffers[handle].getvalue())
-                finished += 1
-                if started < job.n:
-                    launch(handle)
-            for handle, code, message in failed:
-                raise RuntimeError(f"pycurl failed: {code} {message}")
-            if not queued:
-                break
-        if finished < job.n:
-            multi.select(0.1)
-    for handle in handles:
-        handle.close()
-    multi.close()
-    return total
+        multi = self.multi
+        free = list(self.handles)
+        buffers: dict[Any, io.BytesIO] = {}
+        started = finished = total = 0
+
+        def launch(handle: Any) -> None:
+            nonlocal started
+            buffer = io.BytesIO()
+            buffers[handle] = buffer
+            handle.setopt(pycurl.WRITEFUNCTION, buffer.write)
+            multi.add_handle(handle)
+            started += 1
+
+        while free and started < n:
+            launch(free.pop())
+        while finished < n:
+            while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                pass
+            while True:
+                queued, ok, failed = multi.info_read()
+                for handle in ok:
+                    multi.remove_handle(handle)
+                    total += len(buffers[handle].getvalue())
+                    finished += 1
+                    if started < n:
+                        launch(handle)
+                for handle, code, message in failed:
+                    raise RuntimeError(f"pycurl failed: {code} {message}")
+                if not queued:
+                    break
+            if finished < n:
+                multi.select(0.1)
+        return total
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+        self.multi.close()
 
 
-def urllib3_runner(job: Job) -> int:
-    import urllib3
+class _Threaded(SyncContestant):
+    """A pool of `concurrency` threads, each running its share of the requests."""
 
-    pool = urllib3.PoolManager(maxsize=job.concurrency, ca_certs=job.ca_file)
+    def open(self) -> None:
+        self.pool = ThreadPoolExecutor(self.job.concurrency)
 
-    def batch(count: int) -> int:
+    def run(self, n: int) -> int:
+        concurrency = self.job.concurrency
+        share, extra = divmod(n, concurrency)
+        counts = [share + (1 if i < extra else 0) for i in range(concurrency)]
+        return sum(self.pool.map(self.batch, [c for c in counts if c]))
+
+    def batch(self, count: int) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class Urllib3Contestant(_Threaded):
+    def open(self) -> None:
+        import urllib3
+
+        super().open()
+        self.manager = urllib3.PoolManager(maxsize=self.job.concurrency, ca_certs=self.job.ca_file)
+
+    def batch(self, count: int) -> int:
+        body = PAYLOAD if self.job.method == "POST" else None
+        return sum(len(self.manager.request(self.job.method, self.job.url, body=body).data) for _ in range(count))
+
+
+class RequestsContestant(_Threaded):
+    def open(self) -> None:
+        import threading
+
+        import requests
+
+        super().open()
+        self._local = threading.local()
+        self._requests = requests
+
+    def batch(self, count: int) -> int:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._requests.Session()
         total = 0
         for _ in range(count):
-            body = PAYLOAD if job.method == "POST" else None
-            total += len(pool.request(job.method, job.url, body=body).data)
+            if self.job.method == "POST":
+                total += len(session.post(self.job.url, data=PAYLOAD, verify=self.job.ca_file).content)
+            else:
+                total += len(session.get(self.job.url, verify=self.job.ca_file).content)
         return total
 
-    return _threads(job, batch)
 
-
-def requests_runner(job: Job) -> int:
-    import requests
-
-    def batch(count: int) -> int:
-        total = 0
-        with requests.Session() as session:
-            for _ in range(count):
-                if job.method == "POST":
-                    total += len(session.post(job.url, data=PAYLOAD, verify=job.ca_file).content)
-                else:
-                    total += len(session.get(job.url, verify=job.ca_file).content)
-        return total
-
-    return _threads(job, batch)
-
-
-def _threads(job: Job, batch: Callable[[int], int]) -> int:
-    if job.concurrency == 1:
-        return batch(job.n)
-    share, extra = divmod(job.n, job.concurrency)
-    counts = [share + (1 if i < extra else 0) for i in range(job.concurrency)]
-    with ThreadPoolExecutor(job.concurrency) as pool:
-        return sum(pool.map(batch, counts))
-
-
-ASYNC_CONTESTANTS: dict[str, AsyncRunner] = {
-    "tether+curl": tether_runner("curl"),
-    "tether+aiohttp": tether_runner("aiohttp"),
-    "tether+httpx": tether_runner("httpx"),
-    "tether+urllib3": tether_runner("urllib3"),
-    "aiohttp": aiohttp_runner,
-    "httpx": httpx_runner,
-}
-SYNC_CONTESTANTS: dict[str, SyncRunner] = {
-    "pycurl-multi": pycurl_multi_runner,
-    "urllib3": urllib3_runner,
-    "requests": requests_runner,
-    "tether.sync+curl": tether_sync_runner,
+CONTESTANTS: dict[str, type[AsyncContestant] | type[SyncContestant]] = {
+    "tether+curl": _tether("curl"),
+    "tether+aiohttp": _tether("aiohttp"),
+    "tether+httpx": _tether("httpx"),
+    "tether+urllib3": _tether("urllib3"),
+    "aiohttp": AiohttpContestant,
+    "httpx": HttpxContestant,
+    "pycurl-multi": PycurlMulti,
+    "urllib3": Urllib3Contestant,
+    "requests": RequestsContestant,
+    "tether.sync+curl": TetherSync,
 }

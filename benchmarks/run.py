@@ -45,15 +45,31 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("get-1k-c1", "/1k", 1, 1500, 300, HTTP1, ceiling="wrk"),
-    Scenario("get-1k-c64", "/1k", 64, 6000, 1500, HTTP1, ceiling="wrk"),
-    Scenario("get-100k-c16", "/100k", 16, 2000, 500, HTTP1, ceiling="wrk"),
-    Scenario("post-1k-c64", "/post", 64, 6000, 1500, HTTP1, method="POST"),
-    Scenario("h2-tls-get-1k-c64", "/1k", 64, 6000, 1500, ["tether+curl", "tether+httpx", "httpx", "pycurl-multi"],
-             tls=True, http2=True, ceiling="h2load"),  # fmt: skip
-    Scenario("download-100m-read-to", "/100m", 1, 2, 1, ["tether+curl", "tether+aiohttp", "tether+httpx",
-             "tether+urllib3"], read_to=True),  # fmt: skip
-    Scenario("sync-get-1k-c1", "/1k", 1, 1500, 300, ["tether.sync+curl", "requests", "urllib3"]),
+    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, HTTP1, ceiling="wrk"),
+    Scenario("get-1k-c64", "/1k", 64, 20000, 4000, HTTP1, ceiling="wrk"),
+    Scenario("get-100k-c16", "/100k", 16, 5000, 1500, HTTP1, ceiling="wrk"),
+    Scenario("post-1k-c64", "/post", 64, 20000, 4000, HTTP1, method="POST"),
+    Scenario(
+        "h2-tls-get-1k-c64",
+        "/1k",
+        64,
+        20000,
+        4000,
+        ["tether+curl", "tether+httpx", "httpx", "pycurl-multi"],
+        tls=True,
+        http2=True,
+        ceiling="h2load",
+    ),  # fmt: skip
+    Scenario(
+        "download-100m-read-to",
+        "/100m",
+        1,
+        2,
+        1,
+        ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
+        read_to=True,
+    ),  # fmt: skip
+    Scenario("sync-get-1k-c1", "/1k", 1, 4000, 1000, ["tether.sync+curl", "requests", "urllib3"]),
 ]
 
 
@@ -107,7 +123,9 @@ def ceiling(tool: str, url: str, concurrency: int, quick: bool) -> float | None:
         return None
     if tool == "wrk":
         seconds = "2s" if quick else "4s"
-        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}", url], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}", url], capture_output=True, text=True
+        ).stdout
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     else:
         n = "20000" if quick else "60000"
@@ -158,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 for contestant in order:
                     spec = {"contestant": contestant, "url": url, "n": n, "concurrency": scenario.concurrency,
                             "ca_file": server.ca_file, "method": scenario.method, "http2": scenario.http2,
-                            "read_to": scenario.read_to}  # fmt: skip
+                            "read_to": scenario.read_to, "budget": 2.0 if args.quick else 5.0}  # fmt: skip
                     result = results.setdefault((scenario.name, contestant), Result(scenario.name, contestant))
                     try:
                         result.rounds.append(run_worker(spec))
@@ -174,15 +192,23 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "ceilings_requests_per_s": ceilings,
         "scenarios": {
-            scenario.name: {c: results[(scenario.name, c)].as_dict() for c in scenario.contestants
-                            if (scenario.name, c) in results and results[(scenario.name, c)].rounds}
+            scenario.name: {
+                c: results[(scenario.name, c)].as_dict()
+                for c in scenario.contestants
+                if (scenario.name, c) in results and results[(scenario.name, c)].rounds
+            }
             for scenario in selected
         },  # fmt: skip
         "targets": [
-            {"target": label, "ratio": ratio(results, scen, a, b), "goal": goal,
-             "met": (r := ratio(results, scen, a, b)) is not None and r >= goal}
+            {
+                "target": label,
+                "ratio": ratio(results, scen, a, b),
+                "goal": goal,
+                "met": (r := ratio(results, scen, a, b)) is not None and r >= goal,
+            }
             for label, scen, a, b, goal in TARGETS
-        ] + streaming_targets(results),  # fmt: skip
+        ]
+        + streaming_targets(results),  # fmt: skip
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -204,7 +230,9 @@ def render(selected: list[Scenario], results: dict[tuple[str, str], Result], cei
     lines = []
     for scenario in selected:
         ceiling_value = ceilings.get(scenario.name)
-        header = f"\n{scenario.name}" + (f"   (ceiling: {scenario.ceiling} {ceiling_value:,.0f} req/s)" if ceiling_value else "")
+        header = f"\n{scenario.name}" + (
+            f"   (ceiling: {scenario.ceiling} {ceiling_value:,.0f} req/s)" if ceiling_value else ""
+        )
         lines.append(header)
         lines.append(f"  {'contestant':<18} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
         for contestant in scenario.contestants:

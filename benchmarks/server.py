@@ -129,7 +129,9 @@ class NginxServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise SystemExit(f"nginx exited: {self._process.stderr.read().decode() if self._process.stderr else ''}")
+                raise SystemExit(
+                    f"nginx exited: {self._process.stderr.read().decode() if self._process.stderr else ''}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.2):
                     return self

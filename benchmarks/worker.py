@@ -1,7 +1,7 @@
 """One measurement in a fresh process: `python -m benchmarks.worker '<json>'` prints a JSON result.
 
 A fresh process per measurement keeps peak RSS honest and stops one contestant's warm caches from
-helping another.
+helping another. Setup (imports, client, connections) and a warm-up run are not timed.
 """
 
 from __future__ import annotations
@@ -11,31 +11,58 @@ import json
 import resource
 import sys
 import time
+from typing import Any
 
-from benchmarks.contestants import ASYNC_CONTESTANTS, SYNC_CONTESTANTS, Job, tether_read_to
+from benchmarks.contestants import CONTESTANTS, AsyncContestant, Job, SyncContestant, fan_out
 
 
-def measure(spec: dict[str, object]) -> dict[str, object]:
-    contestant = str(spec["contestant"])
-    job = Job(
-        url=str(spec["url"]),
-        n=int(spec["n"]),  # type: ignore[call-overload]
-        concurrency=int(spec["concurrency"]),  # type: ignore[call-overload]
-        ca_file=str(spec["ca_file"]),
-        method=str(spec.get("method", "GET")),
-        http2=bool(spec.get("http2", False)),
-    )
+def _timed(run: Any) -> tuple[float, float, int]:
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    if spec.get("read_to"):
-        engine = contestant.split("+", 1)[1]
-        received = asyncio.run(tether_read_to(engine, job))
-    elif contestant in ASYNC_CONTESTANTS:
-        received = asyncio.run(ASYNC_CONTESTANTS[contestant](job))
+    received = run()
+    return time.perf_counter() - wall0, time.process_time() - cpu0, received
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    job = Job(
+        url=spec["url"],
+        n=int(spec["n"]),
+        concurrency=int(spec["concurrency"]),
+        ca_file=spec["ca_file"],
+        method=spec.get("method", "GET"),
+        http2=bool(spec.get("http2", False)),
+        read_to=bool(spec.get("read_to", False)),
+    )
+    warmup = 0 if job.read_to else min(job.n // 10 + job.concurrency, 500)
+    kind = CONTESTANTS[spec["contestant"]]
+    budget = float(spec.get("budget", 0)) or None
+    if issubclass(kind, AsyncContestant):
+        contestant = kind(job)
+
+        async def main() -> tuple[float, float, int, int]:
+            await contestant.open()
+            try:
+                await fan_out(warmup, job.concurrency, contestant.one, budget)
+                wall0, cpu0 = time.perf_counter(), time.process_time()
+                done, received = await fan_out(job.n, job.concurrency, contestant.one, budget)
+                return time.perf_counter() - wall0, time.process_time() - cpu0, done, received
+            finally:
+                await contestant.close()
+
+        wall, cpu, requests, received = asyncio.run(main())
     else:
-        received = SYNC_CONTESTANTS[contestant](job)
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        assert issubclass(kind, SyncContestant)
+        sync = kind(job)
+        sync.open()
+        try:
+            if warmup:
+                sync.run(warmup)
+            wall, cpu, received = _timed(lambda: sync.run(job.n))
+            requests = job.n
+        finally:
+            sync.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"contestant": contestant, "wall": wall, "cpu": cpu, "requests": job.n, "bytes": received, "rss_mb": rss_mb}
+    return {"contestant": spec["contestant"], "wall": wall, "cpu": cpu, "requests": requests, "bytes": received,
+            "rss_mb": rss_mb}  # fmt: skip
 
 
 if __name__ == "__main__":
