@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/python examples/tour.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src engines conformance tests examples scripts
-	$(BIN)/ruff format --check src engines conformance tests examples scripts
+	$(BIN)/ruff check src engines conformance tests examples scripts benchmarks
+	$(BIN)/ruff format --check src engines conformance tests examples scripts benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/tether engines/tether_httpx engines/tether_aiohttp engines/tether_urllib3 engines/tether_curl conformance/tether_conformance

@@ -238,7 +238,7 @@ class PycurlMulti(SyncContestant):
                     finished += 1
                     if started < n:
                         launch(handle)
-                for handle, code, message in failed:
+                for _handle, code, message in failed:
                     raise RuntimeError(f"pycurl failed: {code} {message}")
                 if not queued:
                     break

@@ -25,8 +25,17 @@ from benchmarks.server import NginxServer
 
 RESULTS = Path(__file__).parent / "results"
 
-HTTP1 = ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3", "aiohttp", "httpx", "pycurl-multi",
-         "urllib3", "requests"]  # fmt: skip
+HTTP1 = [
+    "tether+curl",
+    "tether+aiohttp",
+    "tether+httpx",
+    "tether+urllib3",
+    "aiohttp",
+    "httpx",
+    "pycurl-multi",
+    "urllib3",
+    "requests",
+]
 
 
 @dataclass
@@ -59,7 +68,7 @@ SCENARIOS = [
         tls=True,
         http2=True,
         ceiling="h2load",
-    ),  # fmt: skip
+    ),
     Scenario(
         "download-100m-read-to",
         "/100m",
@@ -68,7 +77,7 @@ SCENARIOS = [
         1,
         ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
         read_to=True,
-    ),  # fmt: skip
+    ),
     Scenario("sync-get-1k-c1", "/1k", 1, 4000, 1000, ["tether.sync+curl", "requests", "urllib3"]),
 ]
 
@@ -174,9 +183,17 @@ def main(argv: list[str] | None = None) -> int:
                 # Alternate the order each round so no contestant always runs first (or warm).
                 order = scenario.contestants if round_index % 2 == 0 else list(reversed(scenario.contestants))
                 for contestant in order:
-                    spec = {"contestant": contestant, "url": url, "n": n, "concurrency": scenario.concurrency,
-                            "ca_file": server.ca_file, "method": scenario.method, "http2": scenario.http2,
-                            "read_to": scenario.read_to, "budget": 2.0 if args.quick else 5.0}  # fmt: skip
+                    spec = {
+                        "contestant": contestant,
+                        "url": url,
+                        "n": n,
+                        "concurrency": scenario.concurrency,
+                        "ca_file": server.ca_file,
+                        "method": scenario.method,
+                        "http2": scenario.http2,
+                        "read_to": scenario.read_to,
+                        "budget": 2.0 if args.quick else 5.0,
+                    }
                     result = results.setdefault((scenario.name, contestant), Result(scenario.name, contestant))
                     try:
                         result.rounds.append(run_worker(spec))
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 if (scenario.name, c) in results and results[(scenario.name, c)].rounds
             }
             for scenario in selected
-        },  # fmt: skip
+        },
         "targets": [
             {
                 "target": label,
@@ -208,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for label, scen, a, b, goal in TARGETS
         ]
-        + streaming_targets(results),  # fmt: skip
+        + streaming_targets(results),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -221,8 +238,14 @@ def streaming_targets(results: dict[tuple[str, str], Result]) -> list[dict[str, 
     for (scenario, contestant), result in sorted(results.items()):
         if scenario == "download-100m-read-to" and result.rounds:
             rss = max(r["rss_mb"] for r in result.rounds)
-            out.append({"target": f"{contestant} 100 MiB read_to peak RSS (MiB)", "value": round(rss, 1),
-                        "goal": "< 64", "met": rss < 64})  # fmt: skip
+            out.append(
+                {
+                    "target": f"{contestant} 100 MiB read_to peak RSS (MiB)",
+                    "value": round(rss, 1),
+                    "goal": "< 64",
+                    "met": rss < 64,
+                }
+            )
     return out
 
 
@@ -250,8 +273,10 @@ def render(selected: list[Scenario], results: dict[tuple[str, str], Result], cei
         verdict = "n/a" if value is None else ("met" if value >= goal else "MISSED")
         lines.append(f"  {label:<50} {value if value is not None else '-':>7}  goal >= {goal}  {verdict}")
     for target in streaming_targets(results):
-        lines.append(f"  {target['target']:<50} {target['value']:>7}  goal {target['goal']}  "
-                     f"{'met' if target['met'] else 'MISSED'}")  # fmt: skip
+        lines.append(
+            f"  {target['target']:<50} {target['value']:>7}  goal {target['goal']}  "
+            f"{'met' if target['met'] else 'MISSED'}"
+        )
     return "\n".join(lines)
 
 

@@ -61,8 +61,14 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             sync.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"contestant": spec["contestant"], "wall": wall, "cpu": cpu, "requests": requests, "bytes": received,
-            "rss_mb": rss_mb}  # fmt: skip
+    return {
+        "contestant": spec["contestant"],
+        "wall": wall,
+        "cpu": cpu,
+        "requests": requests,
+        "bytes": received,
+        "rss_mb": rss_mb,
+    }
 
 
 if __name__ == "__main__":
