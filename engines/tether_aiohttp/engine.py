@@ -8,10 +8,10 @@ total timeout (tether imposes no hidden timeout; HttpTimeout sets explicit ones)
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from tether.engine import (
     HttpClientEngineBase,
     HttpClientEngineCapability,
     HttpClientEngineConfig,
+    HttpTimeoutConfig,
     ProxyCapability,
 )
 from tether.engine.support import (
@@ -103,13 +104,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return self._session
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
-        timeouts = request.timeout
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.connect_timeout,
-            sock_connect=timeouts.connect_timeout,
-            sock_read=timeouts.socket_timeout,
-        )
+        timeout = _client_timeout(request.timeout)
         body = request.body
         data: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
         headers = list(request.headers.items())
@@ -122,7 +117,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         proxy = str(self.config.proxy.url) if self.config.proxy is not None else None
         session = self._get_session()
         request_time = time.monotonic()
-        with _mapped_errors(request, connecting=True):
+        try:
             response = await session.request(
                 request.method,
                 request.url,
@@ -134,11 +129,17 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 compress=None,
                 chunked=None,
             )
+        except Exception as exc:
+            mapped = _translate(exc, request, connecting=True)
+            if mapped is None:
+                raise
+            raise mapped from exc
         try:
             headers_in = response_headers(response.raw_headers, self.config, request.url)
         except TetherError:
             response.close()
             raise
+
         def release() -> None:
             # A body read to the end gives the connection back to the pool; one abandoned midway
             # closes it (the rest of the body would otherwise be read by the next request).
@@ -154,7 +155,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         )
         version = response.version
         return HttpResponseData(
-            status=HttpStatusCode(response.status, response.reason or None),
+            status=HttpStatusCode.of(response.status, response.reason or None),
             headers=headers_in,
             version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
             body=channel,
@@ -168,44 +169,59 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             self._session = None
 
 
+@functools.lru_cache(maxsize=64)
+def _client_timeout(timeouts: HttpTimeoutConfig) -> aiohttp.ClientTimeout:
+    # No total timeout ever: HttpTimeout enforces the request timeout itself, for every engine.
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=timeouts.connect_timeout,
+        sock_connect=timeouts.connect_timeout,
+        sock_read=timeouts.socket_timeout,
+    )
+
+
 async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
-    with _mapped_errors(request, connecting=False):
+    try:
         while chunk := await response.content.readany():
             yield chunk
+    except Exception as exc:
+        mapped = _translate(exc, request, connecting=False)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
-@contextlib.contextmanager
-def _mapped_errors(request: HttpRequestData, *, connecting: bool) -> Iterator[None]:
-    """The one place aiohttp's exceptions become tether's."""
+def _translate(exc: BaseException, request: HttpRequestData, *, connecting: bool) -> TetherError | None:
+    """The one place aiohttp's exceptions become tether's (None: not aiohttp's; let it through)."""
+    url = request.url
     timeouts = request.timeout
-    try:
-        yield
-    except TetherError:
-        raise
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
-    except aiohttp.ServerTimeoutError as exc:  # includes SocketTimeoutError (sock_read)
-        raise SocketTimeoutException(request.url, timeouts.socket_timeout, str(exc)) from exc
-    except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
-        raise TlsError(f"TLS handshake with {request.url.host} failed: {exc}") from exc
-    except aiohttp.ClientProxyConnectionError as exc:
-        raise ConnectError(f"Proxy failed for {request.url}: {exc}") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
-    except aiohttp.InvalidURL as exc:
-        raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as exc:
-        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
-    except aiohttp.ClientOSError as exc:
-        if connecting and exc.errno is not None and not isinstance(exc, aiohttp.ServerDisconnectedError):
-            raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
-        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
-    except aiohttp.ClientError as exc:
-        raise ProtocolError(f"{request.method} {request.url}: {exc or type(exc).__name__}") from exc
-    except ssl.SSLError as exc:
-        raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc
-    except (ConnectionError, asyncio.IncompleteReadError) as exc:
-        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+    if isinstance(exc, TetherError):
+        return None
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimeoutException(url, timeouts.connect_timeout, str(exc))
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # includes SocketTimeoutError (sock_read)
+        return SocketTimeoutException(url, timeouts.socket_timeout, str(exc))
+    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
+        return TlsError(f"TLS handshake with {url.host} failed: {exc}")
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return ConnectError(f"Proxy failed for {url}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectError(f"Cannot connect to {url.host}:{url.port}: {exc}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return InvalidUrlError(f"Cannot send to {url}: {exc}")
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
+        return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")
+    if isinstance(exc, aiohttp.ClientOSError):
+        if connecting and exc.errno is not None:
+            return ConnectError(f"Cannot connect to {url.host}:{url.port}: {exc}")
+        return ProtocolError(f"{request.method} {url}: {exc}")
+    if isinstance(exc, aiohttp.ClientError):
+        return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")
+    if isinstance(exc, ssl.SSLError):
+        return TlsError(f"TLS failure with {url.host}: {exc}")
+    if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+        return ProtocolError(f"{request.method} {url}: {exc}")
+    return None
 
 
 Aiohttp: EngineFactory[AiohttpConfig, AiohttpEngine] = EngineFactory("Aiohttp", AiohttpEngine, AiohttpConfig)

@@ -216,7 +216,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             expected_length=expected_body_length(request.method, status, headers_in),
         )
         return HttpResponseData(
-            status=HttpStatusCode(status, reason.strip() or None),
+            status=HttpStatusCode.of(status, reason.strip() or None),
             headers=headers_in,
             version=version_in,
             body=channel,

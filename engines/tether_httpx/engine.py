@@ -149,7 +149,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             expected_length=expected_body_length(request.method, response.status_code, response_headers),
         )
         return HttpResponseData(
-            status=HttpStatusCode(response.status_code, response.reason_phrase or None),
+            status=HttpStatusCode.of(response.status_code, response.reason_phrase or None),
             headers=response_headers,
             version=protocol_version(response.http_version, request.url),
             body=channel,

@@ -218,7 +218,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             expected_length=expected_body_length(request.method, response.status, headers_in),
         )
         return HttpResponseData(
-            status=HttpStatusCode(response.status, response.reason or None),
+            status=HttpStatusCode.of(response.status, response.reason or None),
             headers=headers_in,
             version=protocol_version(_version(response), request.url),
             body=channel,

@@ -42,9 +42,11 @@ class Attributes:
 
     __slots__ = ("_lock", "_values")
 
+    _creation_lock = threading.Lock()
+
     def __init__(self) -> None:
         self._values: dict[AttributeKey[Any], Any] = {}
-        self._lock = threading.Lock()
+        self._lock: threading.Lock | None = None
 
     def __getitem__(self, key: AttributeKey[T]) -> T:
         try:
@@ -81,6 +83,10 @@ class Attributes:
         self._values.pop(key, None)
 
     def compute_if_absent(self, key: AttributeKey[T], factory: Callable[[], T]) -> T:
+        if self._lock is None:
+            with Attributes._creation_lock:
+                if self._lock is None:
+                    self._lock = threading.Lock()
         with self._lock:
             if key in self._values:
                 return cast(T, self._values[key])

@@ -37,7 +37,7 @@ class ByteReadChannel:
     b'hello'
     """
 
-    __slots__ = ("_buffer", "_closed", "_deadline", "_eof", "_expected", "_on_close", "_read", "_source")
+    __slots__ = ("_buffer", "_closed", "_deadline", "_eof", "_expected", "_memory", "_on_close", "_read", "_source")
 
     def __init__(
         self,
@@ -53,15 +53,17 @@ class ByteReadChannel:
         self._read = 0  # bytes taken from the source so far
         self._eof = False
         self._closed = False
+        self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ByteReadChannel:
-        async def one() -> AsyncIterator[bytes]:
-            if data:
-                yield data
-
-        return cls(one(), expected_length=len(data))
+        """A channel over bytes already in memory (no source to pull from)."""
+        channel = cls(_no_chunks(), expected_length=len(data))
+        channel._memory = data if data else None
+        channel._read = len(data)
+        channel._eof = True
+        return channel
 
     @classmethod
     def empty(cls) -> ByteReadChannel:
@@ -70,7 +72,7 @@ class ByteReadChannel:
     @property
     def is_closed_for_read(self) -> bool:
         """True once every byte has been handed out, or the channel was closed."""
-        return self._closed or (self._eof and not self._buffer)
+        return self._closed or (self._eof and not self._buffer and self._memory is None)
 
     def set_deadline(self, loop_time: float, error: Callable[[], BaseException]) -> None:
         """Fail every read after `loop_time` (the event loop's clock) with `error()`, closing the
@@ -83,6 +85,9 @@ class ByteReadChannel:
         return self._read
 
     async def _next_chunk(self) -> bytes | None:
+        if self._memory is not None and not self._closed:
+            chunk, self._memory = self._memory, None
+            return chunk
         if self._eof or self._closed:
             return None
         try:
@@ -155,6 +160,9 @@ class ByteReadChannel:
 
     async def read_all(self) -> bytes:
         """Every remaining byte."""
+        if self._memory is not None and not self._buffer:
+            data, self._memory = self._memory, None
+            return data
         parts = [bytes(self._buffer)] if self._buffer else []
         self._buffer.clear()
         while (chunk := await self._next_chunk()) is not None:
@@ -220,6 +228,7 @@ class ByteReadChannel:
             return
         self._closed = True
         self._buffer.clear()
+        self._memory = None
         closer = getattr(self._source, "aclose", None)
         try:
             if closer is not None and not self._eof:

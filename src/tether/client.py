@@ -316,7 +316,13 @@ class HttpClient:
     # -- sending ----------------------------------------------------------------------------------
     async def request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpResponse:
         """Send a request and read the whole body (the response can be read again and again)."""
-        return await self.prepare_request(method, url, **kwargs).execute()
+        response = await self.execute(self.build_request(method, url, **kwargs))
+        try:
+            await response._read_fully()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     async def get(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
         return await self.request("GET", url, **kwargs)
@@ -411,8 +417,8 @@ def _wrap(
 ) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
     sender = Sender(next_)
 
-    async def send(builder: HttpRequestBuilder) -> HttpResponse:
-        return await interceptor(sender, builder)
+    def send(builder: HttpRequestBuilder) -> Awaitable[HttpResponse]:
+        return interceptor(sender, builder)
 
     return send
 

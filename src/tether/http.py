@@ -7,6 +7,7 @@ order-preserving); request builders use `multidict.CIMultiDict` directly.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Final, Union
@@ -51,6 +52,12 @@ class HttpStatusCode(int):
         self.description = description
         return self
 
+    @staticmethod
+    @functools.lru_cache(maxsize=512)
+    def of(value: int, description: str | None = None) -> HttpStatusCode:
+        """A shared instance: status codes repeat, so engines need not build one per response."""
+        return HttpStatusCode(value, description or None)
+
     @property
     def value(self) -> int:
         return int(self)
@@ -80,6 +87,7 @@ class HttpProtocolVersion(enum.Enum):
     HTTP_3_0 = "HTTP/3.0"
 
     @classmethod
+    @functools.lru_cache(maxsize=64)
     def parse(cls, text: str) -> HttpProtocolVersion:
         """`"HTTP/2"`, `"h2"`, `"2"`, `"HTTP/1.1"` ... -> the version; unknown text raises ValueError."""
         normalized = text.strip().upper().removeprefix("HTTP/")
@@ -101,7 +109,7 @@ class HttpProtocolVersion(enum.Enum):
             raise ValueError(f"unknown HTTP protocol version {text!r}") from None
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 def build_headers(init: HeadersInit) -> CIMultiDict[str]:

@@ -111,7 +111,8 @@ class HttpRequestBuilder:
         return self
 
     def copy(self) -> HttpRequestBuilder:
-        return HttpRequestBuilder().take_from(self)
+        clone = HttpRequestBuilder.__new__(HttpRequestBuilder)
+        return clone.take_from(self)
 
     def build(self) -> HttpRequestData:
         body = self.body

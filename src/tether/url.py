@@ -12,6 +12,7 @@ appended.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Union
@@ -49,6 +50,12 @@ def parse_url(value: str | URL) -> URL:
         return value
     if not isinstance(value, str):
         raise InvalidUrlError(f"URL must be a str or yarl.URL, got {type(value).__name__}")
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_text(value: str) -> URL:
+    # URLs are immutable values and applications call the same few endpoints: parse each text once.
     text = value.strip()
     if _ALREADY_RAW.match(text) and "//" in text[:12] and text.count("#") <= 1:
         try:

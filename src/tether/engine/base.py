@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tether.engine.capabilities import (
@@ -63,10 +64,10 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     def closed(self) -> bool:
         return self._closed
 
-    async def execute(self, request: HttpRequestData) -> HttpResponseData:
+    def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
         if self._closed:
             raise ClientClosedError(f"Engine {self.name} is already closed")
-        return await self._execute(request)
+        return self._execute(request)  # returned, not awaited: no extra coroutine frame per request
 
     @abstractmethod
     async def _execute(self, request: HttpRequestData) -> HttpResponseData: ...
@@ -85,9 +86,9 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> None:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
     engine-owned headers are rejected, and every required capability must be declared."""
-    unsafe = [name for name in request.headers if name in UNSAFE_HEADERS]
-    if unsafe:
-        raise UnsafeHeaderException(", ".join(unsafe))
+    headers = request.headers
+    if "Transfer-Encoding" in headers or "Upgrade" in headers:
+        raise UnsafeHeaderException(", ".join(name for name in headers if name in UNSAFE_HEADERS))
     supported = engine.capabilities
     for capability in request.capabilities:
         if capability not in supported:

@@ -88,6 +88,7 @@ async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_TOKENS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\x01[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*\Z")
 
 
 def response_headers(
@@ -100,20 +101,25 @@ def response_headers(
     Transfer-Encoding may only be `chunked`, never next to Content-Length; and the head must stay within
     the config's `max_response_headers` and `max_response_head_size`.
     """
-    headers: CIMultiDict[str] = CIMultiDict()
-    size = 0
-    count = 0
-    token = _TOKEN.match
-    for raw_name, raw_value in raw:
-        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
-        value = (raw_value.decode("latin-1") if isinstance(raw_value, bytes) else raw_value).strip(" \t")
-        if token(name) is None:
-            raise ProtocolError(f"Invalid response header name {name!r} from {where}")
-        if "\r" in value or "\n" in value or "\x00" in value:
-            raise ProtocolError(f"Invalid character in response header {name} from {where}")
-        size += len(name) + len(value) + 4
-        count += 1
-        headers.add(name, value)
+    pairs = [
+        (
+            name.decode("latin-1") if isinstance(name, bytes) else name,
+            (value.decode("latin-1") if isinstance(value, bytes) else value).strip(" \t"),
+        )
+        for name, value in raw
+    ]
+    # Checked in bulk (one regex, three scans) because this runs for every response.
+    names = "\x01".join(name for name, _ in pairs)
+    values = "\x01".join(value for _, value in pairs)
+    count = len(pairs)
+    if count and _TOKENS.match(names) is None:
+        bad = next(name for name, _ in pairs if _TOKEN.match(name) is None)
+        raise ProtocolError(f"Invalid response header name {bad!r} from {where}")
+    if "\r" in values or "\n" in values or "\x00" in values:
+        bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
+        raise ProtocolError(f"Invalid character in response header {bad} from {where}")
+    size = len(names) + len(values) + 2 * count
+    headers: CIMultiDict[str] = CIMultiDict(pairs)
     if count > config.max_response_headers:
         raise ProtocolError(
             f"Response from {where} has {count} headers, more than max_response_headers={config.max_response_headers}"
