@@ -28,6 +28,7 @@ from tether.engine import (
     HttpClientEngineConfig,
     HttpTimeoutConfig,
     ProxyCapability,
+    SSECapability,
 )
 from tether.engine.support import (
     chunks_of,
@@ -72,7 +73,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
     @property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
-        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability}
+        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability}
 
     def _get_session(self) -> aiohttp.ClientSession:
         # aiohttp binds a session to the running loop, so it is made on first use.

@@ -31,6 +31,7 @@ from tether.engine import (
     ProxyCapability,
     ProxyType,
     SocksProxyCapability,
+    SSECapability,
 )
 from tether.engine.support import (
     chunks_of,
@@ -96,7 +97,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             extra.add(Http3Capability)
         if self.config.duplex_streaming_enabled:
             extra.add(DuplexStreamingCapability)
-        return DEFAULT_CAPABILITIES | extra
+        return DEFAULT_CAPABILITIES | extra | {SSECapability}
 
     def _loop_multi(self) -> CurlMultiLoop:
         loop = asyncio.get_running_loop()

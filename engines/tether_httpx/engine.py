@@ -29,6 +29,7 @@ from tether.engine import (
     ProxyCapability,
     ProxyType,
     SocksProxyCapability,
+    SSECapability,
 )
 from tether.engine.support import (
     chunks_of,
@@ -79,7 +80,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra
+        return DEFAULT_CAPABILITIES | extra | {SSECapability}
 
     def _client(self, request: HttpRequestData) -> httpx.AsyncClient:
         # httpx fixes the protocol per client: one for the configured default, one that speaks only

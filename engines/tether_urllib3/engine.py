@@ -41,6 +41,7 @@ from tether.engine import (
     ProxyCapability,
     ProxyType,
     SocksProxyCapability,
+    SSECapability,
 )
 from tether.engine.support import (
     READ_CHUNK_SIZE,
@@ -107,7 +108,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         extra: set[HttpClientEngineCapability[Any]] = {ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra
+        return DEFAULT_CAPABILITIES | extra | {SSECapability}
 
     def _create_pool(self) -> urllib3.PoolManager:
         config = self.config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as jsonlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from yarl import URL
 
@@ -33,6 +33,7 @@ from tether.exceptions import (
     ClientClosedError,
     InvalidUrlError,
     SendCountExceedException,
+    SSEClientException,
 )
 from tether.http import HeadersInit, build_headers
 from tether.plugins.api import (
@@ -46,6 +47,9 @@ from tether.plugins.api import (
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
 from tether.url import QueryParams, with_params
+
+if TYPE_CHECKING:
+    from tether.plugins.sse.session import SSESession, SSESessionContext
 
 __all__ = ["HttpClient", "HttpStatement"]
 
@@ -305,6 +309,27 @@ class HttpClient:
 
     def prepare_options(self, url: str | URL = "", **kwargs: Any) -> HttpStatement:
         return self.prepare_request("OPTIONS", url, **kwargs)
+
+    def sse(self, url: str | URL = "", *, method: str = "GET", **kwargs: Any) -> SSESessionContext:
+        """`async with client.sse(url) as session:` iterate `session.incoming` (needs the SSE plugin).
+
+        Keywords: the request keywords, plus per-call SSE settings (`buffer_policy`,
+        `reconnection_time`, `max_reconnection_attempts`, `show_comment_events`, `show_retry_events`,
+        `max_event_size`).
+        """
+        from tether.plugins.sse.session import SSESessionContext
+
+        return SSESessionContext(self.sse_session(url, method=method, **kwargs))
+
+    async def sse_session(self, url: str | URL = "", *, method: str = "GET", **kwargs: Any) -> SSESession:
+        """A connected SSE session; the caller closes it (`await session.close()` or `async with`)."""
+        from tether.plugins.sse.plugin import SSE
+        from tether.plugins.sse.session import open_session
+
+        instance = self.plugin_or_none(SSE)
+        if instance is None:
+            raise SSEClientException(None, None, "The SSE plugin is not installed: config.install(SSE)")
+        return await open_session(self, method, url, instance.plugin_config, kwargs)
 
     def duplex(self, method: str, url: str | URL = "", **kwargs: Any) -> DuplexCall:
         """A duplex call: write the request body while the response streams (see `tether.duplex`)."""

@@ -166,6 +166,12 @@ class HttpResponse:
         if self._content is None:
             self._data.body.set_deadline(loop_time, error)
 
+    def _with_content(self, content: bytes) -> HttpResponse:
+        """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""
+        clone = HttpResponse(self._data, self.request, self._body_transformer)
+        clone._content = content
+        return clone
+
     async def aclose(self) -> None:
         """Release the connection without reading the rest of the body."""
         await self._data.body.aclose()

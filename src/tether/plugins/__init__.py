@@ -13,6 +13,7 @@ from tether.plugins.api import (
 )
 from tether.plugins.default_request import DefaultRequest, DefaultRequestConfig
 from tether.plugins.redirect import HttpRedirect, HttpRedirectConfig
+from tether.plugins.sse import SSE
 from tether.plugins.timeout import HttpTimeout, HttpTimeoutPluginConfig
 from tether.plugins.validator import HttpCallValidator, HttpCallValidatorConfig
 
@@ -27,6 +28,7 @@ __all__ = [
     "HttpRedirect",
     "HttpRedirectConfig",
     "HttpTimeout",
+    "SSE",
     "HttpTimeoutPluginConfig",
     "PluginBuilder",
     "Send",

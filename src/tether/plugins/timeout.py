@@ -72,8 +72,11 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
         if override is None:
             override = request.get_capability(HttpTimeoutCapability)
         timeouts = config.resolve(override)
-        request.set_capability(HttpTimeoutCapability, timeouts)
         streaming_session = SSECapability in request.capabilities or WebSocketCapability in request.capabilities
+        if streaming_session and request.call_options.get("timeout") is None:
+            # A session may be quiet for minutes: only the connect timeout applies unless asked per call.
+            timeouts = replace(timeouts, request_timeout=None, socket_timeout=None)
+        request.set_capability(HttpTimeoutCapability, timeouts)
         limit = timeouts.request_timeout
         if limit is None or streaming_session:
             return await sender.proceed(request)

@@ -1,0 +1,156 @@
+"""The SSE parser against the WHATWG rules, the shared vectors (whole, byte by byte, split anywhere),
+and hypothesis: however the input is split, the same events come out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tether.plugins.sse import ServerSentEvent, SSEEventTooLargeError, SSEParser
+
+VECTORS = json.loads((Path(__file__).parent / "data" / "sse_vectors.json").read_text())["cases"]
+PARSER_VECTORS = [case for case in VECTORS if not case.get("fail_connection")]
+
+
+def parse(*chunks: bytes, **kwargs: Any) -> tuple[list[ServerSentEvent], SSEParser]:
+    parser = SSEParser(**kwargs)
+    events = [event for chunk in chunks for event in parser.feed(chunk)]
+    parser.close()
+    return events, parser
+
+
+def as_expected(events: list[ServerSentEvent]) -> list[dict[str, str | None]]:
+    return [{"type": e.type, "data": e.data, "lastEventId": e.id or ""} for e in events if e.data is not None]
+
+
+def check(case: dict[str, Any], pieces: list[bytes]) -> None:
+    events, parser = parse(*pieces)
+    assert as_expected(events) == case["expect"], case["id"]
+    if "retry_ms" in case:
+        assert parser.reconnection_time == case["retry_ms"], case["id"]
+
+
+@pytest.mark.parametrize("case", PARSER_VECTORS, ids=[c["id"] for c in PARSER_VECTORS])
+def test_vector_whole(case: dict[str, Any]) -> None:
+    check(case, [chunk.encode("latin-1") for chunk in case["chunks"]])
+
+
+@pytest.mark.parametrize("case", PARSER_VECTORS, ids=[c["id"] for c in PARSER_VECTORS])
+def test_vector_byte_by_byte(case: dict[str, Any]) -> None:
+    raw = "".join(case["chunks"]).encode("latin-1")
+    check(case, [raw[i : i + 1] for i in range(len(raw))])
+
+
+@pytest.mark.parametrize("case", PARSER_VECTORS, ids=[c["id"] for c in PARSER_VECTORS])
+def test_vector_split_at_every_position(case: dict[str, Any]) -> None:
+    raw = "".join(case["chunks"]).encode("latin-1")
+    for cut in range(len(raw) + 1):
+        check(case, [raw[:cut], raw[cut:]])
+
+
+def test_every_line_ending_works_and_mixes() -> None:
+    events, _ = parse(b"data:a\r\rdata:b\n\ndata:c\r\n\r\ndata:d\r\n\n")
+    assert [e.data for e in events] == ["a", "b", "c", "d"]
+
+
+def test_a_crlf_split_across_chunks_is_one_line_end() -> None:
+    events, _ = parse(b"data:a\r", b"\n", b"data:b\r", b"\n\r", b"\n")
+    assert [e.data for e in events] == ["a\nb"]
+
+
+def test_a_leading_bom_is_dropped_once_only() -> None:
+    events, _ = parse(b"\xef\xbb", b"\xbfdata:x\n\n\xef\xbb\xbfdata:y\n\n")
+    assert [e.data for e in events] == ["x"]  # the second BOM makes an unknown field name
+
+
+def test_one_leading_space_is_stripped_from_values() -> None:
+    events, _ = parse(b"data:  two spaces\nevent: kind\n\n")
+    assert (events[0].data, events[0].event) == (" two spaces", "kind")
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    events, _ = parse(b"data: first\ndata:\ndata: third\n\n")
+    assert events[0].data == "first\n\nthird"
+
+
+def test_a_block_without_data_dispatches_nothing_but_an_empty_data_line_does() -> None:
+    events, _ = parse(b"event: nothing\nid: 7\n\ndata:\n\n")
+    assert [(e.data, e.id) for e in events] == [("", "7")]
+
+
+def test_an_id_with_nul_is_ignored_and_the_last_id_carries_over() -> None:
+    events, parser = parse(b"id: a\ndata: 1\n\nid: b\x00c\ndata: 2\n\ndata: 3\n\nid\ndata: 4\n\n")
+    assert [e.id for e in events] == ["a", "a", "a", None]
+    assert parser.last_event_id == ""
+
+
+def test_retry_counts_only_when_all_digits() -> None:
+    events, parser = parse(
+        b"retry: 1500\ndata: a\n\nretry: 15x\ndata: b\n\nretry:\ndata: c\n\nretry: \xd9\xa3\ndata: d\n\n"
+    )
+    assert [e.retry for e in events] == [1500, None, None, None]
+    assert parser.reconnection_time == 1500
+
+
+def test_comments_are_collected_and_shown_only_on_request() -> None:
+    events, _ = parse(b": keep-alive\n\n: note\ndata: x\n\n")
+    assert [(e.data, e.comments) for e in events] == [(None, "keep-alive"), ("x", "note")]
+
+
+def test_an_unterminated_event_at_the_end_is_discarded() -> None:
+    events, parser = parse(b"data: complete\n\nid: 9\ndata: incomplete\n")
+    assert [e.data for e in events] == ["complete"]
+    assert parser.last_event_id == ""
+
+
+def test_invalid_utf8_becomes_replacement_characters() -> None:
+    events, _ = parse(b"data: \xff\xfe ok\n\n")
+    assert events[0].data == "\ufffd\ufffd ok"
+
+
+def test_an_event_over_the_limit_raises_naming_the_limit() -> None:
+    parser = SSEParser(max_event_size=100)
+    parser.feed(b"data: " + b"x" * 60 + b"\n")
+    with pytest.raises(SSEEventTooLargeError, match="max_event_size=100"):
+        parser.feed(b"data: " + b"y" * 60 + b"\n")
+
+
+def test_a_line_that_never_ends_cannot_grow_past_the_limit() -> None:
+    parser = SSEParser(max_event_size=1000)
+    with pytest.raises(SSEEventTooLargeError, match="max_event_size=1000"):
+        for _ in range(100):
+            parser.feed(b"z" * 100)
+
+
+def test_the_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_event_size must be positive"):
+        SSEParser(max_event_size=0)
+
+
+def _all_events(chunks: list[bytes]) -> tuple[list[ServerSentEvent], int | None]:
+    events, parser = parse(*chunks)
+    return events, parser.reconnection_time
+
+
+stream_pieces = st.lists(
+    st.sampled_from(
+        [b"data", b":", b" ", b"x", b"\xc3\xa9", b"\r", b"\n", b"\r\n", b"id", b"event", b"retry", b"12", b"\x00",
+         b"\xef\xbb\xbf"]
+    ),
+    max_size=60,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream_pieces, st.data())
+def test_splitting_the_input_anywhere_gives_the_same_events(pieces: list[bytes], data: st.DataObject) -> None:
+    raw = b"".join(pieces)
+    expected = _all_events([raw])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    assert _all_events(chunks) == expected
