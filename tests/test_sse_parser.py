@@ -152,5 +152,5 @@ def test_splitting_the_input_anywhere_gives_the_same_events(pieces: list[bytes],
     raw = b"".join(pieces)
     expected = _all_events([raw])
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
-    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     assert _all_events(chunks) == expected

@@ -154,9 +154,8 @@ class SSEParser:
         elif name == "id":
             if "\x00" not in value:
                 self._id_buffer = value
-        elif name == "retry":
-            if value.isascii() and value.isdigit():
-                self.reconnection_time = self._retry = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self.reconnection_time = self._retry = int(value)
 
     def _dispatch(self) -> ServerSentEvent | None:
         self._last_id = self._id_buffer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ SSE_OPTIONS = (
 @dataclass
 class SSEConfig:
     #: What a failed session keeps for `exc.response.body_as_text()`.
-    buffer_policy: SSEBufferPolicy = SSEBufferPolicy.off()
+    buffer_policy: SSEBufferPolicy = field(default_factory=SSEBufferPolicy.off)
     #: Seconds to wait before reconnecting when the server sent no `retry:`.
     reconnection_time: float = 3.0
     #: Reconnections after the stream ends or fails; 0 never reconnects.
