@@ -51,9 +51,9 @@ async def test_a_session_yields_events_and_sends_the_sse_headers() -> None:
 
 async def test_comment_and_retry_blocks_are_shown_on_request() -> None:
     engine = MockEngine(lambda r: respond(b": hi\n\nretry: 5\n\ndata: x\n\n", headers=SSE_HEADERS))
-    async with HttpClient(engine, install(show_comment_events=True, show_retry_events=True)) as client:
-        async with client.sse(URL) as session:
-            events = [(e.data, e.comments, e.retry) async for e in session.incoming]
+    client = HttpClient(engine, install(show_comment_events=True, show_retry_events=True))
+    async with client, client.sse(URL) as session:
+        events = [(e.data, e.comments, e.retry) async for e in session.incoming]
     assert events == [(None, "hi", None), (None, None, 5), ("x", None, None)]
 
 
