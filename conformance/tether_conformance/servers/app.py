@@ -252,8 +252,61 @@ async def duplex_echo(scope: Scope, receive: Receive, send: Send, query: dict[st
     await send({"type": "http.response.body", "body": b""})
 
 
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+async def _sse(send: Send, events: list[bytes], delay: float = 0.0) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    for event in events:
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+        if delay:
+            await asyncio.sleep(delay)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def sse_basic(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await _sse(
+        send,
+        [
+            b": welcome\n\n",
+            b"event: greeting\nid: 1\ndata: hello\n\n",
+            b"data: multi\r\ndata: line\r\n\r\n",
+            b'id: 3\nevent: bye\ndata: {"done": true}\n\n',
+        ],
+    )
+
+
+async def sse_many(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    count = int(query.get("count", "1000"))
+    body = b"".join(b"id: %d\ndata: event %d\n\n" % (i, i) for i in range(count))
+    await _sse(send, [body[i : i + 4096] for i in range(0, len(body), 4096)])
+
+
+async def sse_reconnect(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    last = dict(scope["headers"]).get(b"last-event-id", b"").decode()
+    if not last:
+        await _sse(send, [b"retry: 50\nid: 1\ndata: one\n\n"])
+    elif last == "1":
+        await _sse(send, [b"id: 2\ndata: two\n\n"])
+    else:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def sse_wrong_type(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    await respond(send, 200, b"data: not an event stream\n\n", [("content-type", "text/plain")])
+
+
 ROUTES: dict[str, Handler] = {
     "/duplex/echo": duplex_echo,
+    "/sse/basic": sse_basic,
+    "/sse/many": sse_many,
+    "/sse/reconnect": sse_reconnect,
+    "/sse/wrong-type": sse_wrong_type,
     "/echo": echo,
     "/echo/body": echo_body,
     "/bytes": sized_bytes,

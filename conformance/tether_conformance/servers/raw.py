@@ -42,6 +42,10 @@ RAW_RESPONSES: dict[str, bytes] = {
     "reason-phrase-custom": b"HTTP/1.1 299 Totally Custom Reason\r\nContent-Length: 2\r\n\r\nok",
     "empty-reason-phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
     "header-value-padding": b"HTTP/1.1 200 OK\r\nX-Padded:    spaced value   \r\nContent-Length: 0\r\n\r\n",
+    "sse-midstream-error": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 500\r\n\r\n"
+        b"data: a\n\ndata: b\n\nid: 3\ndata: c\n\n"
+    ),
     "duplex-close-early": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye",
     "content-length-with-chunked": (
         b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tether.engine.capabilities import SSECapability
-from tether.exceptions import SSEClientException, TetherError
+from tether.exceptions import SSEClientException, TetherError, UnsupportedCapabilityError
 from tether.plugins.sse.buffer import SSEBuffer, SSEBufferPolicy
 from tether.plugins.sse.parser import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEEventTooLargeError, SSEParser
 from tether.response import HttpResponse
@@ -186,8 +186,8 @@ async def open_session(
     session = SSESession(client, method, url, settings, kwargs)
     try:
         await session._connect()
-    except SSEClientException:
-        raise
+    except (SSEClientException, UnsupportedCapabilityError):
+        raise  # a missing capability keeps its own class on every API (raised before any I/O)
     except TetherError as exc:
         raise SSEClientException(None, exc) from exc
     return session
