@@ -306,7 +306,50 @@ class RequestsContestant(_Threaded):
         return total
 
 
+# -- SSE parsing (no server: the same 100k-event stream, fed in 64 KiB chunks) -----------------------------
+def sse_stream(events: int) -> list[bytes]:
+    body = b"".join(
+        b'id: %d\nevent: tick\ndata: {"n": %d, "payload": "abcdefghijklmnopqrstuvwxyz"}\n\n' % (i, i)
+        for i in range(events)
+    )
+    return [body[i : i + 65536] for i in range(0, len(body), 65536)]
+
+
+class TetherSSEParser(SyncContestant):
+    def open(self) -> None:
+        self.chunks = sse_stream(self.job.n)
+
+    def run(self, n: int) -> int:
+        from tether.plugins.sse import SSEParser
+
+        parser = SSEParser()
+        return sum(len(parser.feed(chunk)) for chunk in self.chunks[: max(1, len(self.chunks) * n // self.job.n)])
+
+
+class HttpxSSEParser(SyncContestant):
+    """httpx-sse's own pipeline: incremental UTF-8 decoding, its line decoder, its event decoder."""
+
+    def open(self) -> None:
+        self.chunks = sse_stream(self.job.n)
+
+    def run(self, n: int) -> int:
+        import codecs
+
+        from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+        text = codecs.getincrementaldecoder("utf-8")("replace")
+        lines, decoder = SSELineDecoder(), SSEDecoder()
+        count = 0
+        for chunk in self.chunks[: max(1, len(self.chunks) * n // self.job.n)]:
+            for line in lines.decode(text.decode(chunk)):
+                if decoder.decode(line) is not None:
+                    count += 1
+        return count
+
+
 CONTESTANTS: dict[str, type[AsyncContestant] | type[SyncContestant]] = {
+    "tether-sse-parser": TetherSSEParser,
+    "httpx-sse-parser": HttpxSSEParser,
     "tether+curl": _tether("curl"),
     "tether+aiohttp": _tether("aiohttp"),
     "tether+httpx": _tether("httpx"),

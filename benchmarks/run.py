@@ -78,6 +78,7 @@ SCENARIOS = [
         ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
         read_to=True,
     ),
+    Scenario("sse-parse-100k-events", "", 1, 100_000, 100_000, ["tether-sse-parser", "httpx-sse-parser"]),
     Scenario("sync-get-1k-c1", "/1k", 1, 4000, 1000, ["tether.sync+curl", "requests", "urllib3"]),
 ]
 
@@ -159,6 +160,13 @@ TARGETS = [
     ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90),
     ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5),
     ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0),
+    (
+        "tether SSE parser / httpx-sse, 100k events/s",
+        "sse-parse-100k-events",
+        "tether-sse-parser",
+        "httpx-sse-parser",
+        2.0,
+    ),
 ]
 
 

@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-import re
+import codecs
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tether.exceptions import ProtocolError
 
@@ -25,12 +25,8 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEEventTooLargeError", "SSEParser", "Serv
 #: 8 MiB: far above any sane event, far below what would hurt the process.
 DEFAULT_MAX_EVENT_SIZE = 8 * 1024 * 1024
 
-_BOM = b"\xef\xbb\xbf"
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
-
-@dataclass(frozen=True)
-class ServerSentEvent:
+class ServerSentEvent(NamedTuple):
     """One event. `data` is None only for comment or retry blocks (shown when the session asks).
 
     `event` is the `event:` field (None means the default type, "message"); `id` is the last event id in
@@ -62,11 +58,11 @@ class SSEParser:
     """Incremental: `feed(chunk)` returns the events completed by that chunk."""
 
     __slots__ = (
-        "_bom_checked",
         "_buffer",
         "_comments",
         "_data",
         "_data_size",
+        "_decoder",
         "_event_type",
         "_id_buffer",
         "_last_id",
@@ -84,9 +80,12 @@ class SSEParser:
             raise ValueError(f"max_event_size must be positive, got {max_event_size}")
         self._max = max_event_size
         self._on_line = on_line
-        self._buffer = b""
+        # utf-8-sig drops one BOM at the very start (even split across chunks) and no other;
+        # "replace" turns invalid bytes into U+FFFD as the spec says. Multi-byte characters may
+        # arrive split across chunks: the incremental decoder keeps the partial bytes.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
+        self._buffer = ""
         self._pending_cr = False
-        self._bom_checked = False
         self._data: list[str] = []
         self._data_size = 0
         self._event_type = ""
@@ -102,82 +101,93 @@ class SSEParser:
         return self._last_id
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        data = self._buffer + chunk if self._buffer else chunk
+        text = self._decoder.decode(chunk)
+        if not text:
+            return []
         if self._pending_cr:
             self._pending_cr = False
-            if data[:1] == b"\n":
-                data = data[1:]  # the LF of a CRLF that was split across chunks
-        if not self._bom_checked:
-            if len(data) < 3 and _BOM.startswith(data):
-                self._buffer = data
-                return []
-            self._bom_checked = True
-            if data.startswith(_BOM):
-                data = data[3:]
-        if b"\r" in data:
-            lines = _LINE_BREAK.split(data)
-            if data.endswith(b"\r"):
+            if text[0] == "\n":
+                text = text[1:]  # the LF of a CRLF that was split across chunks
+        if self._buffer:
+            text = self._buffer + text
+        if "\r" in text:
+            if text[-1] == "\r":
                 self._pending_cr = True
-        else:
-            lines = data.split(b"\n")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
         rest = lines.pop()
         if len(rest) > self._max:
             raise SSEEventTooLargeError(self._max, len(rest))
         self._buffer = rest
+        # The hot loop keeps the parser's state in locals (CPython: much cheaper than attributes)
+        # and writes it back once at the end.
         events: list[ServerSentEvent] = []
+        append_event = events.append
         on_line = self._on_line
-        for raw in lines:
-            line = raw.decode("utf-8", "replace")
+        data = self._data
+        comments = self._comments
+        size = self._data_size
+        limit = self._max
+        event_type = self._event_type
+        id_buffer = self._id_buffer
+        last_id = self._last_id
+        retry = self._retry
+        for line in lines:
             if on_line is not None:
                 on_line(line)
             if not line:
-                event = self._dispatch()
-                if event is not None:
-                    events.append(event)
-            elif line[0] == ":":
-                self._comments.append(line[2:] if line[1:2] == " " else line[1:])
-            else:
-                self._field(line)
+                last_id = id_buffer
+                if data or comments or retry is not None:
+                    append_event(
+                        ServerSentEvent(
+                            (data[0] if len(data) == 1 else "\n".join(data)) if data else None,
+                            event_type or None,
+                            last_id or None,
+                            retry,
+                            "\n".join(comments) if comments else None,
+                        )
+                    )
+                    data = []
+                    comments = []
+                    retry = None
+                    size = 0
+                event_type = ""
+                continue
+            # "name: value" (one space after the colon) is by far the common form: one C call.
+            name, separator, value = line.partition(": ")
+            if not separator or ":" in name:
+                name, colon, value = line.partition(":")
+                if colon and value[:1] == " ":
+                    value = value[1:]
+            if name == "data":
+                data.append(value)
+                size += len(value) + 1
+                if size > limit:
+                    raise SSEEventTooLargeError(limit, size)
+            elif name == "event":
+                event_type = value
+            elif name == "id":
+                if "\x00" not in value:
+                    id_buffer = value
+            elif not name:
+                comments.append(value)  # a line starting with ":" is a comment
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self.reconnection_time = retry = int(value)
+        self._data = data
+        self._comments = comments
+        self._data_size = size
+        self._event_type = event_type
+        self._id_buffer = id_buffer
+        self._last_id = last_id
+        self._retry = retry
         return events
-
-    def _field(self, line: str) -> None:
-        name, colon, value = line.partition(":")
-        if colon and value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-            self._data_size += len(value) + 1
-            if self._data_size > self._max:
-                raise SSEEventTooLargeError(self._max, self._data_size)
-        elif name == "event":
-            self._event_type = value
-        elif name == "id":
-            if "\x00" not in value:
-                self._id_buffer = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self.reconnection_time = self._retry = int(value)
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        self._last_id = self._id_buffer
-        data, comments, retry = self._data, self._comments, self._retry
-        event_type = self._event_type
-        self._data, self._comments, self._retry = [], [], None
-        self._data_size = 0
-        self._event_type = ""
-        if not data:
-            if comments or retry is not None:
-                return ServerSentEvent(
-                    None, event_type or None, self._last_id or None, retry, "\n".join(comments) or None
-                )
-            return None
-        return ServerSentEvent(
-            "\n".join(data), event_type or None, self._last_id or None, retry, "\n".join(comments) if comments else None
-        )
 
     def close(self) -> None:
         """The stream ended: whatever event was still open is discarded."""
-        self._buffer = b""
+        self._buffer = ""
+        self._pending_cr = False
         self._data, self._comments, self._retry = [], [], None
         self._data_size = 0
         self._event_type = ""
         self._id_buffer = self._last_id
+        self._decoder.reset()
