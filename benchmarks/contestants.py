@@ -42,7 +42,8 @@ async def fan_out(
         nonlocal remaining, total, done
         while remaining > 0 and (deadline is None or time.perf_counter() < deadline):
             remaining -= 1
-            total += await one()
+            received = await one()  # not `total += await one()`: that reads `total` before awaiting
+            total += received
             done += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))

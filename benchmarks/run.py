@@ -51,13 +51,15 @@ class Scenario:
     http2: bool = False
     read_to: bool = False
     ceiling: str | None = None  # "wrk" or "h2load"
+    #: Body bytes every response must carry (a guard against measuring error pages).
+    body_size: int | None = None
 
 
 SCENARIOS = [
-    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, HTTP1, ceiling="wrk"),
-    Scenario("get-1k-c64", "/1k", 64, 20000, 4000, HTTP1, ceiling="wrk"),
-    Scenario("get-100k-c16", "/100k", 16, 5000, 1500, HTTP1, ceiling="wrk"),
-    Scenario("post-1k-c64", "/post", 64, 20000, 4000, HTTP1, method="POST"),
+    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, HTTP1, ceiling="wrk", body_size=1024),
+    Scenario("get-1k-c64", "/1k", 64, 20000, 3000, HTTP1, ceiling="wrk", body_size=1024),
+    Scenario("get-100k-c16", "/100k", 16, 5000, 1000, HTTP1, ceiling="wrk", body_size=100 * 1024),
+    Scenario("post-1k-c64", "/post", 64, 20000, 3000, HTTP1, method="POST", body_size=2),
     Scenario(
         "h2-tls-get-1k-c64",
         "/1k",
@@ -68,6 +70,7 @@ SCENARIOS = [
         tls=True,
         http2=True,
         ceiling="h2load",
+        body_size=1024,
     ),
     Scenario(
         "download-100m-read-to",
@@ -77,9 +80,10 @@ SCENARIOS = [
         1,
         ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
         read_to=True,
+        body_size=100 * 1024 * 1024,
     ),
     Scenario("sse-parse-100k-events", "", 1, 100_000, 100_000, ["tether-sse-parser", "httpx-sse-parser"]),
-    Scenario("sync-get-1k-c1", "/1k", 1, 4000, 1000, ["tether.sync+curl", "requests", "urllib3"]),
+    Scenario("sync-get-1k-c1", "/1k", 1, 4000, 1000, ["tether.sync+curl", "requests", "urllib3"], body_size=1024),
 ]
 
 
@@ -200,11 +204,18 @@ def main(argv: list[str] | None = None) -> int:
                         "method": scenario.method,
                         "http2": scenario.http2,
                         "read_to": scenario.read_to,
-                        "budget": 2.0 if args.quick else 5.0,
+                        "budget": 1.5 if args.quick else 5.0,
                     }
                     result = results.setdefault((scenario.name, contestant), Result(scenario.name, contestant))
                     try:
-                        result.rounds.append(run_worker(spec))
+                        measured = run_worker(spec)
+                        expected = scenario.body_size
+                        if expected is not None and measured["bytes"] != expected * measured["requests"]:
+                            raise RuntimeError(
+                                f"received {measured['bytes']} body bytes for {measured['requests']} requests, "
+                                f"expected {expected} each: is the server answering with an error page?"
+                            )
+                        result.rounds.append(measured)
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         print(f"  ! {scenario.name} {contestant}: {exc}", file=sys.stderr)
             print(f"  {scenario.name} done ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)

@@ -104,8 +104,10 @@ class NginxServer:
         return f"http://127.0.0.1:{self.http_port}{path}"
 
     def start(self) -> NginxServer:
+        # nginx's workers run as an unprivileged user: they must be able to read the files.
+        self.root.chmod(0o755)
         www = self.root / "www"
-        www.mkdir()
+        www.mkdir(mode=0o755)
         for name, size in SIZES.items():
             with (www / name).open("wb") as handle:
                 block = bytes(range(256)) * 4096  # 1 MiB
@@ -114,6 +116,7 @@ class NginxServer:
                     piece = block[: min(remaining, len(block))]
                     handle.write(piece)
                     remaining -= len(piece)
+            (www / name).chmod(0o644)
         ca = trustme.CA()
         ca.cert_pem.write_to_path(self.ca_file)
         cert = ca.issue_cert("localhost", "127.0.0.1")
