@@ -13,7 +13,7 @@ import enum
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pycurl
 
@@ -108,9 +108,10 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             self._multi = CurlMultiLoop(loop, config.max_connections, config.max_connections_per_host)
         return self._multi
 
-    def _configure(self, handle: pycurl.Curl, request: HttpRequestData) -> None:
+    def _configure_handle(self, handle: pycurl.Curl, multi: CurlMultiLoop) -> None:
+        """Options that are the same for every request of this engine: set once per easy handle
+        (handles are reused without `reset()`)."""
         config = self.config
-        handle.setopt(pycurl.URL, str(request.url))
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.ACCEPT_ENCODING, None)  # no decoding: bodies arrive raw
@@ -131,7 +132,19 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             handle.setopt(pycurl.SSLCERT, cert)
             if key:
                 handle.setopt(pycurl.SSLKEY, key)
-        version = config.http_version.value
+        proxy = config.proxy
+        if proxy is not None:
+            if proxy.type is ProxyType.SOCKS:
+                handle.setopt(pycurl.PROXY, f"socks5://{proxy.url.host}:{proxy.url.port}")
+            else:
+                handle.setopt(pycurl.PROXY, str(proxy.url))
+        else:
+            handle.setopt(pycurl.PROXY, "")  # never the environment's proxy
+
+    def _configure(self, handle: pycurl.Curl, request: HttpRequestData) -> None:
+        """Options that vary per request: every one is set explicitly, as the handle is reused."""
+        handle.setopt(pycurl.URL, str(request.url))
+        version = self.config.http_version.value
         if Http3Capability in request.capabilities:
             version = pycurl.CURL_HTTP_VERSION_3ONLY
         elif Http2Capability in request.capabilities:
@@ -141,17 +154,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
             )
         handle.setopt(pycurl.HTTP_VERSION, version)
-        proxy = config.proxy
-        if proxy is not None:
-            if proxy.type is ProxyType.SOCKS:
-                handle.setopt(pycurl.PROXY, f"socks5://{proxy.url.host}:{proxy.url.port}")
-            else:
-                handle.setopt(pycurl.PROXY, str(proxy.url))
-        else:
-            handle.setopt(pycurl.PROXY, "")  # never the environment's proxy
-        timeouts = request.timeout
-        if timeouts.connect_timeout is not None:
-            handle.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(timeouts.connect_timeout * 1000)))
+        connect_timeout = request.timeout.connect_timeout
+        # 0 restores libcurl's default (300 s for the connect phase only; tether never adds another).
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, 0 if connect_timeout is None else max(1, int(connect_timeout * 1000)))
 
     def _method_and_body(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData) -> list[str]:
         """Method, request body and the headers libcurl must not add on its own."""
@@ -159,19 +164,31 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         method = request.method
         body = request.body
         data = request_body_bytes(body)
-        if method == "HEAD":
-            handle.setopt(pycurl.NOBODY, 1)
-        elif method != "GET" or data is None or data:
-            if method != "GET":
-                handle.setopt(pycurl.CUSTOMREQUEST, method)
-            if isinstance(body, (StreamContent, WriterChannelContent)):
-                handle.setopt(pycurl.UPLOAD, 1)
+        streaming = isinstance(body, (StreamContent, WriterChannelContent))
+        upload = streaming or (
+            data is not None and (bool(data) or method not in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
+        )
+        handle.setopt(pycurl.NOBODY, 1 if method == "HEAD" else 0)
+        if method != "HEAD":
+            handle.setopt(pycurl.UPLOAD, 1 if upload else 0)
+            if not upload:
+                handle.setopt(pycurl.HTTPGET, 1)
+        if method in ("GET", "HEAD"):
+            handle.unsetopt(pycurl.CUSTOMREQUEST)
+            if upload:
+                handle.setopt(pycurl.CUSTOMREQUEST, method)  # a GET with a body
+        else:
+            handle.setopt(pycurl.CUSTOMREQUEST, method)
+        if upload:
+            if streaming:
                 length = body.content_length
                 handle.setopt(pycurl.INFILESIZE_LARGE, -1 if length is None else length)
-                source = chunks_of(body) if isinstance(body, StreamContent) else body.chunks()
+                source = (
+                    chunks_of(body) if isinstance(body, StreamContent) else cast(WriterChannelContent, body).chunks()
+                )
                 transfer.upload_stream(source)
-            elif data is not None and (data or method not in ("GET", "DELETE", "OPTIONS", "TRACE")):
-                handle.setopt(pycurl.UPLOAD, 1)
+            else:
+                assert data is not None
                 handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
                 transfer.upload_bytes(data)
         if "Content-Type" not in request.headers:
@@ -183,6 +200,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         handle = multi.acquire_handle()
         transfer = Transfer(multi, handle)
         try:
+            if handle not in multi.configured:
+                self._configure_handle(handle, multi)
+                multi.configured.add(handle)
             self._configure(handle, request)
             suppressed = self._method_and_body(handle, transfer, request)
             headers = [f"{name}: {value}" if value else f"{name};" for name, value in request.headers.items()]

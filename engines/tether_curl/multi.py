@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,6 +23,9 @@ __all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
 BODY_HIGH_WATER = 1024 * 1024
 #: Upload bytes queued ahead of libcurl per transfer.
 UPLOAD_HIGH_WATER = 1024 * 1024
+#: Seconds a socket libcurl stopped watching stays registered with the loop, in case the next
+#: transfer on the same kept-alive connection wants it again (it usually does, within microseconds).
+IDLE_SWEEP = 0.05
 
 _STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
 
@@ -50,11 +52,8 @@ class Transfer:
         loop = owner.loop
         self.head: asyncio.Future[tuple[str, int, str, list[tuple[str, str]]]] = loop.create_future()
         self.done: asyncio.Future[None] = loop.create_future()
-        self._version = ""
-        self._status = 0
-        self._reason = ""
-        self._headers: list[tuple[str, str]] = []
-        self._head_lines = 0
+        self._raw_head: list[bytes] = []
+        self._head_done = False
         self._body: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._body_paused = False
@@ -68,10 +67,10 @@ class Transfer:
         self._producer: asyncio.Task[None] | None = None
         self.abort_reason: BaseException | None = None
         self.connected = False
-        self._last_activity = time.monotonic()
+        self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
+        self._seen_activity = -1
         self._socket_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
-        self._active = False
 
     # -- setup ----------------------------------------------------------------------------------
     def install_callbacks(self) -> None:
@@ -99,50 +98,47 @@ class Transfer:
     # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
     def _on_connected(self, *args: Any) -> int:
         self.connected = True
-        self._touch()
+        self._activity += 1
         return pycurl.PREREQFUNC_OK
 
     def _on_header(self, line: bytes) -> None:
-        self._touch()
-        if self.head.done():
+        # Called by libcurl for every head line: keep it minimal, parse once the head is complete.
+        if self._head_done:
             return  # trailer fields after a chunked body: tether does not expose them
-        text = line.decode("latin-1")
-        if text.startswith("HTTP/") and not self._head_lines:
-            match = _STATUS_LINE.match(text)
-            if match is None:
-                self._fail_head(f"malformed status line {text.strip()!r}")
+        self._raw_head.append(line)
+        if line == b"\r\n" or line == b"\n":
+            self._parse_head()
+
+    def _parse_head(self) -> None:
+        lines = self._raw_head
+        self._raw_head = []
+        status_line = lines[0].decode("latin-1")
+        match = _STATUS_LINE.match(status_line)
+        if match is None:
+            self._fail_head(f"malformed status line {status_line.strip()!r}")
+            return
+        status = int(match.group(2))
+        if 100 <= status < 200 and status != 101:
+            return  # an interim response (100 Continue ...): the real head follows
+        headers: list[tuple[str, str]] = []
+        for raw in lines[1:-1]:
+            text = raw.decode("latin-1")
+            content = text[:-2] if text[-2:] == "\r\n" else text[:-1]
+            if "\r" in content:
+                self._fail_head(f"bare CR in header line {text[:60]!r}")
                 return
-            self._version, self._status, self._reason = (
-                match.group(1),
-                int(match.group(2)),
-                match.group(3) or "",
-            )
-            self._head_lines = 1
-            return
-        if not self._head_lines:
-            self._fail_head(f"response does not start with a status line: {text[:60]!r}")
-            return
-        if text in ("\r\n", "\n"):
-            self._head_lines = 0
-            if 100 <= self._status < 200 and self._status != 101:
-                self._headers = []  # an interim response: the real head follows
+            if content[:1] in (" ", "\t"):
+                self._fail_head("obsolete line folding in the response head")
                 return
-            if not self.head.done():
-                self.head.set_result((self._version, self._status, self._reason, self._headers))
-            return
-        self._head_lines += 1
-        content = text[:-2] if text.endswith("\r\n") else text.rstrip("\n")
-        if "\r" in content:
-            self._fail_head(f"bare CR in header line {text[:60]!r}")
-            return
-        if content[:1] in (" ", "\t"):
-            self._fail_head("obsolete line folding in the response head")
-            return
-        name, sep, value = content.partition(":")
-        if not sep:
-            self._fail_head(f"header line without a colon: {content[:60]!r}")
-            return
-        self._headers.append((name, value))
+            name, sep, value = content.partition(":")
+            if not sep:
+                self._fail_head(f"header line without a colon: {content[:60]!r}")
+                return
+            headers.append((name, value))
+        self._head_done = True
+        self._activity += 1
+        if not self.head.done():
+            self.head.set_result((match.group(1), status, match.group(3) or "", headers))
 
     def _fail_head(self, message: str) -> None:
         if self.abort_reason is None:
@@ -152,7 +148,7 @@ class Transfer:
     def _on_write(self, data: bytes) -> int | None:
         if self.abort_reason is not None:
             return 0  # makes libcurl fail the transfer with CURLE_WRITE_ERROR
-        self._touch()
+        self._activity += 1
         if self._buffered >= BODY_HIGH_WATER:
             self._body_paused = True
             return pycurl.WRITEFUNC_PAUSE  # libcurl keeps this chunk and offers it again on resume
@@ -162,7 +158,7 @@ class Transfer:
         return None
 
     def _on_read(self, size: int) -> bytes | int:
-        self._touch()
+        self._activity += 1
         if not self._upload:
             if self._upload_finished:
                 return b""
@@ -224,24 +220,23 @@ class Transfer:
             self._body_ready.clear()  # set again by the write callback or by finish()
             await self._body_ready.wait()
 
-    def _touch(self) -> None:
-        self._last_activity = time.monotonic()
-
     def start_watchdog(self) -> None:
-        self._active = True
         if self._socket_timeout is not None:
+            self._seen_activity = self._activity
             self._schedule_watchdog(self._socket_timeout)
 
     def _schedule_watchdog(self, delay: float) -> None:
         self._watchdog = self.owner.loop.call_later(delay, self._check_idle)
 
     def _check_idle(self) -> None:
+        # Runs every socket_timeout seconds: idle means no callback moved data since the last check.
         if self.done.done() or self._socket_timeout is None:
             return
-        idle = time.monotonic() - self._last_activity
+        moved = self._activity != self._seen_activity
+        self._seen_activity = self._activity
         waiting_for_reader = self._body_paused  # a slow reader is not a silent socket
-        if not self.connected or waiting_for_reader or idle < self._socket_timeout:
-            self._schedule_watchdog(max(self._socket_timeout - idle, 0.01))
+        if not self.connected or waiting_for_reader or moved:
+            self._schedule_watchdog(self._socket_timeout)
             return
         self.abort_reason = SocketIdle(self._socket_timeout)
         self.owner.abort_soon(self)
@@ -290,9 +285,13 @@ class CurlMultiLoop:
             self.multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         self._transfers: dict[pycurl.Curl, Transfer] = {}
-        self._watched: dict[int, int] = {}
+        self._watched: dict[int, int] = {}  # fd -> events registered with the loop
+        self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
+        self._sweep: asyncio.TimerHandle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
+        #: Handles that already carry the engine's fixed options.
+        self.configured: set[pycurl.Curl] = set()
         self._max_idle = max_total
         self._closed = False
 
@@ -303,10 +302,11 @@ class CurlMultiLoop:
         return pycurl.Curl()
 
     def _release_handle(self, handle: pycurl.Curl) -> None:
+        # Kept configured (no reset()): the engine sets every per-request option explicitly.
         if len(self._idle_handles) < self._max_idle and not self._closed:
-            handle.reset()
             self._idle_handles.append(handle)
         else:
+            self.configured.discard(handle)
             handle.close()
 
     # -- transfers ----------------------------------------------------------------------------------
@@ -355,18 +355,60 @@ class CurlMultiLoop:
 
     # -- libcurl -> asyncio ---------------------------------------------------------------------------
     def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
-        previous = self._watched.pop(fd, 0)
-        if previous & pycurl.POLL_IN:
-            self.loop.remove_reader(fd)
-        if previous & pycurl.POLL_OUT:
-            self.loop.remove_writer(fd)
         if event == pycurl.POLL_REMOVE:
+            # Keep the loop's registration a moment: the next transfer on this kept-alive
+            # connection usually wants the same events, and re-registering costs two epoll_ctl calls
+            # per request. The sweep drops registrations still unwanted after IDLE_SWEEP seconds, so
+            # a socket libcurl closes later is never left registered for long.
+            self._wanted[fd] = 0
+            if self._sweep is None:
+                self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
             return
-        if event & pycurl.POLL_IN:
-            self.loop.add_reader(fd, self._action, fd, pycurl.CSELECT_IN)
-        if event & pycurl.POLL_OUT:
-            self.loop.add_writer(fd, self._action, fd, pycurl.CSELECT_OUT)
-        self._watched[fd] = event
+        self._wanted[fd] = event
+        if self._watched.get(fd, 0) != event:
+            self._register(fd, event)
+
+    def _sweep_idle(self) -> None:
+        self._sweep = None
+        for fd, wanted in list(self._wanted.items()):
+            if not wanted:
+                del self._wanted[fd]
+                self._register(fd, 0)
+
+    def _register(self, fd: int, event: int) -> None:
+        registered = self._watched.pop(fd, 0)
+        if registered & pycurl.POLL_IN and not event & pycurl.POLL_IN:
+            self.loop.remove_reader(fd)
+        if registered & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
+            self.loop.remove_writer(fd)
+        try:
+            if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
+                self.loop.add_reader(fd, self._readable, fd)
+            if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
+                self.loop.add_writer(fd, self._writable, fd)
+        except OSError:
+            # The fd number was closed and reused behind our back: drop the stale registration.
+            self.loop.remove_reader(fd)
+            self.loop.remove_writer(fd)
+            registered = 0
+            if event & pycurl.POLL_IN:
+                self.loop.add_reader(fd, self._readable, fd)
+            if event & pycurl.POLL_OUT:
+                self.loop.add_writer(fd, self._writable, fd)
+        if event:
+            self._watched[fd] = event
+
+    def _readable(self, fd: int) -> None:
+        if self._wanted.get(fd, 0) & pycurl.POLL_IN:
+            self._action(fd, pycurl.CSELECT_IN)
+        else:  # an idle kept-alive connection became readable (the server closed it): stop watching
+            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_IN)
+
+    def _writable(self, fd: int) -> None:
+        if self._wanted.get(fd, 0) & pycurl.POLL_OUT:
+            self._action(fd, pycurl.CSELECT_OUT)
+        else:
+            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_OUT)
 
     def _on_timer(self, timeout_ms: int) -> None:
         if self._timer is not None:
@@ -403,12 +445,15 @@ class CurlMultiLoop:
         for handle in list(self._transfers):
             self._complete(handle, CurlError(42, "engine closed"))
         for fd in list(self._watched):
-            self._on_socket(pycurl.POLL_REMOVE, fd, None, None)
+            self._register(fd, 0)
         if self._timer is not None:
             self._timer.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()
+        self.configured.clear()
         self.multi.close()
 
 
