@@ -88,6 +88,13 @@ class _SendState:
 
 
 _SEND_STATE: AttributeKey[_SendState] = AttributeKey("SendState")
+_SEND_LIMIT: AttributeKey[int] = AttributeKey("SendLimit")
+
+
+def raise_send_limit(request: HttpRequestBuilder, limit: int) -> None:
+    """Allow this call up to `limit` sends (never lowers it): for plugins that re-send on purpose,
+    like HttpRequestRetry, so their sends do not count against the redirect-loop guard."""
+    request.attributes[_SEND_LIMIT] = max(limit, request.attributes.get(_SEND_LIMIT, 0))
 
 
 class HttpClient:
@@ -402,7 +409,7 @@ class HttpClient:
         """The innermost sender: counts sends, releases the previous hop, checks, runs the engine."""
         state = builder.attributes[_SEND_STATE]
         state.count += 1
-        limit = self._config.max_send_count
+        limit = max(self._config.max_send_count, builder.attributes.get(_SEND_LIMIT, 0))
         if state.count > limit:
             raise SendCountExceedException(limit, builder.url)
         previous, state.last_response = state.last_response, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json as jsonlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tether.channel import ByteReadChannel
@@ -165,6 +165,22 @@ class HttpResponse:
         """Bound reading the (not yet read) body; see `ByteReadChannel.set_deadline`."""
         if self._content is None:
             self._data.body.set_deadline(loop_time, error)
+
+    def wrap_body(
+        self, wrap: Callable[[ByteReadChannel], ByteReadChannel], *, drop_headers: tuple[str, ...] = ()
+    ) -> None:
+        """For plugins (`on_response`): replace the body stream with `wrap(body)` before anyone reads
+        it (decompression, progress, logging), optionally dropping headers that no longer hold
+        (`Content-Encoding`, `Content-Length`)."""
+        if self._content is not None or self._channel_taken:
+            raise RuntimeError("wrap_body must run before the body is read")
+        headers = self._data.headers
+        if drop_headers:
+            kept = headers.to_multidict()
+            for name in drop_headers:
+                kept.popall(name, None)
+            headers = Headers(kept)
+        self._data = replace(self._data, headers=headers, body=wrap(self._data.body))
 
     def _with_content(self, content: bytes) -> HttpResponse:
         """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""

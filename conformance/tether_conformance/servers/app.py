@@ -196,12 +196,63 @@ async def stall_body(scope: Scope, receive: Receive, send: Send, query: dict[str
     await send({"type": "http.response.body", "body": b"-last"})
 
 
+COMPRESSED_TEXT = ("tether " * 500).encode()
+
+
+def compress(kind: str, data: bytes) -> bytes:
+    if kind == "gzip":
+        return gzip.compress(data)
+    if kind == "deflate":
+        return zlib.compress(data)
+    if kind == "br":
+        import brotli
+
+        return bytes(brotli.compress(data))
+    if kind == "zstd":
+        import zstandard
+
+        return zstandard.ZstdCompressor().compress(data)
+    raise ValueError(kind)
+
+
+_BOMBS: dict[str, bytes] = {}
+
+
 async def compressed(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
     await read_body(receive)
-    text = ("tether " * 500).encode()
     kind = scope["path"].rsplit("/", 1)[1]
-    body = gzip.compress(text) if kind == "gzip" else zlib.compress(text)
+    body = compress(kind, COMPRESSED_TEXT)
     await respond(send, 200, body, [("content-type", "text/plain"), ("content-encoding", kind)])
+
+
+async def compression_bomb(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """50 MiB of zeros, compressed to a few kilobytes."""
+    await read_body(receive)
+    kind = query.get("kind", "gzip")
+    if kind not in _BOMBS:
+        _BOMBS[kind] = compress(kind, bytes(50 * 1024 * 1024))
+    await respond(send, 200, _BOMBS[kind], [("content-type", "application/octet-stream"), ("content-encoding", kind)])
+
+
+_FLAKY: dict[str, int] = {}
+
+
+async def flaky(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """Fails with 503 the first `fail` times a `key` is asked for, then answers 200 with the count."""
+    await read_body(receive)
+    key = query.get("key", "default")
+    seen = _FLAKY[key] = _FLAKY.get(key, 0) + 1
+    if seen <= int(query.get("fail", "2")):
+        headers = [("retry-after", query["retry_after"])] if "retry_after" in query else []
+        await respond(send, 503, b"try again", headers)
+        return
+    await respond(send, 200, f"attempt {seen}".encode(), [("content-type", "text/plain")])
+
+
+async def set_cookie(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    headers = [("set-cookie", value) for key, value in parse_qsl(scope["query_string"].decode()) if key == "c"]
+    await respond(send, 200, b"set", headers)
 
 
 async def many_headers(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
@@ -302,6 +353,9 @@ async def sse_wrong_type(scope: Scope, receive: Receive, send: Send, query: dict
 
 
 ROUTES: dict[str, Handler] = {
+    "/compression-bomb": compression_bomb,
+    "/flaky": flaky,
+    "/cookies/set": set_cookie,
     "/duplex/echo": duplex_echo,
     "/sse/basic": sse_basic,
     "/sse/many": sse_many,

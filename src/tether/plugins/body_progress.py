@@ -1,0 +1,120 @@
+"""BodyProgress: report upload and download progress per request.
+
+    await client.post(url, content=data, on_upload=lambda sent, total: print(sent, total))
+    await client.get(url, on_download=tqdm_progress(bar))
+
+Listeners get `(bytes_so_far, content_length_or_None)`, sync or async. `tqdm_progress(bar)` adapts a
+tqdm bar (or anything with `total`, `n` and `refresh()`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Union
+
+from tether.attributes import AttributeKey
+from tether.channel import ByteReadChannel
+from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
+from tether.plugins.api import PluginBuilder, SendingRequest, create_client_plugin
+from tether.request import HttpRequestBuilder
+from tether.response import HttpResponse
+
+__all__ = ["BodyProgress", "ProgressListener", "tqdm_progress"]
+
+ProgressListener = Callable[[int, Union[int, None]], Union[Awaitable[None], None]]
+#: Upload progress is reported every this many bytes of an in-memory body.
+UPLOAD_STEP = 64 * 1024
+
+_DOWNLOAD: AttributeKey[ProgressListener] = AttributeKey("OnDownload")
+_ORIGINAL_BODY: AttributeKey[OutgoingContent] = AttributeKey("BodyBeforeProgress")
+
+
+async def _notify(listener: ProgressListener, done: int, total: int | None) -> None:
+    result = listener(done, total)
+    if inspect.isawaitable(result):
+        await result
+
+
+def tqdm_progress(bar: Any) -> ProgressListener:
+    """A listener that drives a tqdm progress bar."""
+
+    def update(done: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def _observed_upload(content: OutgoingContent, listener: ProgressListener) -> OutgoingContent:
+    total = content.content_length
+    if isinstance(content, ByteArrayContent):
+        data = content.data
+
+        async def pieces() -> AsyncIterator[bytes]:
+            sent = 0
+            await _notify(listener, 0, total)
+            for start in range(0, len(data), UPLOAD_STEP):
+                piece = data[start : start + UPLOAD_STEP]
+                yield piece
+                sent += len(piece)
+                await _notify(listener, sent, total)
+
+        return StreamContent(pieces, content_length=len(data), content_type=content.content_type)
+    if isinstance(content, StreamContent):
+        source = content
+
+        async def streamed() -> AsyncIterator[bytes]:
+            sent = 0
+            async for piece in source.open():
+                yield piece
+                sent += len(piece)
+                await _notify(listener, sent, total)
+
+        replayable = content.replayable
+        return StreamContent(
+            streamed if replayable else streamed(), content_length=total, content_type=content.content_type
+        )
+    return content
+
+
+def _observed_download(body: ByteReadChannel, listener: ProgressListener, total: int | None) -> ByteReadChannel:
+    async def counted() -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in body:
+            received += len(chunk)
+            await _notify(listener, received, total)
+            yield chunk
+
+    return ByteReadChannel(counted(), on_close=body.aclose)
+
+
+def _install(plugin: PluginBuilder[Any]) -> None:
+    def upload(request: HttpRequestBuilder, content: OutgoingContent) -> None:
+        listener = request.call_options.get("on_upload")
+        if listener is not None and not isinstance(content, NoContent):
+            # Every hop wraps the caller's body afresh (a redirect must not count bytes twice).
+            original = request.attributes.compute_if_absent(_ORIGINAL_BODY, lambda: content)
+            request.body = _observed_upload(original, listener)
+
+    def download(response: HttpResponse) -> None:
+        listener = response.request.attributes.get(_DOWNLOAD)
+        if listener is None:
+            return
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        response.wrap_body(lambda body: _observed_download(body, listener, total))
+
+    def remember(request: HttpRequestBuilder, content: object) -> None:
+        listener = request.call_options.get("on_download")
+        if listener is not None:
+            request.attributes[_DOWNLOAD] = listener
+
+    plugin.on_request(remember)
+    plugin.on(SendingRequest, upload)
+    plugin.on_response(download)
+
+
+BodyProgress = create_client_plugin("BodyProgress", call_options=("on_upload", "on_download"))(_install)
