@@ -49,12 +49,14 @@ from tether.response import MISSING_TRANSFORM, HttpResponse
 from tether.url import QueryParams, with_params
 
 if TYPE_CHECKING:
+    from tether.plugins.auth.providers import AuthProvider
     from tether.plugins.sse.session import SSESession, SSESessionContext
 
 __all__ = ["HttpClient", "HttpStatement"]
 
 C = TypeVar("C", bound=HttpClientEngineConfig)
 P = TypeVar("P")
+A = TypeVar("A", bound="AuthProvider")
 
 _UNSET: Any = object()
 
@@ -217,6 +219,23 @@ class HttpClient:
 
     def plugin_or_none(self, plugin: ClientPlugin[P]) -> PluginBuilder[P] | None:
         return self.plugins.get(plugin)
+
+    @property
+    def auth_providers(self) -> list[AuthProvider]:
+        """The providers of the installed Auth plugin (empty without it)."""
+        from tether.plugins.auth.plugin import Auth
+
+        instance = self.plugins.get(Auth)
+        return list(instance.plugin_config.providers) if instance is not None else []
+
+    def auth_provider(self, kind: type[A]) -> A | None:
+        """The installed provider of class `kind` (e.g. `BearerAuthProvider`), or None."""
+        return next((p for p in self.auth_providers if isinstance(p, kind)), None)
+
+    def clear_auth_tokens(self) -> None:
+        """Make every provider load its credentials or tokens again when next needed."""
+        for provider in self.auth_providers:
+            provider.clear_token()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def config(self, configure: Callable[[HttpClientConfig[Any]], None]) -> HttpClient:

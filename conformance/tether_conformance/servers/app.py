@@ -352,7 +352,77 @@ async def sse_wrong_type(scope: Scope, receive: Receive, send: Send, query: dict
     await respond(send, 200, b"data: not an event stream\n\n", [("content-type", "text/plain")])
 
 
+BASIC_USER, BASIC_PASSWORD = "alice", "s3cret"
+DIGEST_REALM, DIGEST_NONCE, DIGEST_OPAQUE = (
+    "digest@tether",
+    "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+    "5ccc069c403ebaf9f0171e9517f40e41",
+)
+
+
+def _authorization(scope: Scope) -> str:
+    value: bytes = dict(scope["headers"]).get(b"authorization", b"")
+    return value.decode("latin-1")
+
+
+async def auth_basic(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    import base64
+
+    expected = "Basic " + base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+    if _authorization(scope) == expected:
+        await respond(send, 200, b"basic ok", [("content-type", "text/plain")])
+        return
+    challenge = query.get("challenge", 'Basic realm="tether"')
+    await respond(send, 401, b"unauthorized", [("www-authenticate", challenge)])
+
+
+async def auth_bearer(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    if _authorization(scope) == f"Bearer {query.get('valid', 'fresh')}":
+        await respond(send, 200, b"bearer ok", [("content-type", "text/plain")])
+        return
+    await respond(send, 401, b"unauthorized", [("www-authenticate", 'Bearer realm="tether", error="invalid_token"')])
+
+
+async def auth_digest(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    import hashlib
+
+    from tether.plugins.auth.challenge import parse_challenges
+
+    await read_body(receive)
+    algorithm = query.get("algorithm", "MD5")
+    hash_ = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+
+    def h(text: str) -> str:
+        return str(hash_(text.encode()).hexdigest())
+
+    header = _authorization(scope)
+    if header.startswith("Digest "):
+        params = parse_challenges([header])[0].params
+        ha1 = h(f"{BASIC_USER}:{DIGEST_REALM}:{BASIC_PASSWORD}")
+        ha2 = h(f"{scope['method']}:{params.get('uri', '')}")
+        expected = h(f"{ha1}:{DIGEST_NONCE}:{params.get('nc')}:{params.get('cnonce')}:auth:{ha2}")
+        raw_uri = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
+        if (
+            params.get("response") == expected
+            and params.get("opaque") == DIGEST_OPAQUE
+            and params.get("uri") == raw_uri
+            and params.get("algorithm", "MD5").upper() == algorithm
+        ):
+            await respond(send, 200, f"digest {algorithm} ok".encode(), [("content-type", "text/plain")])
+            return
+    challenge = (
+        f'Digest realm="{DIGEST_REALM}", qop="auth, auth-int", algorithm={algorithm}, '
+        f'nonce="{DIGEST_NONCE}", opaque="{DIGEST_OPAQUE}"'
+    )
+    await respond(send, 401, b"unauthorized", [("www-authenticate", challenge)])
+
+
 ROUTES: dict[str, Handler] = {
+    "/auth/basic": auth_basic,
+    "/auth/bearer": auth_bearer,
+    "/auth/digest": auth_digest,
     "/compression-bomb": compression_bomb,
     "/flaky": flaky,
     "/cookies/set": set_cookie,

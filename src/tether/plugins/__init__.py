@@ -11,6 +11,7 @@ from tether.plugins.api import (
     SetupRequest,
     create_client_plugin,
 )
+from tether.plugins.auth import Auth
 from tether.plugins.body_progress import BodyProgress, tqdm_progress
 from tether.plugins.content_encoding import ContentEncoding, ContentEncodingConfig
 from tether.plugins.content_negotiation import ContentNegotiation, ContentNegotiationConfig
@@ -25,6 +26,7 @@ from tether.plugins.user_agent import UserAgent, UserAgentConfig
 from tether.plugins.validator import HttpCallValidator, HttpCallValidatorConfig
 
 __all__ = [
+    "Auth",
     "BodyProgress",
     "ContentEncoding",
     "ContentEncodingConfig",

@@ -1,0 +1,155 @@
+"""The Auth plugin: providers add credentials, a 401 makes the matching provider refresh and the
+request is sent again once.
+
+    config.install(Auth, lambda auth: auth.bearer(load_tokens=load, refresh_tokens=refresh))
+
+- Before a request: every provider whose `send_without_request(request)` is true adds its header
+  (Bearer by default, Basic and Digest only when asked or challenged).
+- On a 401: all `WWW-Authenticate` challenges are parsed; the first provider applicable to one of
+  them (scheme, case-insensitive, and realm) refreshes; with no challenge at all, a single provider
+  is tried. The request is sent again at most once per call (a circuit breaker); a refresh that
+  returns nothing hands the 401 back. A one-shot stream body cannot be re-sent:
+  `BodyNotReplayableError` says so instead.
+- Only for the origin the call was made to: after a redirect to another origin (which already
+  dropped `Authorization`) Auth adds nothing and answers no challenge.
+- A request sent with `auth=False`, or marked with `RefreshTokensParams.mark_as_refresh_token_request`,
+  is left alone (use it for the refresh call itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from yarl import URL
+
+from tether.attributes import AttributeKey
+from tether.content import StreamContent, WriterChannelContent
+from tether.exceptions import BodyNotReplayableError
+from tether.plugins.api import PluginBuilder, Send, Sender, create_client_plugin
+from tether.plugins.auth.challenge import AuthChallenge, parse_challenges
+from tether.plugins.auth.providers import (
+    REFRESH_TOKEN_REQUEST,
+    AuthProvider,
+    BasicAuthCredentials,
+    BasicAuthProvider,
+    BearerAuthProvider,
+    BearerTokens,
+    DigestAuthProvider,
+    RefreshTokensParams,
+)
+from tether.request import HttpRequestBuilder
+from tether.response import HttpResponse
+
+__all__ = ["Auth", "AuthConfig"]
+
+_RETRIED: AttributeKey[bool] = AttributeKey("AuthRetried")
+_ORIGIN: AttributeKey[str] = AttributeKey("AuthOrigin")
+
+
+def _origin(url: URL) -> str:
+    return f"{url.scheme}://{url.host}:{url.port}"
+
+
+@dataclass
+class AuthConfig:
+    providers: list[AuthProvider] = field(default_factory=list)
+    _pending: list[Callable[[Any], AuthProvider]] = field(default_factory=list, repr=False)
+
+    def basic(
+        self,
+        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None]
+        | BasicAuthCredentials,
+        realm: str | None = None,
+        send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: False,
+        cache_tokens: bool = True,
+    ) -> None:
+        load = (lambda: credentials) if isinstance(credentials, BasicAuthCredentials) else credentials
+        self.providers.append(BasicAuthProvider(load, realm, send_without_request, cache_tokens))
+
+    def bearer(
+        self,
+        load_tokens: Callable[[], BearerTokens | Awaitable[BearerTokens | None] | None],
+        refresh_tokens: Callable[[RefreshTokensParams], BearerTokens | Awaitable[BearerTokens | None] | None]
+        | None = None,
+        send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: True,
+        realm: str | None = None,
+        cache_tokens: bool = True,
+    ) -> None:
+        self._pending.append(
+            lambda client: BearerAuthProvider(
+                load_tokens, refresh_tokens, realm, send_without_request, cache_tokens, client
+            )
+        )
+
+    def digest(
+        self,
+        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None]
+        | BasicAuthCredentials,
+        realm: str | None = None,
+        algorithm: str = "SHA-256",
+        cache_tokens: bool = True,
+    ) -> None:
+        load = (lambda: credentials) if isinstance(credentials, BasicAuthCredentials) else credentials
+        self.providers.append(DigestAuthProvider(load, realm, algorithm, cache_tokens))
+
+
+def _replayable(request: HttpRequestBuilder) -> bool:
+    body = request.body
+    if isinstance(body, WriterChannelContent):
+        return False
+    return not (isinstance(body, StreamContent) and not body.replayable)
+
+
+def _install(plugin: PluginBuilder[AuthConfig]) -> None:
+    config = plugin.plugin_config
+    providers = list(config.providers) + [make(plugin.client) for make in config._pending]
+    config.providers = providers
+    config._pending.clear()
+
+    def skipped(request: HttpRequestBuilder) -> bool:
+        return request.call_options.get("auth") is False or request.attributes.get(REFRESH_TOKEN_REQUEST, False)
+
+    async def before(request: HttpRequestBuilder, content: object) -> None:
+        if skipped(request):
+            return
+        request.attributes[_ORIGIN] = _origin(request.url)
+        for provider in providers:
+            if provider.send_without_request(request):
+                await provider.add_request_headers(request, None)
+
+    async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
+        response = await sender.proceed(request)
+        if int(response.status) != 401 or skipped(request) or request.attributes.get(_RETRIED):
+            return response
+        if request.attributes.get(_ORIGIN) != _origin(request.url):
+            return response  # a redirect took us elsewhere: no credentials for that origin
+        challenges = parse_challenges(response.headers.get_all("WWW-Authenticate"))
+        chosen: tuple[AuthProvider, AuthChallenge | None] | None = None
+        for offered in challenges:
+            match = next((p for p in providers if p.is_applicable(offered)), None)
+            if match is not None:
+                chosen = (match, offered)
+                break
+        if chosen is None and not challenges and len(providers) == 1:
+            chosen = (providers[0], None)
+        if chosen is None:
+            return response
+        provider, challenge = chosen
+        if not await provider.refresh_token(response, request):
+            return response
+        if not _replayable(request):
+            raise BodyNotReplayableError(
+                f"Cannot re-send {request.method} {request.url} with new credentials after a 401: its body "
+                "is a one-shot stream (pass a callable returning a fresh stream)"
+            )
+        await provider.add_request_headers(request, challenge)
+        request.attributes[_RETRIED] = True  # circuit breaker: one re-send per call
+        return await sender.proceed(request)
+
+    plugin.on_request(before)
+    plugin.on(Send, send)
+
+
+Auth = create_client_plugin("Auth", AuthConfig, _install, call_options=("auth",))

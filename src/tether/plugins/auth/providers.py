@@ -1,0 +1,248 @@
+"""Auth providers: Basic, Bearer and Digest (RFC 7617, RFC 6750, RFC 7616)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import inspect
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+from tether.attributes import AttributeKey
+from tether.plugins.auth.challenge import AuthChallenge
+from tether.plugins.auth.token_holder import AuthTokenHolder
+from tether.request import HttpRequestBuilder
+from tether.response import HttpResponse
+
+if TYPE_CHECKING:
+    from tether.client import HttpClient
+
+__all__ = [
+    "AuthProvider",
+    "BasicAuthCredentials",
+    "BasicAuthProvider",
+    "BearerAuthProvider",
+    "BearerTokens",
+    "DigestAuthCredentials",
+    "DigestAuthProvider",
+    "RefreshTokensParams",
+]
+
+#: Marks a request made by a token refresher: Auth leaves it alone (no recursion).
+REFRESH_TOKEN_REQUEST: AttributeKey[bool] = AttributeKey("AuthRefreshTokenRequest")
+
+
+@dataclass(frozen=True)
+class BasicAuthCredentials:
+    username: str
+    password: str
+
+
+DigestAuthCredentials = BasicAuthCredentials
+
+
+@dataclass(frozen=True)
+class BearerTokens:
+    access_token: str
+    refresh_token: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshTokensParams:
+    client: HttpClient
+    response: HttpResponse
+    old_tokens: BearerTokens | None
+
+    def mark_as_refresh_token_request(self, request: HttpRequestBuilder) -> None:
+        """Call it on the refresh request you send with the same client: Auth will not touch it."""
+        request.attributes[REFRESH_TOKEN_REQUEST] = True
+
+
+async def _maybe(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+class AuthProvider:
+    """One scheme's way to authenticate. Subclasses implement the four hooks."""
+
+    scheme = ""
+
+    def __init__(self, realm: str | None, send_without_request: Callable[[HttpRequestBuilder], bool]) -> None:
+        self.realm = realm
+        self._send_without_request = send_without_request
+
+    def send_without_request(self, request: HttpRequestBuilder) -> bool:
+        return self._send_without_request(request)
+
+    def is_applicable(self, challenge: AuthChallenge) -> bool:
+        if not challenge.matches(self.scheme):
+            return False
+        return self.realm is None or challenge.realm == self.realm
+
+    async def add_request_headers(self, request: HttpRequestBuilder, challenge: AuthChallenge | None) -> None:
+        raise NotImplementedError
+
+    async def refresh_token(self, response: HttpResponse, request: HttpRequestBuilder) -> bool:
+        """After a 401: True when the request should be sent again (with `add_request_headers`)."""
+        return True
+
+    def clear_token(self) -> None:
+        """Forget cached credentials or tokens (they are loaded again when next needed)."""
+
+
+class BasicAuthProvider(AuthProvider):
+    scheme = "Basic"
+
+    def __init__(
+        self,
+        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None],
+        realm: str | None = None,
+        send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: False,
+        cache_tokens: bool = True,
+    ) -> None:
+        super().__init__(realm, send_without_request)
+        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(credentials, cache_tokens)
+
+    async def add_request_headers(self, request: HttpRequestBuilder, challenge: AuthChallenge | None) -> None:
+        credentials = await self._holder.load()
+        if credentials is None:
+            return
+        raw = f"{credentials.username}:{credentials.password}".encode()
+        request.headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def clear_token(self) -> None:
+        self._holder.clear()
+
+
+_BEARER_USED: AttributeKey[BearerTokens | None] = AttributeKey("BearerTokensUsed")
+
+
+class BearerAuthProvider(AuthProvider):
+    scheme = "Bearer"
+
+    def __init__(
+        self,
+        load_tokens: Callable[[], BearerTokens | Awaitable[BearerTokens | None] | None],
+        refresh_tokens: Callable[[RefreshTokensParams], BearerTokens | Awaitable[BearerTokens | None] | None] | None,
+        realm: str | None = None,
+        send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: True,
+        cache_tokens: bool = True,
+        client: HttpClient | None = None,
+    ) -> None:
+        super().__init__(realm, send_without_request)
+        self._holder: AuthTokenHolder[BearerTokens] = AuthTokenHolder(load_tokens, cache_tokens)
+        self._refresh = refresh_tokens
+        self._client = client
+
+    def is_applicable(self, challenge: AuthChallenge) -> bool:
+        return super().is_applicable(challenge)
+
+    async def add_request_headers(self, request: HttpRequestBuilder, challenge: AuthChallenge | None) -> None:
+        tokens = await self._holder.load()
+        request.attributes[_BEARER_USED] = tokens
+        if tokens is not None:
+            request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+        else:
+            request.headers.popall("Authorization", None)
+
+    async def refresh_token(self, response: HttpResponse, request: HttpRequestBuilder) -> bool:
+        used = request.attributes.get(_BEARER_USED)
+        if self._refresh is None:
+            return False
+        refresh = self._refresh
+        assert self._client is not None
+
+        async def run() -> BearerTokens | None:
+            params = RefreshTokensParams(self._client, response, used)  # type: ignore[arg-type]
+            return await _maybe(refresh(params))  # type: ignore[no-any-return]
+
+        tokens = await self._holder.refresh(used, run)
+        return tokens is not None
+
+    def clear_token(self) -> None:
+        self._holder.clear()
+
+
+class DigestAuthProvider(AuthProvider):
+    """RFC 7616 with `qop=auth` (or none), MD5, SHA-256 and their `-sess` variants."""
+
+    scheme = "Digest"
+    ALGORITHMS: ClassVar[dict[str, Callable[[bytes], Any]]] = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
+    def __init__(
+        self,
+        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None],
+        realm: str | None = None,
+        algorithm: str = "SHA-256",
+        cache_tokens: bool = True,
+    ) -> None:
+        super().__init__(realm, lambda request: False)
+        if algorithm.upper().removesuffix("-SESS") not in self.ALGORITHMS:
+            raise ValueError(f"Digest algorithm must be MD5 or SHA-256 (optionally -sess), got {algorithm!r}")
+        self.algorithm = algorithm.upper()
+        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(credentials, cache_tokens)
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def is_applicable(self, challenge: AuthChallenge) -> bool:
+        if not super().is_applicable(challenge):
+            return False
+        offered = challenge.params.get("algorithm", "MD5").upper()
+        return offered in (self.algorithm, self.algorithm.removesuffix("-SESS"))
+
+    @staticmethod
+    def new_cnonce() -> str:
+        return os.urandom(16).hex()
+
+    def _next_count(self, nonce: str) -> int:
+        with self._lock:
+            self._counts[nonce] = count = self._counts.get(nonce, 0) + 1
+            return count
+
+    async def add_request_headers(self, request: HttpRequestBuilder, challenge: AuthChallenge | None) -> None:
+        if challenge is None:
+            return
+        credentials = await self._holder.load()
+        if credentials is None:
+            return
+        params = challenge.params
+        realm = params.get("realm", "")
+        nonce = params.get("nonce", "")
+        algorithm = params.get("algorithm", "MD5").upper()
+        hash_ = self.ALGORITHMS[algorithm.removesuffix("-SESS")]
+
+        def h(text: str) -> str:
+            return str(hash_(text.encode("utf-8")).hexdigest())
+
+        uri = request.url.raw_path_qs
+        cnonce = self.new_cnonce()
+        ha1 = h(f"{credentials.username}:{realm}:{credentials.password}")
+        if algorithm.endswith("-SESS"):
+            ha1 = h(f"{ha1}:{nonce}:{cnonce}")
+        ha2 = h(f"{request.method}:{uri}")
+        qops = [q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()]
+        fields = [
+            f'username="{credentials.username}"',
+            f'realm="{realm}"',
+            f'nonce="{nonce}"',
+            f'uri="{uri}"',
+            f"algorithm={algorithm}",
+        ]
+        if "auth" in qops:
+            nc = f"{self._next_count(nonce):08x}"
+            response = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+            fields += [f'response="{response}"', "qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+        else:
+            fields.append(f'response="{h(f"{ha1}:{nonce}:{ha2}")}"')
+        if "opaque" in params:
+            fields.append(f'opaque="{params["opaque"]}"')
+        request.headers["Authorization"] = "Digest " + ", ".join(fields)
+
+    def clear_token(self) -> None:
+        self._holder.clear()
+
+
+Credentials = Union[BasicAuthCredentials, BearerTokens]
