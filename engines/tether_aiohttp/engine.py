@@ -54,6 +54,8 @@ from tether.response import HttpResponseData
 __all__ = ["Aiohttp", "AiohttpConfig", "AiohttpEngine"]
 
 _SKIPPED_DEFAULT_HEADERS = ("User-Agent", "Accept", "Accept-Encoding")
+#: Bodies up to this size (by Content-Length) are read with the head instead of streamed.
+INLINE_BODY_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -149,11 +151,21 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             else:
                 response.close()
 
-        channel = ByteReadChannel(
-            _body(response, request),
-            on_close=release,
-            expected_length=expected_body_length(request.method, response.status, headers_in),
-        )
+        expected = expected_body_length(request.method, response.status, headers_in)
+        if expected is not None and expected <= INLINE_BODY_LIMIT and SSECapability not in request.capabilities:
+            # A small body of known size is read right away: no stream machinery for 1 KiB.
+            try:
+                data = await response.read() if expected else b""
+            except Exception as exc:
+                response.close()
+                mapped = _translate(exc, request, connecting=False)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+            release()
+            channel = ByteReadChannel.from_bytes(data)
+        else:
+            channel = ByteReadChannel(_body(response, request), on_close=release, expected_length=expected)
         version = response.version
         return HttpResponseData(
             status=HttpStatusCode.of(response.status, response.reason or None),

@@ -231,11 +231,13 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 async for chunk in transfer.body():
                     yield chunk
 
-        channel = ByteReadChannel(
-            body(),
-            on_close=lambda: multi.cancel(transfer),
-            expected_length=expected_body_length(request.method, status, headers_in),
-        )
+        expected = expected_body_length(request.method, status, headers_in)
+        complete = transfer.completed_body()
+        if complete is not None and (expected is None or len(complete) == expected):
+            # The whole (small) response arrived with its head: no stream machinery needed.
+            channel = ByteReadChannel.from_bytes(complete)
+        else:
+            channel = ByteReadChannel(body(), on_close=lambda: multi.cancel(transfer), expected_length=expected)
         return HttpResponseData(
             status=HttpStatusCode.of(status, reason.strip() or None),
             headers=headers_in,

@@ -203,6 +203,15 @@ class Transfer:
             self._upload_paused = False
             self.owner.unpause(self, pycurl.PAUSE_CONT if not self._body_paused else pycurl.PAUSE_RECV)
 
+    def completed_body(self) -> bytes | None:
+        """The whole body when the transfer already finished successfully, else None."""
+        if not self.done.done() or self.done.exception() is not None:
+            return None
+        data = b"".join(self._body)
+        self._body.clear()
+        self._buffered = 0
+        return data
+
     async def body(self) -> AsyncIterator[bytes]:
         """The response body as it arrives; raises the transfer's error where the data ends."""
         while True:

@@ -69,6 +69,8 @@ from tether_urllib3.strict import STRICT_POOL_CLASSES
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 
 _SOCKS_AVAILABLE = importlib.util.find_spec("socks") is not None
+#: Bodies up to this size (by Content-Length) are read together with the head, in one worker hop.
+INLINE_BODY_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -167,6 +169,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         elif payload == b"" and request.method in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"):
             payload = None
 
+        # Event streams must see their first events before the rest arrives: never read them ahead.
+        inline_allowed = request.method != "HEAD" and SSECapability not in request.capabilities
+
         def send() -> urllib3.BaseHTTPResponse:
             with _mapped_errors(request):
                 response = self._pool.urlopen(
@@ -189,6 +194,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     except HTTPError:
                         response.close()
                         raise
+                length = response.headers.get("Content-Length", "")
+                if inline_allowed and length.isdigit() and int(length) <= INLINE_BODY_LIMIT:
+                    # A small body is read in the same worker hop: one thread switch per request, not two.
+                    response._tether_inline = response.read(decode_content=False)  # type: ignore[attr-defined]
                 return response
 
         request_time = time.monotonic()
@@ -213,11 +222,16 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 slots.release()
                 response.release_conn() if response.closed else response.close()
 
-        channel = ByteReadChannel(
-            self._body(response, request),
-            on_close=release,
-            expected_length=expected_body_length(request.method, response.status, headers_in),
-        )
+        inline: bytes | None = getattr(response, "_tether_inline", None)
+        if inline is not None:
+            release()
+            channel = ByteReadChannel.from_bytes(inline)
+        else:
+            channel = ByteReadChannel(
+                self._body(response, request),
+                on_close=release,
+                expected_length=expected_body_length(request.method, response.status, headers_in),
+            )
         return HttpResponseData(
             status=HttpStatusCode.of(response.status, response.reason or None),
             headers=headers_in,
