@@ -44,3 +44,13 @@ def test_statements_stream_inside_with_and_read_fully_otherwise() -> None:
         with statement.execute() as streaming:
             assert list(streaming.iter_bytes()) == [b"\x00" * 4, b"\x01" * 4, b"\x02" * 4]
     assert engine.open_bodies == 0
+
+
+def test_a_child_client_outlives_its_parent() -> None:
+    engine = MockEngine(lambda r: respond("ok"))
+    parent = HttpClient(engine)
+    child = parent.config(lambda c: c.default_request(headers={"X-Child": "1"}))
+    parent.close()
+    assert child.get("http://h/").body_as_text() == "ok"
+    child.close()
+    assert engine.requests[-1].headers["X-Child"] == "1"

@@ -41,6 +41,7 @@ class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
     def __init__(self) -> None:
+        self.users = 0  # clients sharing this loop (client.config(...) shares it)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="tether-sync", daemon=True)
         self._thread.start()
@@ -170,7 +171,8 @@ class HttpClient:
         _client: AsyncHttpClient | None = None,
     ) -> None:
         self._runner = _runner or _LoopThread()
-        self._owns_runner = _runner is None
+        self._runner.users += 1
+        self._closed = False
         self._async = _client if _client is not None else AsyncHttpClient(engine_factory, configure)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -218,10 +220,14 @@ class HttpClient:
         return self.prepare_request("POST", url, **kwargs)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._run(self._async.close())
         finally:
-            if self._owns_runner:
+            self._runner.users -= 1
+            if self._runner.users == 0:  # the last client sharing the loop stops it
                 self._runner.stop()
 
     def __enter__(self) -> HttpClient:
