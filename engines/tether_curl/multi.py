@@ -297,6 +297,7 @@ class CurlMultiLoop:
         self._watched: dict[int, int] = {}  # fd -> events registered with the loop
         self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
         self._sweep: asyncio.TimerHandle | None = None
+        self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
         #: Handles that already carry the engine's fixed options.
@@ -324,7 +325,17 @@ class CurlMultiLoop:
         self.multi.add_handle(transfer.handle)
         transfer.start_watchdog()
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
-        self.loop.call_soon(self._action, pycurl.SOCKET_TIMEOUT, 0)
+        self._kick()
+
+    def _kick(self) -> None:
+        # One timeout action per loop iteration serves every transfer started or resumed in it.
+        if not self._kick_pending:
+            self._kick_pending = True
+            self.loop.call_soon(self._kicked)
+
+    def _kicked(self) -> None:
+        self._kick_pending = False
+        self._action(pycurl.SOCKET_TIMEOUT, 0)
 
     def abort_soon(self, transfer: Transfer) -> None:
         # Never remove a handle from inside a libcurl callback.
@@ -354,7 +365,7 @@ class CurlMultiLoop:
                 transfer.abort_reason = CurlError(int(details[0]), str(details[-1]))
                 self.abort_soon(transfer)
                 return
-            self.loop.call_soon(self._action, pycurl.SOCKET_TIMEOUT, 0)
+            self._kick()
 
     def _complete(self, handle: pycurl.Curl, error: BaseException | None) -> None:
         transfer = self._transfers.pop(handle)
