@@ -120,19 +120,19 @@ class Transfer:
         status = int(match.group(2))
         if 100 <= status < 200 and status != 101:
             return  # an interim response (100 Continue ...): the real head follows
+        # All header lines decoded and checked at once (this runs for every response).
+        text = b"".join(lines[1:-1]).decode("latin-1")
+        if text.count("\r") != text.count("\r\n"):
+            self._fail_head("bare CR in the response head")
+            return
         headers: list[tuple[str, str]] = []
-        for raw in lines[1:-1]:
-            text = raw.decode("latin-1")
-            content = text[:-2] if text[-2:] == "\r\n" else text[:-1]
-            if "\r" in content:
-                self._fail_head(f"bare CR in header line {text[:60]!r}")
-                return
-            if content[:1] in (" ", "\t"):
+        for line in text.replace("\r\n", "\n").split("\n")[:-1]:
+            if line[:1] in (" ", "\t"):
                 self._fail_head("obsolete line folding in the response head")
                 return
-            name, sep, value = content.partition(":")
+            name, sep, value = line.partition(":")
             if not sep:
-                self._fail_head(f"header line without a colon: {content[:60]!r}")
+                self._fail_head(f"header line without a colon: {line[:60]!r}")
                 return
             headers.append((name, value))
         self._head_done = True
@@ -431,11 +431,23 @@ class CurlMultiLoop:
             self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_OUT)
 
     def _on_timer(self, timeout_ms: int) -> None:
+        if timeout_ms < 0:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        when = self.loop.time() + timeout_ms / 1000
+        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= when:
+            # An earlier wake-up is already set: firing early is harmless (libcurl sets a new
+            # timer), and keeping it spares a timer per transfer.
+            return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
-        if timeout_ms >= 0:
-            self._timer = self.loop.call_later(timeout_ms / 1000, self._action, pycurl.SOCKET_TIMEOUT, 0)
+        self._timer = self.loop.call_at(when, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._action(pycurl.SOCKET_TIMEOUT, 0)
 
     def _action(self, fd: int, events: int) -> None:
         if self._closed:
