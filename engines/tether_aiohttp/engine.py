@@ -73,8 +73,8 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
         self._session: aiohttp.ClientSession | None = None
 
-    @property
-    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+    @functools.cached_property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
         return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability}
 
     def _get_session(self) -> aiohttp.ClientSession:

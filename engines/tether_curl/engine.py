@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -90,8 +91,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         super().__init__(config)
         self._multi: CurlMultiLoop | None = None
 
-    @property
-    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+    @functools.cached_property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
         extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability, SocksProxyCapability}
         if _HTTP3_AVAILABLE:
             extra.add(Http3Capability)

@@ -51,19 +51,20 @@ class Transfer:
         self.handle = handle
         loop = owner.loop
         self.head: asyncio.Future[tuple[str, int, str, list[tuple[str, str]]]] = loop.create_future()
-        self.done: asyncio.Future[None] = loop.create_future()
+        # Completion as plain flags: most transfers finish before anyone waits for the body.
+        self.finished = False
+        self.error: BaseException | None = None
         self._raw_head: list[bytes] = []
         self._head_done = False
         self._body: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._body_paused = False
-        self._body_ready = asyncio.Event()
+        self._body_ready: asyncio.Event | None = None  # made only when a reader has to wait
         self._upload: collections.deque[memoryview] = collections.deque()
         self._upload_queued = 0
         self._upload_finished = False
         self._upload_paused = False
-        self._upload_space = asyncio.Event()
-        self._upload_space.set()
+        self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self.abort_reason: BaseException | None = None
         self.connected = False
@@ -154,7 +155,8 @@ class Transfer:
             return pycurl.WRITEFUNC_PAUSE  # libcurl keeps this chunk and offers it again on resume
         self._body.append(data)
         self._buffered += len(data)
-        self._body_ready.set()
+        if self._body_ready is not None:
+            self._body_ready.set()
         return None
 
     def _on_read(self, size: int) -> bytes | int:
@@ -171,41 +173,43 @@ class Transfer:
         else:
             self._upload.popleft()
         self._upload_queued -= len(piece)
-        if self._upload_queued < UPLOAD_HIGH_WATER:
+        if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
 
     # -- the asyncio side --------------------------------------------------------------------------
     async def _produce(self, source: AsyncIterator[bytes]) -> None:
+        space = self._upload_space = asyncio.Event()
+        space.set()
         try:
             async for chunk in source:
                 if not chunk:
                     continue
-                await self._upload_space.wait()
-                if self.done.done():
+                await space.wait()
+                if self.finished:
                     return
                 self._upload.append(memoryview(bytes(chunk)))
                 self._upload_queued += len(chunk)
                 if self._upload_queued >= UPLOAD_HIGH_WATER:
-                    self._upload_space.clear()
+                    space.clear()
                 self._resume_upload()
             self._upload_finished = True
             self._resume_upload()
         except BaseException as exc:
-            if not self.done.done():
+            if not self.finished:
                 self.abort_reason = exc
                 self.owner.abort_soon(self)
             if not isinstance(exc, Exception):
                 raise
 
     def _resume_upload(self) -> None:
-        if self._upload_paused and not self.done.done():
+        if self._upload_paused and not self.finished:
             self._upload_paused = False
             self.owner.unpause(self, pycurl.PAUSE_CONT if not self._body_paused else pycurl.PAUSE_RECV)
 
     def completed_body(self) -> bytes | None:
         """The whole body when the transfer already finished successfully, else None."""
-        if not self.done.done() or self.done.exception() is not None:
+        if not self.finished or self.error is not None:
             return None
         data = b"".join(self._body)
         self._body.clear()
@@ -223,9 +227,12 @@ class Transfer:
                     self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
                 yield chunk
                 continue
-            if self.done.done():
-                self.done.result()  # raises the transfer's error, if any
+            if self.finished:
+                if self.error is not None:
+                    raise self.error
                 return
+            if self._body_ready is None:
+                self._body_ready = asyncio.Event()
             self._body_ready.clear()  # set again by the write callback or by finish()
             await self._body_ready.wait()
 
@@ -239,7 +246,7 @@ class Transfer:
 
     def _check_idle(self) -> None:
         # Runs every socket_timeout seconds: idle means no callback moved data since the last check.
-        if self.done.done() or self._socket_timeout is None:
+        if self.finished or self._socket_timeout is None:
             return
         moved = self._activity != self._seen_activity
         self._seen_activity = self._activity
@@ -255,7 +262,8 @@ class Transfer:
             self._watchdog.cancel()
         if self._producer is not None and not self._producer.done():
             self._producer.cancel()
-        self._upload_space.set()
+        if self._upload_space is not None:
+            self._upload_space.set()
         if self.abort_reason is not None:
             error = self.abort_reason
         if not self.head.done():
@@ -264,13 +272,11 @@ class Transfer:
             else:
                 self.head.set_exception(CurlError(0, "transfer ended without a response head"))
             self.head.exception()  # retrieved: no "never retrieved" warning when nobody waits
-        if not self.done.done():
-            if error is not None:
-                self.done.set_exception(error)
-                self.done.exception()
-            else:
-                self.done.set_result(None)
-        self._body_ready.set()
+        if not self.finished:
+            self.finished = True
+            self.error = error
+        if self._body_ready is not None:
+            self._body_ready.set()
 
 
 class SocketIdle(Exception):

@@ -8,6 +8,7 @@ ContentEncoding plugin decodes). HTTP/2 needs the `h2` package (the `httpx` extr
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import ssl
 import time
@@ -75,8 +76,8 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         self._ssl = create_ssl_context(config)
         self._clients: dict[str, httpx.AsyncClient] = {}
 
-    @property
-    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+    @functools.cached_property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
         extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)

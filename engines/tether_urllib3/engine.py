@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.client
 import importlib.util
 import ssl
@@ -105,8 +106,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
         return self._owned_executor
 
-    @property
-    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:
+    @functools.cached_property
+    def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
         extra: set[HttpClientEngineCapability[Any]] = {ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)

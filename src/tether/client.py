@@ -413,6 +413,12 @@ class HttpClient:
             if state.last_response is not None:
                 await state.last_response.aclose()
             raise
+        finally:
+            # The call is over: no more sends. Dropping the state breaks the cycle
+            # state -> response -> request data -> attributes -> state, so the call's objects are
+            # freed by reference counting instead of waiting for the garbage collector.
+            builder.attributes.remove(_SEND_STATE)
+            state.last_response = None
 
     async def _transform_body(self, builder: HttpRequestBuilder) -> None:
         body = builder.body
