@@ -362,3 +362,22 @@ async def test_engine_errors_propagate_and_release_earlier_responses() -> None:
         with pytest.raises(ConnectionResetError):
             await client.get(URL)
     assert engine.open_bodies == 0
+
+
+async def test_a_finished_call_leaves_no_reference_cycles() -> None:
+    """Calls are freed by reference counting: a cycle per call costs a GC pass under load."""
+    import gc
+
+    engine = MockEngine(lambda r: respond("ok"))
+    async with HttpClient(engine) as client:
+        for _ in range(3):
+            await client.get(URL)
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                await (await client.get(URL)).body_as_text()
+            found = gc.collect()
+        finally:
+            gc.enable()
+    assert found == 0
