@@ -132,28 +132,34 @@ class SSEParser:
         id_buffer = self._id_buffer
         last_id = self._last_id
         retry = self._retry
-        for line in lines:
-            if on_line is not None:
+        if on_line is not None:
+            for line in lines:
                 on_line(line)
+        new_event = tuple.__new__  # skips the NamedTuple's Python-level __new__
+        for line in lines:
             if not line:
                 last_id = id_buffer
                 if data or comments or retry is not None:
                     append_event(
-                        ServerSentEvent(
-                            (data[0] if len(data) == 1 else "\n".join(data)) if data else None,
-                            event_type or None,
-                            last_id or None,
-                            retry,
-                            "\n".join(comments) if comments else None,
+                        new_event(
+                            ServerSentEvent,
+                            (
+                                (data[0] if len(data) == 1 else "\n".join(data)) if data else None,
+                                event_type or None,
+                                last_id or None,
+                                retry,
+                                "\n".join(comments) if comments else None,
+                            ),
                         )
                     )
                     data = []
-                    comments = []
+                    if comments:
+                        comments = []
                     retry = None
                     size = 0
                 event_type = ""
                 continue
-            # "name: value" (one space after the colon) is by far the common form: one C call.
+            # "name: value" with one space is by far the common form: one C call, no checks.
             name, separator, value = line.partition(": ")
             if not separator or ":" in name:
                 name, colon, value = line.partition(":")
@@ -164,11 +170,11 @@ class SSEParser:
                 size += len(value) + 1
                 if size > limit:
                     raise SSEEventTooLargeError(limit, size)
-            elif name == "event":
-                event_type = value
             elif name == "id":
                 if "\x00" not in value:
                     id_buffer = value
+            elif name == "event":
+                event_type = value
             elif not name:
                 comments.append(value)  # a line starting with ":" is a comment
             elif name == "retry" and value.isascii() and value.isdigit():
