@@ -110,13 +110,13 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         timeout = _client_timeout(request.timeout)
         body = request.body
         data: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
-        headers = list(request.headers.items())
+        headers: Any = request.headers.multidict
         if isinstance(body, WriterChannelContent):
             data = body.chunks()  # duplex: aiohttp writes the body in its own task while reading
         elif isinstance(body, StreamContent):
             data = chunks_of(body)
             if body.content_length is not None and "Content-Length" not in request.headers:
-                headers.append(("Content-Length", str(body.content_length)))
+                headers = [*request.headers.items(), ("Content-Length", str(body.content_length))]
         proxy = str(self.config.proxy.url) if self.config.proxy is not None else None
         session = self._get_session()
         request_time = time.monotonic()

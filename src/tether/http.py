@@ -185,6 +185,11 @@ class Headers(Mapping[str, str]):
             result.extend(split_header_value(value, separator, split_inside_quotes))
         return result
 
+    @property
+    def multidict(self) -> CIMultiDictProxy[str]:
+        """The read-only multidict underneath (for engines handing headers to a library)."""
+        return self._map
+
     def to_multidict(self) -> CIMultiDict[str]:
         """A mutable copy."""
         return CIMultiDict(self._map)
