@@ -117,3 +117,10 @@ async def reason_phrase(t: CaseContext) -> None:
     async with t.client() as client:
         response = await client.get(t.env.raw_url("reason-phrase-custom"))
     t.equal((int(response.status), response.status.description), (299, "Totally Custom Reason"))
+
+
+@case("headers", "non-ascii-value-decoded-as-latin-1")
+async def latin1_value(t: CaseContext) -> None:
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("latin-1-header-value"))
+    t.equal(response.headers["X-Latin"], "caf\u00e9", "obs-text bytes as ISO-8859-1 (RFC 9110 5.5)")
