@@ -11,22 +11,18 @@ from tether.engine import Http2Capability, Http3Capability, ProxyBuilder, ProxyC
 from tether_conformance.registry import CaseContext, case
 
 
-@case("http2", "tls-alpn-version", requires=[Http2Capability])
-async def h2_tls(t: CaseContext) -> None:
-    async with t.client(requires=[Http2Capability]) as client:
-        response = await client.get(t.env.https("/echo"))
-        echo = await t.json_of(response)
-    t.equal(response.version, HttpProtocolVersion.HTTP_2_0)
-    t.equal(echo["http_version"], "2")
+def _h2_version_case(name: str, secure: bool) -> None:
+    @case("http2", name, requires=[Http2Capability])
+    async def check(t: CaseContext) -> None:
+        url = t.env.https("/echo") if secure else t.env.http("/echo")
+        async with t.client(requires=[Http2Capability]) as client:
+            response = await client.get(url)
+            echo = await t.json_of(response)
+        t.equal((response.version, echo["http_version"]), (HttpProtocolVersion.HTTP_2_0, "2"))
 
 
-@case("http2", "h2c-prior-knowledge-version", requires=[Http2Capability])
-async def h2c(t: CaseContext) -> None:
-    async with t.client(requires=[Http2Capability]) as client:
-        response = await client.get(t.env.http("/echo"))
-        echo = await t.json_of(response)
-    t.equal(response.version, HttpProtocolVersion.HTTP_2_0)
-    t.equal(echo["http_version"], "2")
+_h2_version_case("tls-alpn-version", secure=True)  # HTTP/2 negotiated through ALPN
+_h2_version_case("h2c-prior-knowledge-version", secure=False)  # cleartext, prior knowledge
 
 
 @case("http2", "post-body", requires=[Http2Capability])
