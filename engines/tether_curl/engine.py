@@ -8,11 +8,10 @@ default headers are off, as on every tether engine.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,9 +36,9 @@ from tether.engine import (
 from tether.engine.support import (
     chunks_of,
     expected_body_length,
+    header_block,
     protocol_version,
     request_body_bytes,
-    response_headers,
 )
 from tether.exceptions import (
     ConnectError,
@@ -53,7 +52,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
-from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
+from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer, head_problem
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
@@ -142,44 +141,43 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         else:
             handle.setopt(pycurl.PROXY, "")  # never the environment's proxy
 
-    def _configure(self, handle: pycurl.Curl, request: HttpRequestData) -> None:
-        """Options that vary per request: every one is set explicitly, as the handle is reused."""
-        handle.setopt(pycurl.URL, str(request.url))
+    def _configure(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData, applied: list[Any]) -> None:
+        """Options that vary per request. Handles are reused without `reset()`, so every option is
+        set explicitly -- but only when it differs from what this handle already carries (`applied`,
+        the values of its previous request): a repeated request to the same endpoint sets almost
+        nothing."""
+        url = str(request.url)
+        if applied[0] != url:
+            handle.setopt(pycurl.URL, url)
+            applied[0] = url
+        capabilities = request.capabilities
         version = self.config.http_version.value
-        if Http3Capability in request.capabilities:
-            version = pycurl.CURL_HTTP_VERSION_3ONLY
-        elif Http2Capability in request.capabilities:
-            version = (
-                pycurl.CURL_HTTP_VERSION_2TLS
-                if request.url.scheme == "https"
-                else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
-            )
-        handle.setopt(pycurl.HTTP_VERSION, version)
+        if capabilities:
+            if Http3Capability in capabilities:
+                version = pycurl.CURL_HTTP_VERSION_3ONLY
+            elif Http2Capability in capabilities:
+                version = (
+                    pycurl.CURL_HTTP_VERSION_2TLS
+                    if request.url.scheme == "https"
+                    else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                )
+        if applied[1] != version:
+            handle.setopt(pycurl.HTTP_VERSION, version)
+            applied[1] = version
         connect_timeout = request.timeout.connect_timeout
         # 0 restores libcurl's default (300 s for the connect phase only; tether never adds another).
-        handle.setopt(pycurl.CONNECTTIMEOUT_MS, 0 if connect_timeout is None else max(1, int(connect_timeout * 1000)))
-
-    def _method_and_body(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData) -> list[str]:
-        """Method, request body and the headers libcurl must not add on its own."""
-        suppressed = ["Accept:", "Expect:", "User-Agent:"]
+        connect_ms = 0 if connect_timeout is None else max(1, int(connect_timeout * 1000))
+        if applied[2] != connect_ms:
+            handle.setopt(pycurl.CONNECTTIMEOUT_MS, connect_ms)
+            applied[2] = connect_ms
         method = request.method
         body = request.body
         data = request_body_bytes(body)
-        streaming = isinstance(body, (StreamContent, WriterChannelContent))
-        upload = streaming or (
-            data is not None and (bool(data) or method not in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"))
-        )
-        handle.setopt(pycurl.NOBODY, 1 if method == "HEAD" else 0)
-        if method != "HEAD":
-            handle.setopt(pycurl.UPLOAD, 1 if upload else 0)
-            if not upload:
-                handle.setopt(pycurl.HTTPGET, 1)
-        if method in ("GET", "HEAD"):
-            handle.unsetopt(pycurl.CUSTOMREQUEST)
-            if upload:
-                handle.setopt(pycurl.CUSTOMREQUEST, method)  # a GET with a body
-        else:
-            handle.setopt(pycurl.CUSTOMREQUEST, method)
+        streaming = data is None and isinstance(body, (StreamContent, WriterChannelContent))
+        upload = streaming or (data is not None and (bool(data) or method not in _BODILESS_METHODS))
+        if applied[3] != (method, upload):
+            _set_method(handle, method, upload)
+            applied[3] = (method, upload)
         if upload:
             if streaming:
                 length = body.content_length
@@ -192,53 +190,58 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 assert data is not None
                 handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
                 transfer.upload_bytes(data)
-        if "Content-Type" not in request.headers:
-            suppressed.append("Content-Type:")
-        return suppressed
+        request_headers = request.headers
+        lines = [f"{name}: {value}" if value else f"{name};" for name, value in request_headers.items()]
+        # libcurl adds these on its own unless told not to: tether sends exactly the request's headers.
+        for suppressed, name in _SUPPRESSED:
+            if name not in request_headers:
+                lines.append(suppressed)
+        if applied[4] != lines:
+            handle.setopt(pycurl.HTTPHEADER, lines)
+            applied[4] = lines
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         multi = self._loop_multi()
         handle = multi.acquire_handle()
         transfer = Transfer(multi, handle)
+        customize = self.config.customize_handle
         try:
-            if handle not in multi.configured:
+            applied = multi.applied.get(handle)
+            if applied is None:
                 self._configure_handle(handle, multi)
-                multi.configured.add(handle)
-            self._configure(handle, request)
-            suppressed = self._method_and_body(handle, transfer, request)
-            headers = [f"{name}: {value}" if value else f"{name};" for name, value in request.headers.items()]
-            headers += [s for s in suppressed if s.removesuffix(":") not in request.headers]
-            handle.setopt(pycurl.HTTPHEADER, headers)
+                applied = multi.applied[handle] = [None] * 5
+            self._configure(handle, transfer, request, applied)
             transfer.install_callbacks()
             transfer.watch_socket(request.timeout.socket_timeout)
-            if self.config.customize_handle is not None:
-                self.config.customize_handle(handle)
+            if customize is not None:
+                applied[:] = [None] * 5  # the hook may change anything: set everything next time
+                customize(handle)
         except pycurl.error as exc:
-            handle.close()
+            multi.discard_handle(handle)
             raise InvalidUrlError(f"Cannot send {request.method} {request.url}: {exc}") from exc
         request_time = time.monotonic()
         multi.start(transfer)
         try:
-            with _mapped_errors(request):
-                version, status, reason, raw_headers = await transfer.head
-            headers_in = response_headers(raw_headers, self.config, request.url)
+            try:
+                version, status, reason, head = await transfer.head
+            except (CurlError, HeadError, SocketIdle) as exc:
+                raise _translate(exc, request) from exc
+            headers_in = header_block(head, self.config, request.url)
+            if headers_in is None:
+                raise ProtocolError(f"{request.method} {request.url}: {head_problem(head)}")
             version_in = protocol_version(version, request.url)
         except BaseException:
             multi.cancel(transfer)
             raise
-
-        async def body() -> AsyncIterator[bytes]:
-            with _mapped_errors(request):
-                async for chunk in transfer.body():
-                    yield chunk
-
         expected = expected_body_length(request.method, status, headers_in)
         complete = transfer.completed_body()
         if complete is not None and (expected is None or len(complete) == expected):
             # The whole (small) response arrived with its head: no stream machinery needed.
             channel = ByteReadChannel.from_bytes(complete)
         else:
-            channel = ByteReadChannel(body(), on_close=lambda: multi.cancel(transfer), expected_length=expected)
+            channel = ByteReadChannel(
+                _mapped_body(transfer, request), on_close=lambda: multi.cancel(transfer), expected_length=expected
+            )
         return HttpResponseData(
             status=HttpStatusCode.of(status, reason.strip() or None),
             headers=headers_in,
@@ -259,13 +262,35 @@ _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
-@contextlib.contextmanager
-def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
-    """The one place libcurl's error codes become tether's exceptions."""
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+#: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).
+_SUPPRESSED = (
+    ("Accept:", "Accept"),
+    ("Expect:", "Expect"),
+    ("User-Agent:", "User-Agent"),
+    ("Content-Type:", "Content-Type"),
+)
+
+
+def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:
+    handle.setopt(pycurl.NOBODY, 1 if method == "HEAD" else 0)
+    if method != "HEAD":
+        handle.setopt(pycurl.UPLOAD, 1 if upload else 0)
+        if not upload:
+            handle.setopt(pycurl.HTTPGET, 1)
+    if method in ("GET", "HEAD"):
+        handle.unsetopt(pycurl.CUSTOMREQUEST)
+        if upload:
+            handle.setopt(pycurl.CUSTOMREQUEST, method)  # a GET with a body
+    else:
+        handle.setopt(pycurl.CUSTOMREQUEST, method)
+
+
+async def _mapped_body(transfer: Transfer, request: HttpRequestData) -> AsyncIterator[bytes]:
+    """The streamed body, libcurl's errors mapped where the data ends."""
     try:
-        yield
-    except (TetherError, asyncio.CancelledError):
-        raise
+        async for chunk in transfer.body():
+            yield chunk
     except (CurlError, HeadError, SocketIdle) as exc:
         raise _translate(exc, request) from exc
 

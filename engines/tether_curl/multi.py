@@ -46,11 +46,37 @@ class HeadError(Exception):
 class Transfer:
     """One request/response on one easy handle."""
 
+    __slots__ = (
+        "_activity",
+        "_body",
+        "_body_paused",
+        "_body_ready",
+        "_buffered",
+        "_head_done",
+        "_producer",
+        "_raw_head",
+        "_seen_activity",
+        "_socket_timeout",
+        "_upload",
+        "_upload_finished",
+        "_upload_paused",
+        "_upload_queued",
+        "_upload_space",
+        "_watchdog",
+        "abort_reason",
+        "connected",
+        "error",
+        "finished",
+        "handle",
+        "head",
+        "owner",
+    )
+
     def __init__(self, owner: CurlMultiLoop, handle: pycurl.Curl) -> None:
         self.owner = owner
         self.handle = handle
         loop = owner.loop
-        self.head: asyncio.Future[tuple[str, int, str, list[tuple[str, str]]]] = loop.create_future()
+        self.head: asyncio.Future[tuple[str, int, str, str]] = loop.create_future()
         # Completion as plain flags: most transfers finish before anyone waits for the body.
         self.finished = False
         self.error: BaseException | None = None
@@ -121,25 +147,12 @@ class Transfer:
         status = int(match.group(2))
         if 100 <= status < 200 and status != 101:
             return  # an interim response (100 Continue ...): the real head follows
-        # All header lines decoded and checked at once (this runs for every response).
-        text = b"".join(lines[1:-1]).decode("latin-1")
-        if text.count("\r") != text.count("\r\n"):
-            self._fail_head("bare CR in the response head")
-            return
-        headers: list[tuple[str, str]] = []
-        for line in text.replace("\r\n", "\n").split("\n")[:-1]:
-            if line[:1] in (" ", "\t"):
-                self._fail_head("obsolete line folding in the response head")
-                return
-            name, sep, value = line.partition(":")
-            if not sep:
-                self._fail_head(f"header line without a colon: {line[:60]!r}")
-                return
-            headers.append((name, value))
+        # The field lines are checked and split once the engine has them (`header_block`).
         self._head_done = True
         self._activity += 1
         if not self.head.done():
-            self.head.set_result((match.group(1), status, match.group(3) or "", headers))
+            text = b"".join(lines[1:-1]).decode("latin-1")
+            self.head.set_result((match.group(1), status, match.group(3) or "", text))
 
     def _fail_head(self, message: str) -> None:
         if self.abort_reason is None:
@@ -279,6 +292,26 @@ class Transfer:
             self._body_ready.set()
 
 
+def head_problem(text: str) -> str:
+    """What is wrong with a head's field lines that `header_block` refused."""
+    if text.count("\r") != text.count("\r\n"):
+        return "bare CR in the response head"
+    for line in text.replace("\r\n", "\n").split("\n")[:-1]:
+        if line[:1] in (" ", "\t"):
+            return "obsolete line folding in the response head"
+        name, sep, value = line.partition(":")
+        if not sep:
+            return f"header line without a colon: {line[:60]!r}"
+        if not _TOKEN.match(name):
+            return f"invalid response header name {name!r}"
+        if "\x00" in value:
+            return f"invalid character in response header {name}"
+    return "malformed response head"
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
 class SocketIdle(Exception):
     """No byte moved for `timeout` seconds."""
 
@@ -306,8 +339,8 @@ class CurlMultiLoop:
         self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
-        #: Handles that already carry the engine's fixed options.
-        self.configured: set[pycurl.Curl] = set()
+        #: Handles that carry the engine's fixed options, with the per-request values they carry now.
+        self.applied: dict[pycurl.Curl, list[Any]] = {}
         self._max_idle = max_total
         self._closed = False
 
@@ -322,8 +355,11 @@ class CurlMultiLoop:
         if len(self._idle_handles) < self._max_idle and not self._closed:
             self._idle_handles.append(handle)
         else:
-            self.configured.discard(handle)
-            handle.close()
+            self.discard_handle(handle)
+
+    def discard_handle(self, handle: pycurl.Curl) -> None:
+        self.applied.pop(handle, None)
+        handle.close()
 
     # -- transfers ----------------------------------------------------------------------------------
     def start(self, transfer: Transfer) -> None:
@@ -491,7 +527,7 @@ class CurlMultiLoop:
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()
-        self.configured.clear()
+        self.applied.clear()
         self.multi.close()
 
 

@@ -23,9 +23,23 @@ class WritableSink(Protocol):
     def write(self, data: bytes, /) -> Any: ...
 
 
-async def _no_chunks() -> AsyncIterator[bytes]:
-    return
-    yield  # pragma: no cover - makes this an async generator
+class _NoChunks:
+    """An async iterator that is already exhausted: the source of channels over in-memory bytes (one
+    shared instance, so a small response costs no async generator)."""
+
+    __slots__ = ()
+
+    def __aiter__(self) -> _NoChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        return None
+
+
+_NO_CHUNKS = _NoChunks()
 
 
 class ByteReadChannel:
@@ -59,15 +73,21 @@ class ByteReadChannel:
     @classmethod
     def from_bytes(cls, data: bytes) -> ByteReadChannel:
         """A channel over bytes already in memory (no source to pull from)."""
-        channel = cls(_no_chunks(), expected_length=len(data))
-        channel._memory = data if data else None
-        channel._read = len(data)
+        # Filled in directly (not through __init__): this runs for every small response.
+        channel = cls.__new__(cls)
+        channel._source = _NO_CHUNKS
+        channel._on_close = None
+        channel._expected = channel._read = len(data)
+        channel._buffer = bytearray()
         channel._eof = True
+        channel._closed = False
+        channel._memory = data if data else None
+        channel._deadline = None
         return channel
 
     @classmethod
     def empty(cls) -> ByteReadChannel:
-        return cls(_no_chunks(), expected_length=0)
+        return cls(_NO_CHUNKS, expected_length=0)
 
     @property
     def is_closed_for_read(self) -> bool:

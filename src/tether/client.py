@@ -288,7 +288,7 @@ class HttpClient:
         **call_options: Any,
     ) -> HttpRequestBuilder:
         """A request builder from httpx-style keywords (what every request method uses)."""
-        unknown = sorted(set(call_options) - self._call_options)
+        unknown = sorted(set(call_options) - self._call_options) if call_options else None
         if unknown:
             allowed = sorted(self._call_options)
             raise TypeError(
@@ -297,14 +297,17 @@ class HttpClient:
                 + (f", and for the installed plugins: {', '.join(allowed)}" if allowed else "")
             )
         builder = HttpRequestBuilder(method, url, build_headers(headers))
-        builder.url = with_params(builder.url, params)
+        if params is not None:
+            builder.url = with_params(builder.url, params)
         if cookies:
             pairs = "; ".join(f"{name}={value}" for name, value in cookies.items())
             existing = builder.headers.get("Cookie")
             builder.headers["Cookie"] = f"{existing}; {pairs}" if existing else pairs
-        builder.body = _body_from(json, data, content, files)
+        if json is not _UNSET or data is not None or content is not None or files is not None:
+            builder.body = _body_from(json, data, content, files)
         builder.expect_success = expect_success
-        builder.call_options = call_options
+        if call_options:
+            builder.call_options = call_options
         return builder
 
     def prepare_request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpStatement:

@@ -19,6 +19,7 @@ __all__ = [
     "chunks_of",
     "create_ssl_context",
     "expected_body_length",
+    "header_block",
     "protocol_version",
     "request_body_bytes",
     "response_headers",
@@ -103,23 +104,54 @@ def response_headers(
     """
     pairs = [
         (
-            name.decode("latin-1") if isinstance(name, bytes) else name,
-            (value.decode("latin-1") if isinstance(value, bytes) else value).strip(" \t"),
+            name if name.__class__ is str else name.decode("latin-1"),  # type: ignore[union-attr]
+            (value if value.__class__ is str else value.decode("latin-1")).strip(" \t"),  # type: ignore[union-attr]
         )
         for name, value in raw
     ]
-    # Checked in bulk (one regex, three scans) because this runs for every response.
-    names = "\x01".join(name for name, _ in pairs)
-    values = "\x01".join(value for _, value in pairs)
     count = len(pairs)
-    if count and _TOKENS.match(names) is None:
+    if not count:
+        return Headers(CIMultiDict())
+    # Checked in bulk (one regex, three scans) because this runs for every response.
+    names, values = zip(*pairs, strict=True)
+    joined_names = "\x01".join(names)
+    joined_values = "\x01".join(values)
+    if _TOKENS.match(joined_names) is None:
         bad = next(name for name, _ in pairs if _TOKEN.match(name) is None)
         raise ProtocolError(f"Invalid response header name {bad!r} from {where}")
-    if "\r" in values or "\n" in values or "\x00" in values:
+    if "\r" in joined_values or "\n" in joined_values or "\x00" in joined_values:
         bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
         raise ProtocolError(f"Invalid character in response header {bad} from {where}")
-    size = len(names) + len(values) + 2 * count
-    headers: CIMultiDict[str] = CIMultiDict(pairs)
+    return _checked_headers(pairs, len(joined_names) + len(joined_values) + 2 * count, config, where)
+
+
+_HEADER_BLOCK = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\x00]*\r?\n)*\Z")
+
+
+def header_block(text: str, config: HttpClientEngineConfig, where: object = "") -> Headers | None:
+    """The headers of a head's field lines (`Name: value`, each ending in CRLF or LF), checked as
+    `response_headers` checks them; None when a line is malformed (the caller says which, and how).
+    One regex validates every line at once: this runs for every response of the engines that see the
+    raw head.
+    """
+    if _HEADER_BLOCK.match(text) is None:
+        return None
+    pairs = [(name, value.strip(" \t\r")) for name, _, value in (line.partition(":") for line in text.split("\n")[:-1])]
+    if not pairs:
+        return Headers(CIMultiDict())
+    count = len(pairs)
+    # The size as response_headers counts it is at most the text's length plus 2 per line: exact
+    # only when that bound could pass the limit.
+    size = len(text) + 2 * count
+    if size > config.max_response_head_size:
+        names, values = zip(*pairs, strict=True)
+        size = len("\x01".join(names)) + len("\x01".join(values)) + 2 * count
+    return _checked_headers(pairs, size, config, where)
+
+
+def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClientEngineConfig, where: object) -> Headers:
+    """The checks on a head whose names and values are already known to be well-formed."""
+    count = len(pairs)
     if count > config.max_response_headers:
         raise ProtocolError(
             f"Response from {where} has {count} headers, more than max_response_headers={config.max_response_headers}"
@@ -129,6 +161,7 @@ def response_headers(
             f"Response head from {where} is {size} bytes, more than max_response_head_size="
             f"{config.max_response_head_size}"
         )
+    headers: CIMultiDict[str] = CIMultiDict(pairs)
     if "Transfer-Encoding" in headers:
         codings = [c.strip().lower() for line in headers.getall("Transfer-Encoding") for c in line.split(",")]
         if codings != ["chunked"]:
@@ -137,10 +170,11 @@ def response_headers(
         if "Content-Length" in headers:
             # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
             raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
-    if "Content-Length" in headers:
-        lengths = {v.strip() for line in headers.getall("Content-Length") for v in line.split(",")}
-        if len(lengths) > 1 or not all(v.isdigit() for v in lengths):
-            raise ProtocolError(f"Invalid Content-Length {sorted(lengths)} from {where}")
+    lengths = headers.getall("Content-Length", None)
+    if lengths is not None and not (len(lengths) == 1 and lengths[0].isdigit()):
+        found = {v.strip() for line in lengths for v in line.split(",")}
+        if len(found) > 1 or not all(v.isdigit() for v in found):
+            raise ProtocolError(f"Invalid Content-Length {sorted(found)} from {where}")
     return Headers(headers)
 
 
