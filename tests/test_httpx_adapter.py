@@ -106,3 +106,41 @@ async def test_customize_client_sees_the_client_arguments() -> None:
         async with HttpClient(Httpx, configure) as client:
             await client.get("https://api.test/")
     assert seen["follow_redirects"] is False and seen["trust_env"] is False
+
+
+async def test_http1_requests_spread_over_small_pools_within_max_connections() -> None:
+    limits: list[httpx.Limits] = []
+
+    def configure(config: HttpClientConfig[HttpxConfig]) -> None:
+        config.engine.max_connections = 10
+        config.engine.customize_client = lambda kwargs: limits.append(kwargs["limits"])
+
+    with respx.mock() as router:
+        router.get("https://api.test/").mock(return_value=httpx.Response(200, content=b"x" * 10))
+        async with HttpClient(Httpx, configure) as client:
+            statements = [client.prepare_get("https://api.test/") for _ in range(3)]
+            async with statements[0].execute() as first, statements[1].execute() as second:
+                shards = client.engine._pools["default"]  # type: ignore[attr-defined]
+                # Two streaming responses in flight: each went to a different (least busy) pool.
+                assert sorted(shard.active for shard in shards) == [0, 1, 1]
+                assert await first.body_as_bytes() == b"x" * 10
+                await second.body_as_bytes()
+            assert [shard.active for shard in shards] == [0, 0, 0]
+            await statements[2].execute()
+    # 10 connections in pools of at most SHARD_CONNECTIONS (4): 4 + 3 + 3.
+    assert sorted(limit.max_connections for limit in limits) == [3, 3, 4]
+    assert all(limit.max_keepalive_connections for limit in limits)
+
+
+async def test_http2_keeps_one_pool() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def configure(config: HttpClientConfig[HttpxConfig]) -> None:
+        config.engine.http2 = True
+        config.engine.customize_client = seen.append
+
+    with respx.mock() as router:
+        router.get("https://api.test/").mock(return_value=httpx.Response(200))
+        async with HttpClient(Httpx, configure) as client:
+            await client.get("https://api.test/")
+    assert len(seen) == 1 and seen[0]["limits"].max_connections == client.engine.config.max_connections
