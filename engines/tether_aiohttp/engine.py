@@ -26,6 +26,7 @@ from tether.engine import (
     HttpClientEngineBase,
     HttpClientEngineCapability,
     HttpClientEngineConfig,
+    HttpTimeoutCapability,
     HttpTimeoutConfig,
     ProxyCapability,
     SSECapability,
@@ -47,7 +48,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
+from tether.http import HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -107,7 +108,8 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return self._session
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
-        timeout = _client_timeout(request.timeout)
+        # No timeouts set: the session's (no total timeout either) applies.
+        timeout = _client_timeout(request.timeout) if HttpTimeoutCapability in request.capabilities else None
         body = request.body
         data: bytes | AsyncIterator[bytes] | None = request_body_bytes(body)
         headers: Any = request.headers.multidict
@@ -117,27 +119,27 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             data = chunks_of(body)
             if body.content_length is not None and "Content-Length" not in request.headers:
                 headers = [*request.headers.items(), ("Content-Length", str(body.content_length))]
-        proxy = str(self.config.proxy.url) if self.config.proxy is not None else None
+        options: dict[str, Any] = {"allow_redirects": False}
+        if self.config.proxy is not None:
+            options["proxy"] = str(self.config.proxy.url)
+        if timeout is not None:
+            options["timeout"] = timeout
+        if headers:
+            options["headers"] = headers
+        if data:
+            options["data"] = data
         session = self._get_session()
         request_time = time.monotonic()
         try:
-            response = await session.request(
-                request.method,
-                request.url,
-                headers=headers,
-                data=data or None,
-                allow_redirects=False,
-                proxy=proxy,
-                timeout=timeout,
-                compress=None,
-                chunked=None,
-            )
+            response = await session.request(request.method, request.url, **options)
         except Exception as exc:
             mapped = _translate(exc, request, connecting=True)
             if mapped is None:
                 raise
             raise mapped from exc
         try:
+            # The raw lines: names keep their case, non-ASCII bytes decode as ISO-8859-1 (as on
+            # every engine).
             headers_in = response_headers(response.raw_headers, self.config, request.url)
         except TetherError:
             response.close()
@@ -170,7 +172,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return HttpResponseData(
             status=HttpStatusCode.of(response.status, response.reason or None),
             headers=headers_in,
-            version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
+            version=_version(version, request.url),
             body=channel,
             request_time=request_time,
             response_time=time.monotonic(),
@@ -191,6 +193,15 @@ def _client_timeout(timeouts: HttpTimeoutConfig) -> aiohttp.ClientTimeout:
         sock_connect=timeouts.connect_timeout,
         sock_read=timeouts.socket_timeout,
     )
+
+
+_HTTP_1_1 = HttpProtocolVersion.parse("1.1")
+
+
+def _version(version: aiohttp.HttpVersion | None, where: object) -> HttpProtocolVersion:
+    if version is None or version == aiohttp.HttpVersion11:
+        return _HTTP_1_1
+    return protocol_version(f"{version.major}.{version.minor}", where)
 
 
 async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
