@@ -154,7 +154,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
     async def _send(self, request: HttpRequestData, slots: asyncio.Semaphore) -> HttpResponseData:
         loop = asyncio.get_running_loop()
         timeouts = request.timeout
-        timeout = urllib3.Timeout(connect=timeouts.connect_timeout, read=timeouts.socket_timeout)
+        timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
         body = request.body
         payload: Any = request_body_bytes(body)
         headers = dict(_joined(request.headers))
@@ -202,13 +202,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 return response
 
         request_time = time.monotonic()
-        future = loop.run_in_executor(self._executor, send)
-        try:
-            response = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            # The worker cannot be interrupted: release whatever it returns once it finishes.
-            future.add_done_callback(_release_late_response)
-            raise
+        response = await _in_worker(self._executor, loop, send)
         try:
             headers_in = response_headers(response.headers.items(), self.config, request.url)
         except TetherError:
@@ -261,6 +255,11 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             executor.shutdown(wait=False, cancel_futures=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=connect, read=read)
+
+
 def _joined(headers: Headers) -> Iterator[tuple[str, str]]:
     # urllib3 takes a plain dict: repeated header lines are joined as RFC 9110 5.3 allows.
     seen: dict[str, list[str]] = {}
@@ -285,9 +284,43 @@ def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLo
             return
 
 
-def _release_late_response(future: asyncio.Future[urllib3.BaseHTTPResponse]) -> None:
-    if not future.cancelled() and future.exception() is None:
-        future.result().close()
+def _in_worker(
+    executor: Executor, loop: asyncio.AbstractEventLoop, send: Callable[[], urllib3.BaseHTTPResponse]
+) -> asyncio.Future[urllib3.BaseHTTPResponse]:
+    """Run `send` on a worker; the future settles on the loop. Lighter than run_in_executor + shield
+    (no chained futures): the worker hands its outcome straight to the loop. Cancelling the future
+    does not interrupt the worker; a response it returns after that is closed, never leaked."""
+    future: asyncio.Future[urllib3.BaseHTTPResponse] = loop.create_future()
+
+    def run() -> None:
+        response: urllib3.BaseHTTPResponse | None = None
+        error: BaseException | None = None
+        try:
+            response = send()
+        except BaseException as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(_settle, future, response, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            if response is not None:
+                response.close()
+
+    executor.submit(run)
+    return future
+
+
+def _settle(
+    future: asyncio.Future[urllib3.BaseHTTPResponse],
+    response: urllib3.BaseHTTPResponse | None,
+    error: BaseException | None,
+) -> None:
+    if future.cancelled():
+        if response is not None:
+            response.close()  # the caller went away: the late response is released, not leaked
+    elif error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(response)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
