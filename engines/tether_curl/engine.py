@@ -49,12 +49,15 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
+from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer, head_problem
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
+
+#: Distinct response heads remembered (see `CurlEngine._heads`); the memo starts over when full.
+HEAD_CACHE_SIZE = 256
 
 _HTTP3_AVAILABLE = bool(pycurl.version_info()[4] & getattr(pycurl, "VERSION_HTTP3", 1 << 25))
 
@@ -89,6 +92,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
     def __init__(self, config: CurlConfig) -> None:
         super().__init__(config)
         self._multi: CurlMultiLoop | None = None
+        #: Checked headers by the exact text of their field lines. A server repeats the same head
+        #: (its Date changes once a second): `Headers` are immutable, so equal heads share one.
+        self._heads: dict[str, Headers] = {}
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
@@ -226,9 +232,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 version, status, reason, head = await transfer.head
             except (CurlError, HeadError, SocketIdle) as exc:
                 raise _translate(exc, request) from exc
-            headers_in = header_block(head, self.config, request.url)
+            headers_in = self._heads.get(head)
             if headers_in is None:
-                raise ProtocolError(f"{request.method} {request.url}: {head_problem(head)}")
+                headers_in = header_block(head, self.config, request.url)
+                if headers_in is None:
+                    raise ProtocolError(f"{request.method} {request.url}: {head_problem(head)}")
+                if len(self._heads) >= HEAD_CACHE_SIZE:
+                    self._heads.clear()
+                self._heads[head] = headers_in
             version_in = protocol_version(version, request.url)
         except BaseException:
             multi.cancel(transfer)
