@@ -49,13 +49,14 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpStatusCode
+from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer, head_problem
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
+_VERSIONS = {text: HttpProtocolVersion.parse(text) for text in ("1.0", "1.1", "2", "3")}
 #: Distinct response heads remembered (see `CurlEngine._heads`); the memo starts over when full.
 HEAD_CACHE_SIZE = 256
 
@@ -240,7 +241,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 if len(self._heads) >= HEAD_CACHE_SIZE:
                     self._heads.clear()
                 self._heads[head] = headers_in
-            version_in = protocol_version(version, request.url)
+            version_in = _VERSIONS.get(version) or protocol_version(version, request.url)
         except BaseException:
             multi.cancel(transfer)
             raise

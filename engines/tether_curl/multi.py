@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -139,20 +140,18 @@ class Transfer:
     def _parse_head(self) -> None:
         lines = self._raw_head
         self._raw_head = []
-        status_line = lines[0].decode("latin-1")
-        match = _STATUS_LINE.match(status_line)
-        if match is None:
-            self._fail_head(f"malformed status line {status_line.strip()!r}")
+        parsed = _status_line(lines[0])
+        if parsed is None:
+            self._fail_head(f"malformed status line {lines[0].decode('latin-1').strip()!r}")
             return
-        status = int(match.group(2))
+        version, status, reason = parsed
         if 100 <= status < 200 and status != 101:
             return  # an interim response (100 Continue ...): the real head follows
         # The field lines are checked and split once the engine has them (`header_block`).
         self._head_done = True
         self._activity += 1
         if not self.head.done():
-            text = b"".join(lines[1:-1]).decode("latin-1")
-            self.head.set_result((match.group(1), status, match.group(3) or "", text))
+            self.head.set_result((version, status, reason, b"".join(lines[1:-1]).decode("latin-1")))
 
     def _fail_head(self, message: str) -> None:
         if self.abort_reason is None:
@@ -290,6 +289,16 @@ class Transfer:
             self.error = error
         if self._body_ready is not None:
             self._body_ready.set()
+
+
+@functools.lru_cache(maxsize=64)
+def _status_line(line: bytes) -> tuple[str, int, str] | None:
+    """(version, status, reason) of a status line, None when it is malformed; a server sends the
+    same few status lines over and over, so they are parsed once."""
+    match = _STATUS_LINE.match(line.decode("latin-1"))
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2)), match.group(3) or ""
 
 
 def head_problem(text: str) -> str:
