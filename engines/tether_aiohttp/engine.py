@@ -32,6 +32,7 @@ from tether.engine import (
     SSECapability,
 )
 from tether.engine.support import (
+    HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
@@ -73,6 +74,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         super().__init__(config)
         self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
         self._session: aiohttp.ClientSession | None = None
+        self._heads = HeadersMemo()  # checked headers by aiohttp's raw header lines
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
@@ -140,7 +142,10 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         try:
             # The raw lines: names keep their case, non-ASCII bytes decode as ISO-8859-1 (as on
             # every engine).
-            headers_in = response_headers(response.raw_headers, self.config, request.url)
+            raw_headers = response.raw_headers
+            headers_in = self._heads.get(raw_headers)
+            if headers_in is None:
+                headers_in = self._heads.put(raw_headers, response_headers(raw_headers, self.config, request.url))
         except TetherError:
             response.close()
             raise

@@ -34,6 +34,7 @@ from tether.engine import (
     SSECapability,
 )
 from tether.engine.support import (
+    HeadersMemo,
     chunks_of,
     expected_body_length,
     header_block,
@@ -49,7 +50,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer, head_problem
@@ -57,9 +58,6 @@ from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, T
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
 _VERSIONS = {text: HttpProtocolVersion.parse(text) for text in ("1.0", "1.1", "2", "3")}
-#: Distinct response heads remembered (see `CurlEngine._heads`); the memo starts over when full.
-HEAD_CACHE_SIZE = 256
-
 _HTTP3_AVAILABLE = bool(pycurl.version_info()[4] & getattr(pycurl, "VERSION_HTTP3", 1 << 25))
 
 
@@ -93,9 +91,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
     def __init__(self, config: CurlConfig) -> None:
         super().__init__(config)
         self._multi: CurlMultiLoop | None = None
-        #: Checked headers by the exact text of their field lines. A server repeats the same head
-        #: (its Date changes once a second): `Headers` are immutable, so equal heads share one.
-        self._heads: dict[str, Headers] = {}
+        self._heads = HeadersMemo()  # checked headers by the text of their field lines
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
@@ -235,12 +231,10 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 raise _translate(exc, request) from exc
             headers_in = self._heads.get(head)
             if headers_in is None:
-                headers_in = header_block(head, self.config, request.url)
-                if headers_in is None:
+                checked = header_block(head, self.config, request.url)
+                if checked is None:
                     raise ProtocolError(f"{request.method} {request.url}: {head_problem(head)}")
-                if len(self._heads) >= HEAD_CACHE_SIZE:
-                    self._heads.clear()
-                self._heads[head] = headers_in
+                headers_in = self._heads.put(head, checked)
             version_in = _VERSIONS.get(version) or protocol_version(version, request.url)
         except BaseException:
             multi.cancel(transfer)

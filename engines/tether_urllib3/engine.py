@@ -46,6 +46,7 @@ from tether.engine import (
 )
 from tether.engine.support import (
     READ_CHUNK_SIZE,
+    HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
@@ -101,6 +102,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._executor: Executor = config.executor or self._own_executor()
         self._pool = self._create_pool()
         self._slots: asyncio.Semaphore | None = None
+        self._heads = HeadersMemo()  # checked headers by urllib3's header lines
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -204,7 +206,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         request_time = time.monotonic()
         response = await _in_worker(self._executor, loop, send)
         try:
-            headers_in = response_headers(response.headers.items(), self.config, request.url)
+            raw_headers = tuple(response.headers.items())
+            headers_in = self._heads.get(raw_headers)
+            if headers_in is None:
+                headers_in = self._heads.put(raw_headers, response_headers(raw_headers, self.config, request.url))
         except TetherError:
             response.close()
             raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Hashable, Iterable
 
 from multidict import CIMultiDict
 
@@ -15,6 +15,7 @@ from tether.http import Headers, HttpProtocolVersion
 
 __all__ = [
     "NO_BODY_STATUSES",
+    "HeadersMemo",
     "READ_CHUNK_SIZE",
     "chunks_of",
     "create_ssl_context",
@@ -176,6 +177,29 @@ def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClient
         if len(found) > 1 or not all(v.isdigit() for v in found):
             raise ProtocolError(f"Invalid Content-Length {sorted(found)} from {where}")
     return Headers(headers)
+
+
+class HeadersMemo:
+    """Checked `Headers` by the raw form they were made from (any hashable: a tuple of byte pairs,
+    the text of the field lines). A server repeats the same head -- its Date changes once a second --
+    and `Headers` are immutable, so equal heads share one object instead of being checked again.
+    Bounded: the memo starts over once it holds `size` heads. Only heads that passed the checks are
+    remembered; a bad head is checked (and refused) every time."""
+
+    __slots__ = ("_heads", "_size")
+
+    def __init__(self, size: int = 256) -> None:
+        self._heads: dict[Hashable, Headers] = {}
+        self._size = size
+
+    def get(self, raw: Hashable) -> Headers | None:
+        return self._heads.get(raw)
+
+    def put(self, raw: Hashable, headers: Headers) -> Headers:
+        if len(self._heads) >= self._size:
+            self._heads.clear()
+        self._heads[raw] = headers
+        return headers
 
 
 def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
