@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tether.engine.config import HttpClientEngineConfig
-from tether.engine.support import HeadersMemo, header_block, response_headers
+from tether.engine.support import HeadersMemo, header_block, header_block_problem, response_headers
 from tether.exceptions import ProtocolError
 
 GOOD = [
@@ -41,9 +41,15 @@ def test_header_block_agrees_with_response_headers(text: str) -> None:
     assert list(block.items()) == list(response_headers(pairs_of(text), config).items())
 
 
-@pytest.mark.parametrize("text", BAD_LINES)
-def test_a_malformed_line_is_refused_for_the_caller_to_explain(text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    list(
+        zip(BAD_LINES, ["without a colon", "line folding", "header name", "bare CR", "invalid character"], strict=True)
+    ),
+)
+def test_a_malformed_line_is_refused_and_named(text: str, problem: str) -> None:
     assert header_block(text, HttpClientEngineConfig()) is None
+    assert problem in header_block_problem(text)
 
 
 @pytest.mark.parametrize("text", BAD_SEMANTICS)

@@ -38,7 +38,6 @@ from tether.engine.support import (
     expected_body_length,
     protocol_version,
     request_body_bytes,
-    response_headers,
 )
 from tether.exceptions import (
     ConnectError,
@@ -49,7 +48,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -143,9 +142,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             # The raw lines: names keep their case, non-ASCII bytes decode as ISO-8859-1 (as on
             # every engine).
             raw_headers = response.raw_headers
-            headers_in = self._heads.get(raw_headers)
-            if headers_in is None:
-                headers_in = self._heads.put(raw_headers, response_headers(raw_headers, self.config, request.url))
+            headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
         except TetherError:
             response.close()
             raise
@@ -177,7 +174,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return HttpResponseData(
             status=HttpStatusCode.of(response.status, response.reason or None),
             headers=headers_in,
-            version=_version(version, request.url),
+            version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
             body=channel,
             request_time=request_time,
             response_time=time.monotonic(),
@@ -198,15 +195,6 @@ def _client_timeout(timeouts: HttpTimeoutConfig) -> aiohttp.ClientTimeout:
         sock_connect=timeouts.connect_timeout,
         sock_read=timeouts.socket_timeout,
     )
-
-
-_HTTP_1_1 = HttpProtocolVersion.parse("1.1")
-
-
-def _version(version: aiohttp.HttpVersion | None, where: object) -> HttpProtocolVersion:
-    if version is None or version == aiohttp.HttpVersion11:
-        return _HTTP_1_1
-    return protocol_version(f"{version.major}.{version.minor}", where)
 
 
 async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> AsyncIterator[bytes]:

@@ -38,6 +38,7 @@ from tether.engine.support import (
     chunks_of,
     expected_body_length,
     header_block,
+    header_block_problem,
     protocol_version,
     request_body_bytes,
 )
@@ -50,14 +51,13 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpProtocolVersion, HttpStatusCode
+from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
-from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer, head_problem
+from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
-_VERSIONS = {text: HttpProtocolVersion.parse(text) for text in ("1.0", "1.1", "2", "3")}
 _HTTP3_AVAILABLE = bool(pycurl.version_info()[4] & getattr(pycurl, "VERSION_HTTP3", 1 << 25))
 
 
@@ -233,9 +233,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             if headers_in is None:
                 checked = header_block(head, self.config, request.url)
                 if checked is None:
-                    raise ProtocolError(f"{request.method} {request.url}: {head_problem(head)}")
+                    raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(head)}")
                 headers_in = self._heads.put(head, checked)
-            version_in = _VERSIONS.get(version) or protocol_version(version, request.url)
+            version_in = protocol_version(version, request.url)
         except BaseException:
             multi.cancel(transfer)
             raise

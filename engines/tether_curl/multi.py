@@ -301,26 +301,6 @@ def _status_line(line: bytes) -> tuple[str, int, str] | None:
     return match.group(1), int(match.group(2)), match.group(3) or ""
 
 
-def head_problem(text: str) -> str:
-    """What is wrong with a head's field lines that `header_block` refused."""
-    if text.count("\r") != text.count("\r\n"):
-        return "bare CR in the response head"
-    for line in text.replace("\r\n", "\n").split("\n")[:-1]:
-        if line[:1] in (" ", "\t"):
-            return "obsolete line folding in the response head"
-        name, sep, value = line.partition(":")
-        if not sep:
-            return f"header line without a colon: {line[:60]!r}"
-        if not _TOKEN.match(name):
-            return f"invalid response header name {name!r}"
-        if "\x00" in value:
-            return f"invalid character in response header {name}"
-    return "malformed response head"
-
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-
-
 class SocketIdle(Exception):
     """No byte moved for `timeout` seconds."""
 

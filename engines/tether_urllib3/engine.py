@@ -52,7 +52,6 @@ from tether.engine.support import (
     expected_body_length,
     protocol_version,
     request_body_bytes,
-    response_headers,
 )
 from tether.exceptions import (
     ConnectError,
@@ -207,9 +206,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         response = await _in_worker(self._executor, loop, send)
         try:
             raw_headers = tuple(response.headers.items())
-            headers_in = self._heads.get(raw_headers)
-            if headers_in is None:
-                headers_in = self._heads.put(raw_headers, response_headers(raw_headers, self.config, request.url))
+            headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
         except TetherError:
             response.close()
             raise

@@ -21,6 +21,7 @@ __all__ = [
     "create_ssl_context",
     "expected_body_length",
     "header_block",
+    "header_block_problem",
     "protocol_version",
     "request_body_bytes",
     "response_headers",
@@ -150,6 +151,23 @@ def header_block(text: str, config: HttpClientEngineConfig, where: object = "") 
     return _checked_headers(pairs, size, config, where)
 
 
+def header_block_problem(text: str) -> str:
+    """What is wrong with field lines `header_block` refused (for the engine's ProtocolError)."""
+    if text.count("\r") != text.count("\r\n"):
+        return "bare CR in the response head"
+    for line in text.replace("\r\n", "\n").split("\n")[:-1]:
+        if line[:1] in (" ", "\t"):
+            return "obsolete line folding in the response head"
+        name, sep, value = line.partition(":")
+        if not sep:
+            return f"header line without a colon: {line[:60]!r}"
+        if not _TOKEN.match(name):
+            return f"invalid response header name {name!r}"
+        if "\x00" in value:
+            return f"invalid character in response header {name}"
+    return "malformed response head"
+
+
 def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClientEngineConfig, where: object) -> Headers:
     """The checks on a head whose names and values are already known to be well-formed."""
     count = len(pairs)
@@ -201,9 +219,24 @@ class HeadersMemo:
         self._heads[raw] = headers
         return headers
 
+    def response_headers(
+        self, raw: tuple[tuple[bytes | str, bytes | str], ...], config: HttpClientEngineConfig, where: object = ""
+    ) -> Headers:
+        """`response_headers(raw, ...)`, checked once per distinct head."""
+        headers = self._heads.get(raw)
+        if headers is None:
+            headers = self.put(raw, response_headers(raw, config, where))
+        return headers
+
+
+_KNOWN_VERSIONS = {text: HttpProtocolVersion.parse(text) for text in ("1.0", "1.1", "2", "3")}
+
 
 def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
     """The response's protocol version; one tether does not know (HTTP/0.9, HTTP/5.6) is a ProtocolError."""
+    known = _KNOWN_VERSIONS.get(text)
+    if known is not None:
+        return known
     try:
         return HttpProtocolVersion.parse(text)
     except ValueError:
