@@ -154,3 +154,64 @@ def test_splitting_the_input_anywhere_gives_the_same_events(pieces: list[bytes],
     cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=8)))
     chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     assert _all_events(chunks) == expected
+
+
+def _reference(raw: bytes) -> tuple[list[tuple[str | None, str | None, str | None]], int | None]:
+    """The WHATWG algorithm written the plain way, one line at a time (the model the fast parser must match)."""
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]  # the unterminated rest is discarded
+    events: list[tuple[str | None, str | None, str | None]] = []
+    data: list[str] = []
+    event_type = id_buffer = last_id = ""
+    retry: int | None = None
+    for line in lines:
+        if line == "":
+            last_id = id_buffer
+            if data:
+                events.append(("\n".join(data), event_type or None, last_id or None))
+            data, event_type = [], ""
+            continue
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event_type = value
+        elif name == "id" and "\x00" not in value:
+            id_buffer = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            retry = int(value)
+    return events, retry
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream_pieces)
+def test_the_parser_agrees_with_the_plain_algorithm(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    events, parser = parse(raw)
+    assert ([(e.data, e.event, e.id) for e in events if e.data is not None], parser.reconnection_time) == _reference(
+        raw
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b"data:x: y", "x: y"),  # the name ends at the first colon, even before a ": "
+        (b"data:x", "x"),
+        (b"data", ""),  # no colon: all name, empty value
+        (b"data:  x", " x"),  # one space stripped, not two
+    ],
+)
+def test_field_name_ends_at_the_first_colon(line: bytes, expected: str) -> None:
+    events, _ = parse(line + b"\n\n")
+    assert [e.data for e in events] == [expected]
+
+
+def test_the_limit_holds_for_an_event_spread_over_many_small_chunks() -> None:
+    parser = SSEParser(max_event_size=1000)
+    with pytest.raises(SSEEventTooLargeError, match="max_event_size=1000"):
+        for _ in range(30):
+            parser.feed(b"data: " + b"q" * 40 + b"\n")  # each chunk alone is far under the limit
+    assert SSEParser(max_event_size=1000).feed(b"data: " + b"q" * 40 + b"\n" * 2)[0].data == "q" * 40
