@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import http.client
 import importlib.util
+import re
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -72,6 +75,8 @@ __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 _SOCKS_AVAILABLE = importlib.util.find_spec("socks") is not None
 #: Bodies up to this size (by Content-Length) are read together with the head, in one worker hop.
 INLINE_BODY_LIMIT = 64 * 1024
+#: Requests up to this many body bytes may be sent from the event loop on a kept-alive connection.
+LOOP_SEND_LIMIT = 8 * 1024
 
 
 @dataclass
@@ -102,6 +107,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._pool = self._create_pool()
         self._slots: asyncio.Semaphore | None = None
         self._heads = HeadersMemo()  # checked headers by urllib3's header lines
+        #: Plain-HTTP requests on kept-alive connections are sent and awaited on the event loop.
+        self._loop_sends = config.proxy is None
+        self._peek = bytearray(INLINE_BODY_LIMIT + 32 * 1024)  # used on the loop thread only
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -174,6 +182,17 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         # Event streams must see their first events before the rest arrives: never read them ahead.
         inline_allowed = request.method != "HEAD" and SSECapability not in request.capabilities
 
+        request_time = time.monotonic()
+        response: urllib3.BaseHTTPResponse | None = None
+        if (
+            inline_allowed
+            and self._loop_sends
+            and not chunked
+            and (payload is None or (type(payload) is bytes and len(payload) <= LOOP_SEND_LIMIT))
+            and request.url.scheme == "http"
+        ):
+            response = await self._send_on_loop(request, payload, headers, loop)
+
         def send() -> urllib3.BaseHTTPResponse:
             with _mapped_errors(request):
                 response = self._pool.urlopen(
@@ -196,14 +215,12 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     except HTTPError:
                         response.close()
                         raise
-                length = response.headers.get("Content-Length", "")
-                if inline_allowed and length.isdigit() and int(length) <= INLINE_BODY_LIMIT:
-                    # A small body is read in the same worker hop: one thread switch per request, not two.
-                    response._tether_inline = response.read(decode_content=False)  # type: ignore[attr-defined]
+                if inline_allowed:
+                    _read_inline(response)
                 return response
 
-        request_time = time.monotonic()
-        response = await _in_worker(self._executor, loop, send)
+        if response is None:
+            response = await _in_worker(self._executor, loop, send)
         try:
             raw_headers = tuple(response.headers.items())
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
@@ -238,6 +255,81 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             response_time=time.monotonic(),
         )
 
+    async def _send_on_loop(
+        self,
+        request: HttpRequestData,
+        payload: bytes | None,
+        headers: dict[str, str],
+        loop: asyncio.AbstractEventLoop,
+    ) -> urllib3.BaseHTTPResponse | None:
+        """The fast path for plain HTTP on a kept-alive connection: send and wait on the event loop, no
+        thread switch. The small request goes into an idle socket's empty send buffer, so the send
+        cannot block; the loop waits for the socket to become readable; when the whole response
+        (head and Content-Length body) is already buffered in the kernel, urllib3 parses it right
+        here without blocking, and otherwise a worker reads it as usual.
+
+        None: no idle connection was ready (nothing was sent); the caller takes the worker path.
+        """
+        url = request.url
+        pool = self._pool.connection_from_host(url.raw_host, url.port, scheme="http")
+        ready = getattr(pool, "ready_connection", None)
+        conn = ready() if ready is not None else None
+        if conn is None:
+            return None
+        read_timeout = request.timeout.socket_timeout
+        finished = False
+        try:
+            with _mapped_errors(request):
+                try:
+                    conn.request(
+                        request.method,
+                        url.raw_path_qs,
+                        body=payload,
+                        headers=headers,
+                        chunked=False,
+                        preload_content=False,
+                        decode_content=False,
+                        enforce_content_length=True,
+                    )
+                except OSError as exc:
+                    # As urlopen: the server may close (or reset) after answering; the answer is
+                    # still readable, and reading it reports what really happened.
+                    if not isinstance(exc, BrokenPipeError) and exc.errno not in _SEND_ERRNOS_READ_ANYWAY:
+                        raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
+                sock = conn.sock
+                if sock is not None and await _wait_readable(sock, read_timeout, loop):
+                    raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
+
+                def finish() -> urllib3.BaseHTTPResponse:
+                    with _mapped_errors(request):
+                        try:
+                            response = pool.response_on(conn, read_timeout)  # type: ignore[attr-defined]
+                        except BaseException as exc:
+                            conn.close()
+                            pool._put_conn(conn)
+                            if isinstance(exc, TimeoutError):
+                                raise ReadTimeoutError(
+                                    pool, str(url), f"Read timed out. (read timeout={read_timeout})"
+                                ) from exc
+                            if isinstance(exc, (http.client.HTTPException, OSError)):
+                                raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
+                            raise
+                        try:
+                            _read_inline(response)
+                        except BaseException:
+                            response.close()
+                            raise
+                        return response  # type: ignore[no-any-return]
+
+                finished = True  # from here the response (or its error) owns the connection
+                if sock is None or _fully_buffered(sock, self._peek):
+                    return finish()
+                return await _in_worker(self._executor, loop, finish)
+        finally:
+            if not finished:
+                conn.close()
+                pool._put_conn(conn)
+
     async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
             return
@@ -255,6 +347,67 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _read_inline(response: urllib3.BaseHTTPResponse) -> None:
+    """A small body is read in the same step as the head (one worker hop per request, or none)."""
+    remaining = response.length_remaining  # by Content-Length; 0 for 204 and 304; None: unknown
+    if remaining is not None and remaining <= INLINE_BODY_LIMIT:
+        response._tether_inline = response.read(decode_content=False)  # type: ignore[attr-defined]
+
+
+async def _wait_readable(sock: socket.socket, timeout: float | None, loop: asyncio.AbstractEventLoop) -> bool:
+    """Wait on the loop until `sock` has something to read; True if `timeout` passed first."""
+    ready: asyncio.Future[bool] = loop.create_future()
+    fd = sock.fileno()
+    loop.add_reader(fd, _settle_wait, ready, False)
+    timer = loop.call_later(timeout, _settle_wait, ready, True) if timeout is not None else None
+    try:
+        return await ready
+    finally:
+        loop.remove_reader(fd)
+        if timer is not None:
+            timer.cancel()
+
+
+def _settle_wait(future: asyncio.Future[bool], expired: bool) -> None:
+    if not future.done():
+        future.set_result(expired)
+
+
+def _fully_buffered(sock: socket.socket, buffer: bytearray) -> bool:
+    """True if every byte http.client will read for this response is already in the kernel's buffer
+    (or the peer has closed), so parsing it cannot block. Looks without consuming (MSG_PEEK).
+
+    Conservative: a 1xx interim head, a head without exactly one well-formed Content-Length, a
+    Transfer-Encoding, or a body not yet fully arrived all answer False (a worker reads those)."""
+    try:
+        size = sock.recv_into(buffer, len(buffer), socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # the socket failed: reading it fails at once, on any thread
+    if size == 0:
+        return True  # closed by the peer: reading returns at once
+    end = buffer.find(b"\r\n\r\n", 0, size)
+    if end < 0 or size < 12 or buffer[9] == 0x31:  # no complete head yet, or a 1xx interim response
+        return False
+    head_end = end + 4
+    if bytes(buffer[9:12]) in (b"204", b"304"):
+        return True  # no body whatever the head says
+    head = bytes(buffer[:head_end])
+    framing = _FRAMING_FIELD.findall(head)
+    if len(framing) != 1:
+        return False
+    length = _CONTENT_LENGTH.search(head)
+    return length is not None and size >= head_end + int(length.group(1))
+
+
+#: Any line that frames the body (matched loosely: odd spellings send the response to a worker).
+_FRAMING_FIELD = re.compile(rb"\n[ \t]*(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,15})[ \t]*\r\n", re.IGNORECASE)
+#: Send errors after which the response may still be read (as urlopen treats them).
+_SEND_ERRNOS_READ_ANYWAY = frozenset({errno.EPROTOTYPE, errno.ECONNRESET})
 
 
 @functools.lru_cache(maxsize=64)
@@ -345,7 +498,7 @@ def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
         raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
     except urllib3.exceptions.LocationValueError as exc:
         raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
-    except HTTPError as exc:
+    except (HTTPError, http.client.HTTPException) as exc:
         raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
     except ssl.SSLError as exc:
         raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc

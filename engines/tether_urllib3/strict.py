@@ -1,4 +1,5 @@
-"""A stricter response head for http.client, which urllib3 parses with.
+"""A stricter response head for http.client, which urllib3 parses with; and the pool hooks the engine's
+event-loop fast path uses (`ready_connection`, `response_on`).
 
 http.client accepts status lines llhttp and h11 reject ("HTTP/1.01 200", a tab or two spaces after the
 version, a bare CR ending a line). To give every engine the same verdicts, the response's file object
@@ -10,11 +11,14 @@ other engine does).
 from __future__ import annotations
 
 import http.client
+import queue
 import re
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.connection import is_connection_dropped
 
 __all__ = ["STRICT_POOL_CLASSES", "StrictHTTPResponse"]
 
@@ -75,6 +79,32 @@ class _StrictHTTPSConnection(HTTPSConnection):
 
 class _StrictHTTPConnectionPool(HTTPConnectionPool):
     ConnectionCls = _StrictHTTPConnection
+
+    def ready_connection(self) -> HTTPConnection | None:
+        """A kept-alive connection that is still open, taken from the pool without blocking; None
+        (and nothing taken) when there is none. The taker must give it back with `_put_conn`."""
+        pool = self.pool
+        if pool is None:
+            return None
+        try:
+            conn = pool.get(block=False)
+        except queue.Empty:
+            return None
+        if conn is not None and conn.sock is not None:
+            if not is_connection_dropped(conn):
+                self.num_requests += 1
+                return conn  # type: ignore[no-any-return]
+            conn.close()  # the server closed it while idle: urlopen reconnects it
+        self._put_conn(conn)
+        return None
+
+    def response_on(self, conn: HTTPConnection, read_timeout: float | None) -> BaseHTTPResponse:
+        """Read the response head of a request sent on `conn` (what `urlopen` does after sending)."""
+        conn.timeout = read_timeout
+        response = conn.getresponse()
+        response._connection = conn  # released to this pool, as urlopen sets it
+        response._pool = self
+        return response
 
 
 class _StrictHTTPSConnectionPool(HTTPSConnectionPool):

@@ -27,7 +27,7 @@ __all__ = ["HttpResponse", "HttpResponseData"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class HttpResponseData:
     """What an engine returns: status line, headers and a body stream that has not been read yet.
 
@@ -55,6 +55,8 @@ class HttpResponse:
     can be read any number of times. Inside `async with statement.execute() as response:` the body
     streams: read it once, as a channel or in full.
     """
+
+    __slots__ = ("__weakref__", "_body_transformer", "_channel_taken", "_content", "_data", "request")
 
     def __init__(
         self,

@@ -48,6 +48,16 @@ async def socket_timeout_head(t: CaseContext) -> None:
         await t.raises(SocketTimeoutException, client.get(t.env.http("/delay?seconds=3")))
 
 
+@case("timeouts", "socket-on-a-kept-alive-connection")
+async def socket_timeout_reused(t: CaseContext) -> None:
+    # The second request reuses the first one's connection (engines may take a faster path there).
+    async with t.client(timeouts(socket_timeout=0.3)) as client:
+        first = await client.get(t.env.http("/delay?seconds=0"))
+        await t.raises(SocketTimeoutException, client.get(t.env.http("/delay?seconds=3")))
+        after = await client.get(t.env.http("/delay?seconds=0"))
+    t.equal((first.status, after.status), (200, 200))
+
+
 @case("timeouts", "socket-mid-body")
 async def socket_timeout_body(t: CaseContext) -> None:
     async with t.client(timeouts(socket_timeout=0.3)) as client:

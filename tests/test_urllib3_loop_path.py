@@ -1,0 +1,197 @@
+"""The Urllib3 engine's event-loop path: plain-HTTP requests on kept-alive connections are sent and
+awaited on the loop, and parsed there when the whole response is already buffered; everything else
+goes to a worker thread. These tests script a keep-alive server byte by byte and count the worker
+hops, so each branch (loop, worker fallback, timeout, stale connection, cancellation) is shown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from tether_urllib3 import Urllib3, Urllib3Config
+
+from tether import HttpClient, HttpClientConfig, ProtocolError, SocketTimeoutException
+from tether.engine import HttpTimeoutConfig
+from tether.plugins import HttpTimeout
+
+#: One answer: bytes are written, a float sleeps that long, None closes the connection.
+Answer = list[bytes | float | None]
+
+
+def ok(body: bytes, *extra: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), b"".join(extra), body)
+
+
+class ScriptedServer:
+    """A keep-alive HTTP/1.1 server answering the n-th request (on any connection) with answers[n]."""
+
+    def __init__(self, answers: list[Answer]) -> None:
+        self.answers = list(answers)
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:  # no client thread is left waiting on an open connection
+            writer.close()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(head)
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        await reader.readexactly(int(line.split(b":")[1]))
+                for step in self.answers.pop(0):
+                    if step is None:
+                        writer.close()
+                        return
+                    if isinstance(step, float):
+                        await asyncio.sleep(step)
+                    else:
+                        writer.write(step)
+                        await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """Counts the blocking steps handed to worker threads."""
+
+    def __init__(self) -> None:
+        super().__init__(4)
+        self.hops = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.hops += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def client_for(answers: list[Answer]) -> AsyncIterator[tuple[HttpClient, ScriptedServer, CountingExecutor]]:
+    executor = CountingExecutor()
+
+    def configure(config: HttpClientConfig[Urllib3Config]) -> None:
+        config.engine.executor = executor
+        config.install(HttpTimeout)  # per-request `timeout=` needs it
+
+    try:
+        async with ScriptedServer(answers) as server, HttpClient(Urllib3, configure) as client:
+            yield client, server, executor
+    finally:
+        executor.shutdown(wait=False)
+
+
+async def test_kept_alive_requests_are_sent_and_parsed_on_the_loop() -> None:
+    answers: list[Answer] = [[ok(b"one")], [ok(b"two")], [ok(b"three")], [ok(b"posted")]]
+    async with client_for(answers) as (client, server, executor):
+        bodies = [await (await client.get(server.url(f"/{n}"))).body_as_text() for n in range(3)]
+        posted = await client.post(server.url("/post"), content=b"payload")
+        assert executor.hops == 1  # only the first request (it had to connect) used a worker
+    assert bodies == ["one", "two", "three"]
+    assert await posted.body_as_text() == "posted"
+    assert server.requests[-1].startswith(b"POST /post HTTP/1.1\r\n")
+    assert b"Content-Length: 7" in server.requests[-1]
+    assert server.connections == 1
+
+
+async def test_a_response_still_arriving_is_read_by_a_worker() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    async with client_for([[ok(b"first")], [head, b"01234", 0.1, b"56789"]]) as (client, server, executor):
+        await client.get(server.url())
+        response = await client.get(server.url())
+        assert executor.hops == 2
+    assert await response.body_as_bytes() == b"0123456789"
+
+
+async def test_a_chunked_response_on_a_kept_alive_connection() -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    async with client_for([[ok(b"first")], [chunked], [ok(b"after")]]) as (client, server, _):
+        await client.get(server.url())
+        chunked_body = await (await client.get(server.url())).body_as_bytes()
+        after = await (await client.get(server.url())).body_as_bytes()
+    assert (chunked_body, after) == (b"hello", b"after")
+    assert server.connections == 1
+
+
+async def test_no_content_and_not_modified_have_no_body_on_the_loop() -> None:
+    answers: list[Answer] = [
+        [ok(b"first")],
+        [b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"],
+        [b"HTTP/1.1 304 Not Modified\r\n\r\n"],
+        [ok(b"last")],
+    ]
+    async with client_for(answers) as (client, server, executor):
+        bodies = [await (await client.get(server.url())).body_as_bytes() for _ in range(4)]
+        assert executor.hops == 1
+    assert bodies == [b"first", b"", b"", b"last"]
+
+
+async def test_socket_timeout_while_waiting_on_the_loop() -> None:
+    answers: list[Answer] = [[ok(b"first")], [1.0, ok(b"late")], [ok(b"fresh")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        with pytest.raises(SocketTimeoutException, match="Read timed out"):
+            await client.get(server.url(), timeout=HttpTimeoutConfig(socket_timeout=0.2))
+        fresh = await client.get(server.url())  # the timed-out connection is not reused
+    assert await fresh.body_as_text() == "fresh"
+    assert server.connections == 2
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
+    async with client_for([[ok(b"first"), None], [ok(b"second")]]) as (client, server, _):
+        await client.get(server.url())
+        await asyncio.sleep(0.05)  # the server's close reaches the idle connection
+        second = await client.get(server.url())
+    assert await second.body_as_text() == "second"
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ([b"HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n"], "BadStatusLine|OK"),
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes!!!", None], "IncompleteRead|100"),
+        ([None], "Connection aborted|RemoteDisconnected"),
+        ([b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde"], "Content-Length"),
+    ],
+    ids=["bad-status-line", "truncated-body", "closed-without-answer", "conflicting-lengths"],
+)
+async def test_bad_answers_on_a_kept_alive_connection_are_protocol_errors(answer: Answer, problem: str) -> None:
+    async with client_for([[ok(b"first")], answer]) as (client, server, _):
+        await client.get(server.url())
+        with pytest.raises(ProtocolError, match=problem):
+            await client.get(server.url())
+
+
+async def test_cancelling_a_wait_on_the_loop_closes_that_connection() -> None:
+    answers: list[Answer] = [[ok(b"first")], [5.0, ok(b"never read")], [ok(b"third")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        waiting = asyncio.ensure_future(client.get(server.url()))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        third = await client.get(server.url())
+    assert await third.body_as_text() == "third"
+    assert server.connections == 2
