@@ -173,8 +173,17 @@ async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
         ([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly twenty bytes!!!", None], "IncompleteRead|100"),
         ([None], "Connection aborted|RemoteDisconnected"),
         ([b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde"], "Content-Length"),
+        ([b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n"], "bare CR"),
+        ([b"HTTP/1.01 200 OK\r\nContent-Length: 0\r\n\r\n"], "BadStatusLine"),
     ],
-    ids=["bad-status-line", "truncated-body", "closed-without-answer", "conflicting-lengths"],
+    ids=[
+        "bad-status-line",
+        "truncated-body",
+        "closed-without-answer",
+        "conflicting-lengths",
+        "bare-cr-in-a-field",
+        "status-version-typo",
+    ],
 )
 async def test_bad_answers_on_a_kept_alive_connection_are_protocol_errors(answer: Answer, problem: str) -> None:
     async with client_for([[ok(b"first")], answer]) as (client, server, _):

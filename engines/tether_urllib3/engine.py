@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -68,7 +69,7 @@ from tether.exceptions import (
 from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
-from tether_urllib3.strict import STRICT_POOL_CLASSES
+from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES
 
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 
@@ -110,6 +111,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         #: Plain-HTTP requests on kept-alive connections are sent and awaited on the event loop.
         self._loop_sends = config.proxy is None
         self._peek = bytearray(INLINE_BODY_LIMIT + 32 * 1024)  # used on the loop thread only
+        self._http_pools: dict[tuple[str | None, int | None], HTTPConnectionPool] = {}
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -222,7 +224,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         if response is None:
             response = await _in_worker(self._executor, loop, send)
         try:
-            raw_headers = tuple(response.headers.items())
+            raw_headers = _header_lines(response)
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
         except TetherError:
             response.close()
@@ -271,7 +273,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         None: no idle connection was ready (nothing was sent); the caller takes the worker path.
         """
         url = request.url
-        pool = self._pool.connection_from_host(url.raw_host, url.port, scheme="http")
+        origin = (url.raw_host, url.port)
+        pool = self._http_pools.get(origin)
+        if pool is None or pool.pool is None:  # not looked up yet, or evicted (and closed) by the manager
+            pool = self._http_pools[origin] = self._pool.connection_from_host(url.raw_host, url.port, scheme="http")
         ready = getattr(pool, "ready_connection", None)
         conn = ready() if ready is not None else None
         if conn is None:
@@ -279,52 +284,56 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         read_timeout = request.timeout.socket_timeout
         finished = False
         try:
-            with _mapped_errors(request):
+            try:
+                conn.request(
+                    request.method,
+                    url.raw_path_qs,
+                    body=payload,
+                    headers=headers,
+                    chunked=False,
+                    preload_content=False,
+                    decode_content=False,
+                    enforce_content_length=True,
+                )
+            except OSError as exc:
+                # As urlopen: the server may close (or reset) after answering; the answer is still
+                # readable, and reading it reports what really happened.
+                if not isinstance(exc, BrokenPipeError) and exc.errno not in _SEND_ERRNOS_READ_ANYWAY:
+                    raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
+            sock = conn.sock
+            if sock is not None and await _wait_readable(sock, read_timeout, loop):
+                raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
+            buffered = _buffered(sock, self._peek) if sock is not None else _BUFFERED
+            finished = True  # from here the response (or its error) owns the connection
+
+            def finish() -> urllib3.BaseHTTPResponse:
                 try:
-                    conn.request(
-                        request.method,
-                        url.raw_path_qs,
-                        body=payload,
-                        headers=headers,
-                        chunked=False,
-                        preload_content=False,
-                        decode_content=False,
-                        enforce_content_length=True,
-                    )
-                except OSError as exc:
-                    # As urlopen: the server may close (or reset) after answering; the answer is
-                    # still readable, and reading it reports what really happened.
-                    if not isinstance(exc, BrokenPipeError) and exc.errno not in _SEND_ERRNOS_READ_ANYWAY:
+                    response = pool.response_on(conn, read_timeout, buffered is _BUFFERED_CHECKED_HEAD)  # type: ignore[attr-defined]
+                except BaseException as exc:
+                    conn.close()
+                    pool._put_conn(conn)
+                    if isinstance(exc, TimeoutError):
+                        raise ReadTimeoutError(
+                            pool, str(url), f"Read timed out. (read timeout={read_timeout})"
+                        ) from exc
+                    if isinstance(exc, (http.client.HTTPException, OSError)):
                         raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
-                sock = conn.sock
-                if sock is not None and await _wait_readable(sock, read_timeout, loop):
-                    raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
+                    raise
+                try:
+                    _read_inline(response)
+                except BaseException:
+                    response.close()
+                    raise
+                return response  # type: ignore[no-any-return]
 
-                def finish() -> urllib3.BaseHTTPResponse:
-                    with _mapped_errors(request):
-                        try:
-                            response = pool.response_on(conn, read_timeout)  # type: ignore[attr-defined]
-                        except BaseException as exc:
-                            conn.close()
-                            pool._put_conn(conn)
-                            if isinstance(exc, TimeoutError):
-                                raise ReadTimeoutError(
-                                    pool, str(url), f"Read timed out. (read timeout={read_timeout})"
-                                ) from exc
-                            if isinstance(exc, (http.client.HTTPException, OSError)):
-                                raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
-                            raise
-                        try:
-                            _read_inline(response)
-                        except BaseException:
-                            response.close()
-                            raise
-                        return response  # type: ignore[no-any-return]
-
-                finished = True  # from here the response (or its error) owns the connection
-                if sock is None or _fully_buffered(sock, self._peek):
-                    return finish()
-                return await _in_worker(self._executor, loop, finish)
+            if buffered is not _NOT_BUFFERED:
+                return finish()
+            return await _in_worker(self._executor, loop, finish)
+        except Exception as exc:
+            mapped = _translated(exc, request)
+            if mapped is None:
+                raise
+            raise mapped from exc
         finally:
             if not finished:
                 conn.close()
@@ -347,6 +356,14 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _header_lines(response: urllib3.BaseHTTPResponse) -> tuple[tuple[str, str], ...]:
+    """The head's field lines in wire order (http.client's parsed list, which urllib3 keeps in sync);
+    urllib3's own view groups repeated names together."""
+    message = getattr(getattr(response, "_original_response", None), "msg", None)
+    lines = getattr(message, "_headers", None)
+    return tuple(lines) if lines is not None else tuple(response.headers.items())
 
 
 def _read_inline(response: urllib3.BaseHTTPResponse) -> None:
@@ -375,34 +392,43 @@ def _settle_wait(future: asyncio.Future[bool], expired: bool) -> None:
         future.set_result(expired)
 
 
-def _fully_buffered(sock: socket.socket, buffer: bytearray) -> bool:
-    """True if every byte http.client will read for this response is already in the kernel's buffer
+_NOT_BUFFERED, _BUFFERED, _BUFFERED_CHECKED_HEAD = "not buffered", "buffered", "buffered, head checked"
+
+
+def _buffered(sock: socket.socket, buffer: bytearray) -> str:
+    """Whether every byte http.client will read for this response is already in the kernel's buffer
     (or the peer has closed), so parsing it cannot block. Looks without consuming (MSG_PEEK).
 
     Conservative: a 1xx interim head, a head without exactly one well-formed Content-Length, a
-    Transfer-Encoding, or a body not yet fully arrived all answer False (a worker reads those)."""
+    Transfer-Encoding, or a body not yet fully arrived are `_NOT_BUFFERED` (a worker reads those).
+    `_BUFFERED_CHECKED_HEAD`: the head also passed the strict status-line and bare-CR checks here,
+    so http.client need not run them line by line."""
     try:
         size = sock.recv_into(buffer, len(buffer), socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except (BlockingIOError, InterruptedError):
-        return False
+        return _NOT_BUFFERED
     except OSError:
-        return True  # the socket failed: reading it fails at once, on any thread
+        return _BUFFERED  # the socket failed: reading it fails at once, on any thread
     if size == 0:
-        return True  # closed by the peer: reading returns at once
+        return _BUFFERED  # closed by the peer: reading returns at once
     end = buffer.find(b"\r\n\r\n", 0, size)
     if end < 0 or size < 12 or buffer[9] == 0x31:  # no complete head yet, or a 1xx interim response
-        return False
+        return _NOT_BUFFERED
     head_end = end + 4
-    if bytes(buffer[9:12]) in (b"204", b"304"):
-        return True  # no body whatever the head says
-    head = bytes(buffer[:head_end])
-    framing = _FRAMING_FIELD.findall(head)
-    if len(framing) != 1:
-        return False
-    length = _CONTENT_LENGTH.search(head)
-    return length is not None and size >= head_end + int(length.group(1))
+    checked = (
+        _BUFFERED_CHECKED_HEAD
+        if STATUS_LINE.match(buffer, 0, buffer.find(b"\n", 0, head_end) + 1) and not _BARE_CR.search(buffer, 0, end)
+        else _BUFFERED
+    )
+    if buffer.startswith((b"204", b"304"), 9):
+        return checked  # no body whatever the head says
+    if len(_FRAMING_FIELD.findall(buffer, 0, head_end)) != 1:
+        return _NOT_BUFFERED
+    length = _CONTENT_LENGTH.search(buffer, 0, head_end)
+    return checked if length is not None and size >= head_end + int(length.group(1)) else _NOT_BUFFERED
 
 
+_BARE_CR = re.compile(rb"\r(?!\n)")
 #: Any line that frames the body (matched loosely: odd spellings send the response to a worker).
 _FRAMING_FIELD = re.compile(rb"\n[ \t]*(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,15})[ \t]*\r\n", re.IGNORECASE)
@@ -427,7 +453,10 @@ def _joined(headers: Headers) -> Iterator[tuple[str, str]]:
 
 
 def _version(response: urllib3.BaseHTTPResponse) -> str:
-    return {10: "1.0", 11: "1.1", 20: "2"}.get(response.version, f"HTTP/{response.version}")
+    return _VERSIONS.get(response.version) or f"HTTP/{response.version}"
+
+
+_VERSIONS = {10: "1.0", 11: "1.1", 20: "2"}
 
 
 def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
@@ -480,30 +509,39 @@ def _settle(
 
 @contextlib.contextmanager
 def _mapped_errors(request: HttpRequestData) -> Iterator[None]:
-    """The one place urllib3's exceptions become tether's."""
-    timeouts = request.timeout
     try:
         yield
-    except TetherError:
-        raise
-    except ReadTimeoutError as exc:
-        raise SocketTimeoutException(request.url, timeouts.socket_timeout, str(exc)) from exc
-    except SSLError as exc:
-        raise TlsError(f"TLS handshake with {request.url.host} failed: {exc}") from exc
-    except ProxyError as exc:
-        raise ConnectError(f"Proxy failed for {request.url}: {exc}") from exc
-    except NewConnectionError as exc:  # a subclass of ConnectTimeoutError in urllib3 2: test it first
-        raise ConnectError(f"Cannot connect to {request.url.host}:{request.url.port}: {exc}") from exc
-    except ConnectTimeoutError as exc:
-        raise ConnectTimeoutException(request.url, timeouts.connect_timeout, str(exc)) from exc
-    except urllib3.exceptions.LocationValueError as exc:
-        raise InvalidUrlError(f"Cannot send to {request.url}: {exc}") from exc
-    except (HTTPError, http.client.HTTPException) as exc:
-        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
-    except ssl.SSLError as exc:
-        raise TlsError(f"TLS failure with {request.url.host}: {exc}") from exc
-    except OSError as exc:
-        raise ProtocolError(f"{request.method} {request.url}: {exc}") from exc
+    except Exception as exc:
+        mapped = _translated(exc, request)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _translated(exc: Exception, request: HttpRequestData) -> TetherError | None:
+    """The one place urllib3's exceptions become tether's (None: not urllib3's; let it through)."""
+    url = request.url
+    if isinstance(exc, TetherError):
+        return None
+    if isinstance(exc, ReadTimeoutError):
+        return SocketTimeoutException(url, request.timeout.socket_timeout, str(exc))
+    if isinstance(exc, SSLError):
+        return TlsError(f"TLS handshake with {url.host} failed: {exc}")
+    if isinstance(exc, ProxyError):
+        return ConnectError(f"Proxy failed for {url}: {exc}")
+    if isinstance(exc, NewConnectionError):  # a subclass of ConnectTimeoutError in urllib3 2: test it first
+        return ConnectError(f"Cannot connect to {url.host}:{url.port}: {exc}")
+    if isinstance(exc, ConnectTimeoutError):
+        return ConnectTimeoutException(url, request.timeout.connect_timeout, str(exc))
+    if isinstance(exc, urllib3.exceptions.LocationValueError):
+        return InvalidUrlError(f"Cannot send to {url}: {exc}")
+    if isinstance(exc, (HTTPError, http.client.HTTPException)):
+        return ProtocolError(f"{request.method} {url}: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return TlsError(f"TLS failure with {url.host}: {exc}")
+    if isinstance(exc, OSError):
+        return ProtocolError(f"{request.method} {url}: {exc}")
+    return None
 
 
 Urllib3: EngineFactory[Urllib3Config, Urllib3Engine] = EngineFactory("Urllib3", Urllib3Engine, Urllib3Config)

@@ -13,16 +13,16 @@ from __future__ import annotations
 import http.client
 import queue
 import re
+import socket
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
-from urllib3.util.connection import is_connection_dropped
 
-__all__ = ["STRICT_POOL_CLASSES", "StrictHTTPResponse"]
+__all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "StrictHTTPResponse"]
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: [^\r\n]*)?\r?\n\Z")
+STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: [^\r\n]*)?\r?\n\Z")
 
 
 class _StrictHeadReader:
@@ -42,7 +42,7 @@ class _StrictHeadReader:
     def _check(self, line: bytes) -> None:
         self._line += 1
         if self._line == 1:
-            if not _STATUS_LINE.match(line):
+            if not STATUS_LINE.match(line):
                 raise http.client.BadStatusLine(repr(line[:100]))
             return
         if line in (b"\r\n", b"\n"):
@@ -91,20 +91,40 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
         except queue.Empty:
             return None
         if conn is not None and conn.sock is not None:
-            if not is_connection_dropped(conn):
+            if _idle_and_open(conn.sock):
                 self.num_requests += 1
                 return conn  # type: ignore[no-any-return]
             conn.close()  # the server closed it while idle: urlopen reconnects it
         self._put_conn(conn)
         return None
 
-    def response_on(self, conn: HTTPConnection, read_timeout: float | None) -> BaseHTTPResponse:
-        """Read the response head of a request sent on `conn` (what `urlopen` does after sending)."""
+    def response_on(self, conn: HTTPConnection, read_timeout: float | None, head_checked: bool) -> BaseHTTPResponse:
+        """Read the response head of a request sent on `conn` (what `urlopen` does after sending).
+        `head_checked`: the caller already ran the strict head checks on the buffered head."""
         conn.timeout = read_timeout
-        response = conn.getresponse()
+        if not head_checked:
+            response = conn.getresponse()
+        else:
+            conn.response_class = http.client.HTTPResponse  # this connection, this response only
+            try:
+                response = conn.getresponse()
+            finally:
+                del conn.response_class
         response._connection = conn  # released to this pool, as urlopen sets it
         response._pool = self
         return response
+
+
+def _idle_and_open(sock: socket.socket) -> bool:
+    """An idle kept-alive socket has nothing to read: EOF or stray bytes mean the server dropped it
+    (urllib3's `is_connection_dropped`, in one non-blocking peek)."""
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
