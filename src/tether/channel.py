@@ -178,6 +178,14 @@ class ByteReadChannel:
         del self._buffer[:n]
         return data
 
+    def take_memory(self) -> bytes | None:
+        """The rest of the body at once if the channel holds it all in memory (nothing to await); else
+        None and nothing is consumed."""
+        if self._memory is not None and not self._buffer:
+            data, self._memory = self._memory, None
+            return data
+        return None
+
     async def read_all(self) -> bytes:
         """Every remaining byte."""
         if self._memory is not None and not self._buffer:

@@ -22,7 +22,7 @@ __all__ = ["HttpRequest", "HttpRequestBuilder", "HttpRequestData"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, weakref_slot=True)
+@dataclass(frozen=True)
 class HttpRequestData:
     """One request as handed to an engine: plain immutable values (attributes aside)."""
 
@@ -62,19 +62,6 @@ class HttpRequestBuilder:
     `body` holds whatever the caller gave; `transform_request_body` hooks turn it into an
     `OutgoingContent` before it is sent.
     """
-
-    __slots__ = (
-        "__weakref__",
-        "_url",
-        "attributes",
-        "body",
-        "body_type",
-        "call_options",
-        "capabilities",
-        "expect_success",
-        "headers",
-        "method",
-    )
 
     def __init__(
         self,

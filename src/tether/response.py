@@ -27,7 +27,7 @@ __all__ = ["HttpResponse", "HttpResponseData"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True, weakref_slot=True)
+@dataclass(frozen=True)
 class HttpResponseData:
     """What an engine returns: status line, headers and a body stream that has not been read yet.
 
@@ -55,8 +55,6 @@ class HttpResponse:
     can be read any number of times. Inside `async with statement.execute() as response:` the body
     streams: read it once, as a channel or in full.
     """
-
-    __slots__ = ("__weakref__", "_body_transformer", "_channel_taken", "_content", "_data", "request")
 
     def __init__(
         self,
@@ -196,7 +194,10 @@ class HttpResponse:
 
     async def _read_fully(self) -> None:
         if self._content is None and not self._channel_taken:
-            await self.body_as_bytes()
+            self._channel_taken = True
+            body = self._data.body
+            content = body.take_memory()  # a body the engine already read: no coroutine to await
+            self._content = content if content is not None else await body.read_all()
 
     # -- display ------------------------------------------------------------------------------------
     def __repr__(self) -> str:
