@@ -78,7 +78,7 @@ class CountingExecutor(ThreadPoolExecutor):
     """Counts the blocking steps handed to worker threads."""
 
     def __init__(self) -> None:
-        super().__init__(4)
+        super().__init__(8)
         self.hops = 0
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -116,11 +116,16 @@ async def test_kept_alive_requests_are_sent_and_parsed_on_the_loop() -> None:
 
 async def test_a_response_still_arriving_is_read_by_a_worker() -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
-    async with client_for([[ok(b"first")], [head, b"01234", 0.1, b"56789"]]) as (client, server, executor):
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 0.1, b"56789"], [ok(b"third")]]
+    async with client_for(answers) as (client, server, executor):
         await client.get(server.url())
         response = await client.get(server.url())
         assert executor.hops == 2
+        third = await client.get(server.url())  # the worker gave the connection back; the loop takes it again
+        assert executor.hops == 2
     assert await response.body_as_bytes() == b"0123456789"
+    assert await third.body_as_text() == "third"
+    assert server.connections == 1
 
 
 async def test_a_chunked_response_on_a_kept_alive_connection() -> None:
@@ -204,3 +209,46 @@ async def test_cancelling_a_wait_on_the_loop_closes_that_connection() -> None:
         third = await client.get(server.url())
     assert await third.body_as_text() == "third"
     assert server.connections == 2
+
+
+async def test_a_loop_owned_idle_connection_the_server_closes_is_dropped_at_once() -> None:
+    answers: list[Answer] = [[ok(b"first")], [ok(b"second"), None], [ok(b"third")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        await client.get(server.url())  # read on the loop; the loop keeps watching the idle socket
+        await asyncio.sleep(0.05)
+        third = await client.get(server.url())
+    assert await third.body_as_text() == "third"
+    assert server.connections == 2
+
+
+async def test_stray_bytes_on_an_idle_connection_are_never_read_as_the_next_response() -> None:
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"
+    answers: list[Answer] = [[ok(b"first")], [ok(b"second"), 0.02, stray], [ok(b"third")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        second = await client.get(server.url())
+        await asyncio.sleep(0.05)
+        third = await client.get(server.url())
+    assert (await second.body_as_text(), await third.body_as_text()) == ("second", "third")
+    assert server.connections == 2
+
+
+async def test_concurrent_requests_share_the_loop_owned_connections() -> None:
+    answers: list[Answer] = [[ok(b"%d" % n)] for n in range(208)]
+    async with client_for(answers) as (client, server, executor):
+
+        async def get() -> bytes:
+            return await (await client.get(server.url())).body_as_bytes()
+
+        warm = await asyncio.gather(*(get() for _ in range(8)))  # eight connections, made on workers
+        connected = executor.hops
+
+        async def worker() -> list[bytes]:
+            return [await get() for _ in range(25)]
+
+        results = await asyncio.gather(*(worker() for _ in range(8)))
+        assert executor.hops == connected  # every later request was sent and read on the loop
+    received = warm + [body for bodies in results for body in bodies]
+    assert sorted(received, key=int) == [b"%d" % n for n in range(208)]
+    assert server.connections == 8

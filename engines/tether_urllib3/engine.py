@@ -69,6 +69,7 @@ from tether.exceptions import (
 from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_urllib3.loop_pool import LoopConnections
 from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES
 
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
@@ -112,6 +113,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._loop_sends = config.proxy is None
         self._peek = bytearray(INLINE_BODY_LIMIT + 32 * 1024)  # used on the loop thread only
         self._http_pools: dict[tuple[str | None, int | None], HTTPConnectionPool] = {}
+        self._loop_conns: LoopConnections | None = None
+        self._idle_limit = config.max_connections_per_host or config.max_connections
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -277,10 +280,18 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         pool = self._http_pools.get(origin)
         if pool is None or pool.pool is None:  # not looked up yet, or evicted (and closed) by the manager
             pool = self._http_pools[origin] = self._pool.connection_from_host(url.raw_host, url.port, scheme="http")
-        ready = getattr(pool, "ready_connection", None)
-        conn = ready() if ready is not None else None
+        owned = self._loop_conns
+        if owned is None or owned.loop is not loop:
+            if owned is not None:
+                return None  # the engine is used from another loop too: only the first one takes this path
+            owned = self._loop_conns = LoopConnections(loop, self._idle_limit)
+        conn = owned.take(origin)
         if conn is None:
-            return None
+            ready = getattr(pool, "ready_connection", None)
+            conn = ready() if ready is not None else None
+            if conn is None:
+                return None
+            owned.adopt(conn, origin)
         read_timeout = request.timeout.socket_timeout
         finished = False
         try:
@@ -301,17 +312,31 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 if not isinstance(exc, BrokenPipeError) and exc.errno not in _SEND_ERRNOS_READ_ANYWAY:
                     raise urllib3.exceptions.ProtocolError("Connection aborted.", exc) from exc
             sock = conn.sock
-            if sock is not None and await _wait_readable(sock, read_timeout, loop):
-                raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
-            buffered = _buffered(sock, self._peek) if sock is not None else _BUFFERED
+            buffered = _BUFFERED
+            if sock is not None:
+                deadline = None if read_timeout is None else loop.time() + read_timeout
+                while True:
+                    left = None if deadline is None else max(0.0, deadline - loop.time())
+                    if await owned.wait(conn, left):
+                        raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
+                    buffered = _buffered(sock, self._peek)
+                    if buffered is not _NOTHING_YET:
+                        break
+                    # A read event queued before the previous response was consumed: wait again.
             finished = True  # from here the response (or its error) owns the connection
+            on_loop = buffered is not _NOT_BUFFERED
+            if not on_loop:
+                owned.hand_over(conn)  # a worker reads it, and gives it back to urllib3's pool
 
             def finish() -> urllib3.BaseHTTPResponse:
                 try:
                     response = pool.response_on(conn, read_timeout, buffered is _BUFFERED_CHECKED_HEAD)  # type: ignore[attr-defined]
+                    if on_loop:
+                        response._pool = owned  # released back to the loop's idle list
                 except BaseException as exc:
                     conn.close()
-                    pool._put_conn(conn)
+                    if not on_loop:
+                        pool._put_conn(conn)
                     if isinstance(exc, TimeoutError):
                         raise ReadTimeoutError(
                             pool, str(url), f"Read timed out. (read timeout={read_timeout})"
@@ -326,7 +351,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     raise
                 return response  # type: ignore[no-any-return]
 
-            if buffered is not _NOT_BUFFERED:
+            if on_loop:
                 return finish()
             return await _in_worker(self._executor, loop, finish)
         except Exception as exc:
@@ -336,8 +361,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             raise mapped from exc
         finally:
             if not finished:
-                conn.close()
-                pool._put_conn(conn)
+                conn.close()  # the loop stops watching it (close hook); it is never reused
 
     async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
@@ -352,6 +376,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             yield chunk
 
     async def _close(self) -> None:
+        if self._loop_conns is not None:
+            self._loop_conns.close()
         pool, executor = self._pool, self._owned_executor
         await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
         if executor is not None:
@@ -373,26 +399,7 @@ def _read_inline(response: urllib3.BaseHTTPResponse) -> None:
         response._tether_inline = response.read(decode_content=False)  # type: ignore[attr-defined]
 
 
-async def _wait_readable(sock: socket.socket, timeout: float | None, loop: asyncio.AbstractEventLoop) -> bool:
-    """Wait on the loop until `sock` has something to read; True if `timeout` passed first."""
-    ready: asyncio.Future[bool] = loop.create_future()
-    fd = sock.fileno()
-    loop.add_reader(fd, _settle_wait, ready, False)
-    timer = loop.call_later(timeout, _settle_wait, ready, True) if timeout is not None else None
-    try:
-        return await ready
-    finally:
-        loop.remove_reader(fd)
-        if timer is not None:
-            timer.cancel()
-
-
-def _settle_wait(future: asyncio.Future[bool], expired: bool) -> None:
-    if not future.done():
-        future.set_result(expired)
-
-
-_NOT_BUFFERED, _BUFFERED, _BUFFERED_CHECKED_HEAD = "not buffered", "buffered", "buffered, head checked"
+_NOTHING_YET, _NOT_BUFFERED, _BUFFERED, _BUFFERED_CHECKED_HEAD = "nothing yet", "not buffered", "buffered", "checked"
 
 
 def _buffered(sock: socket.socket, buffer: bytearray) -> str:
@@ -400,13 +407,14 @@ def _buffered(sock: socket.socket, buffer: bytearray) -> str:
     (or the peer has closed), so parsing it cannot block. Looks without consuming (MSG_PEEK).
 
     Conservative: a 1xx interim head, a head without exactly one well-formed Content-Length, a
-    Transfer-Encoding, or a body not yet fully arrived are `_NOT_BUFFERED` (a worker reads those).
+    Transfer-Encoding, or a body not yet fully arrived are `_NOT_BUFFERED` (a worker reads those);
+    `_NOTHING_YET`: no byte has arrived.
     `_BUFFERED_CHECKED_HEAD`: the head also passed the strict status-line and bare-CR checks here,
     so http.client need not run them line by line."""
     try:
         size = sock.recv_into(buffer, len(buffer), socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except (BlockingIOError, InterruptedError):
-        return _NOT_BUFFERED
+        return _NOTHING_YET
     except OSError:
         return _BUFFERED  # the socket failed: reading it fails at once, on any thread
     if size == 0:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import http.client
 import queue
 import re
-import socket
+from collections.abc import Callable
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
+
+from tether_urllib3.loop_pool import idle_and_open
 
 __all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "StrictHTTPResponse"]
 
@@ -71,6 +73,15 @@ class StrictHTTPResponse(http.client.HTTPResponse):
 
 class _StrictHTTPConnection(HTTPConnection):
     response_class = StrictHTTPResponse
+    #: Set while the event loop watches this connection's socket (`loop_pool.LoopConnections`): told
+    #: before the socket closes, so the loop stops watching a file descriptor that is about to go.
+    _tether_on_close: Callable[[HTTPConnection], None] | None = None
+
+    def close(self) -> None:
+        hook = self._tether_on_close
+        if hook is not None:
+            hook(self)
+        super().close()
 
 
 class _StrictHTTPSConnection(HTTPSConnection):
@@ -91,7 +102,7 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
         except queue.Empty:
             return None
         if conn is not None and conn.sock is not None:
-            if _idle_and_open(conn.sock):
+            if idle_and_open(conn.sock):
                 self.num_requests += 1
                 return conn  # type: ignore[no-any-return]
             conn.close()  # the server closed it while idle: urlopen reconnects it
@@ -113,18 +124,6 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
         response._connection = conn  # released to this pool, as urlopen sets it
         response._pool = self
         return response
-
-
-def _idle_and_open(sock: socket.socket) -> bool:
-    """An idle kept-alive socket has nothing to read: EOF or stray bytes mean the server dropped it
-    (urllib3's `is_connection_dropped`, in one non-blocking peek)."""
-    try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return True
-    except OSError:
-        return False
-    return False
 
 
 class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
