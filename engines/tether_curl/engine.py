@@ -149,9 +149,12 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         set explicitly -- but only when it differs from what this handle already carries (`applied`,
         the values of its previous request): a repeated request to the same endpoint sets almost
         nothing."""
-        url = str(request.url)
-        if applied[0] != url:
-            handle.setopt(pycurl.URL, url)
+        url = request.url
+        if applied[0] is not url:  # URLs are shared values (parse_url caches them): usually the same object
+            text = str(url)
+            if applied[5] != text:
+                handle.setopt(pycurl.URL, text)
+                applied[5] = text
             applied[0] = url
         capabilities = request.capabilities
         version = self.config.http_version.value
@@ -194,11 +197,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
                 transfer.upload_bytes(data)
         request_headers = request.headers
-        lines = [f"{name}: {value}" if value else f"{name};" for name, value in request_headers.items()]
-        # libcurl adds these on its own unless told not to: tether sends exactly the request's headers.
-        for suppressed, name in _SUPPRESSED:
-            if name not in request_headers:
-                lines.append(suppressed)
+        if not request_headers.multidict:
+            lines = _ALL_SUPPRESSED
+        else:
+            lines = [f"{name}: {value}" if value else f"{name};" for name, value in request_headers.items()]
+            # libcurl adds these on its own unless told not to: tether sends exactly the request's headers.
+            for suppressed, name in _SUPPRESSED:
+                if name not in request_headers:
+                    lines.append(suppressed)
         if applied[4] != lines:
             handle.setopt(pycurl.HTTPHEADER, lines)
             applied[4] = lines
@@ -212,12 +218,12 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             applied = multi.applied.get(handle)
             if applied is None:
                 self._configure_handle(handle, multi)
-                applied = multi.applied[handle] = [None] * 5
+                applied = multi.applied[handle] = [None] * _APPLIED
             self._configure(handle, transfer, request, applied)
             transfer.install_callbacks()
             transfer.watch_socket(request.timeout.socket_timeout)
             if customize is not None:
-                applied[:] = [None] * 5  # the hook may change anything: set everything next time
+                applied[:] = [None] * _APPLIED  # the hook may change anything: set everything next time
                 customize(handle)
         except pycurl.error as exc:
             multi.discard_handle(handle)
@@ -268,6 +274,9 @@ _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
+#: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, upload),
+#: header lines, URL text.
+_APPLIED = 6
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 #: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).
 _SUPPRESSED = (
@@ -276,6 +285,9 @@ _SUPPRESSED = (
     ("User-Agent:", "User-Agent"),
     ("Content-Type:", "Content-Type"),
 )
+
+
+_ALL_SUPPRESSED = [suppressed for suppressed, _ in _SUPPRESSED]
 
 
 def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:

@@ -60,14 +60,15 @@ def expected_body_length(method: str, status: int, headers: Headers) -> int | No
     """
     if method == "HEAD" or status < 200 or status in NO_BODY_STATUSES:
         return 0
-    if "Transfer-Encoding" in headers:
+    fields = headers.multidict  # the C multidict directly: this runs for every response
+    if "Transfer-Encoding" in fields:
         return None
-    single = headers.get("Content-Length")
-    if single is None:
+    lines = fields.getall("Content-Length", None)
+    if lines is None:
         return None
-    if single.isdigit() and len(headers.get_all("Content-Length")) == 1:
-        return int(single)
-    values = {value.strip() for line in headers.get_all("Content-Length") for value in line.split(",")}
+    if len(lines) == 1 and lines[0].isdigit():
+        return int(lines[0])
+    values = {value.strip() for line in lines for value in line.split(",")}
     if len(values) != 1:
         return None
     value = values.pop()
