@@ -168,6 +168,18 @@ class AiohttpContestant(AsyncContestant):
         await self.session.close()
 
 
+class AiohttpPrimedContestant(AiohttpContestant):
+    """Raw aiohttp after the allocator priming tether's asyncio engines do at start
+    (`tether.engine.support.prime_read_buffers`): set beside tether+aiohttp, it shows tether's own
+    overhead apart from what that fix gains. Informational; the targets compare with plain aiohttp."""
+
+    async def open(self) -> None:
+        from tether.engine.support import prime_read_buffers
+
+        prime_read_buffers()
+        await super().open()
+
+
 class HttpxContestant(AsyncContestant):
     async def open(self) -> None:
         import httpx
@@ -356,6 +368,7 @@ CONTESTANTS: dict[str, type[AsyncContestant] | type[SyncContestant]] = {
     "tether+httpx": _tether("httpx"),
     "tether+urllib3": _tether("urllib3"),
     "aiohttp": AiohttpContestant,
+    "aiohttp-primed": AiohttpPrimedContestant,
     "httpx": HttpxContestant,
     "pycurl-multi": PycurlMulti,
     "urllib3": Urllib3Contestant,

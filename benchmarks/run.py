@@ -56,8 +56,8 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, HTTP1, ceiling="wrk", body_size=1024),
-    Scenario("get-1k-c64", "/1k", 64, 20000, 3000, HTTP1, ceiling="wrk", body_size=1024),
+    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, [*HTTP1, "aiohttp-primed"], ceiling="wrk", body_size=1024),
+    Scenario("get-1k-c64", "/1k", 64, 20000, 3000, [*HTTP1, "aiohttp-primed"], ceiling="wrk", body_size=1024),
     Scenario("get-100k-c16", "/100k", 16, 5000, 1000, HTTP1, ceiling="wrk", body_size=100 * 1024),
     Scenario("post-1k-c64", "/post", 64, 20000, 3000, HTTP1, method="POST", body_size=2),
     Scenario(
@@ -174,6 +174,23 @@ TARGETS = [
 ]
 
 
+#: Ratios reported beside the targets, without a goal: what they mean is in the label.
+INFORMATION = [
+    (
+        "tether+aiohttp / aiohttp-primed (same allocator state), 1 KiB GET c64",
+        "get-1k-c64",
+        "tether+aiohttp",
+        "aiohttp-primed",
+    ),
+    (
+        "tether+aiohttp / aiohttp-primed (same allocator state), 1 KiB GET c1",
+        "get-1k-c1",
+        "tether+aiohttp",
+        "aiohttp-primed",
+    ),
+]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts, 2 rounds (under 2 minutes)")
@@ -245,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
             for label, scen, a, b, goal in TARGETS
         ]
         + streaming_targets(results),
+        "informational": [
+            {"ratio_of": label, "ratio": ratio(results, scen, a, b)} for label, scen, a, b in INFORMATION
+        ],
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
@@ -291,6 +311,9 @@ def render(selected: list[Scenario], results: dict[tuple[str, str], Result], cei
         value = ratio(results, scen, a, b)
         verdict = "n/a" if value is None else ("met" if value >= goal else "MISSED")
         lines.append(f"  {label:<50} {value if value is not None else '-':>7}  goal >= {goal}  {verdict}")
+    for label, scen, a, b in INFORMATION:
+        value = ratio(results, scen, a, b)
+        lines.append(f"  {label:<50} {value if value is not None else '-':>7}  (information, no goal)")
     for target in streaming_targets(results):
         lines.append(
             f"  {target['target']:<50} {target['value']:>7}  goal {target['goal']}  "

@@ -36,6 +36,7 @@ from tether.engine.support import (
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    prime_read_buffers,
     protocol_version,
     request_body_bytes,
 )
@@ -74,6 +75,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
         self._session: aiohttp.ClientSession | None = None
         self._heads = HeadersMemo()  # checked headers by aiohttp's raw header lines
+        prime_read_buffers()  # aiohttp reads through asyncio's socket transports
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists

@@ -36,6 +36,7 @@ from tether.engine.support import (
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    prime_read_buffers,
     protocol_version,
     request_body_bytes,
 )
@@ -75,6 +76,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         super().__init__(config)
         self._ssl = create_ssl_context(config)
         self._pools: dict[str, list[_Shard]] = {}
+        prime_read_buffers()  # httpx (anyio) reads through asyncio's socket transports
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists

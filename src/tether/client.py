@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping
 from types import TracebackType
@@ -485,12 +486,8 @@ def _wrap(
     interceptor: Callable[[Sender, HttpRequestBuilder], Awaitable[HttpResponse]],
     next_: Callable[[HttpRequestBuilder], Awaitable[HttpResponse]],
 ) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
-    sender = Sender(next_)
-
-    def send(builder: HttpRequestBuilder) -> Awaitable[HttpResponse]:
-        return interceptor(sender, builder)
-
-    return send
+    # A partial, not a closure: calling it runs the interceptor without another Python frame.
+    return functools.partial(interceptor, Sender(next_))
 
 
 def _check_url(url: URL) -> None:

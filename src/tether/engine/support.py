@@ -242,3 +242,27 @@ def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
         return HttpProtocolVersion.parse(text)
     except ValueError:
         raise ProtocolError(f"Unsupported protocol version {text!r} in the response from {where}") from None
+
+
+#: Above asyncio's per-read buffer (`selector_events._SelectorSocketTransport.max_size`, 256 KiB).
+_READ_BUFFER_PRIME = 320 * 1024
+_read_buffers_primed = False
+
+
+def prime_read_buffers() -> None:
+    """Let the C allocator serve asyncio's read buffers from its heap (once per process).
+
+    asyncio's plain socket transports read into a new 256 KiB buffer on every read and cut it down to
+    the bytes received. glibc serves a block that large with a fresh `mmap` -- so each read also pays
+    a page fault, an `mremap` and later a `munmap` -- until a block at least that large has been freed;
+    then its dynamic mmap threshold rises above it and such blocks come from the heap. Whether that has
+    happened by the time requests start depends on what the process did before (imports, reading a
+    big file): a lottery worth about 25% on 1 KiB responses. Freeing one such block early settles it.
+    The aiohttp and httpx engines, which read through those transports, call this when they start.
+    Idempotent, and harmless where the allocator behaves otherwise.
+    """
+    global _read_buffers_primed
+    if not _read_buffers_primed:
+        _read_buffers_primed = True
+        block = bytearray(_READ_BUFFER_PRIME)
+        del block
