@@ -21,8 +21,15 @@ __all__ = ["HttpRequest", "HttpRequestBuilder", "HttpRequestData"]
 
 T = TypeVar("T")
 
+_NO_CAPABILITIES: Mapping[HttpClientEngineCapability[Any], Any] = MappingProxyType({})
 
-@dataclass(frozen=True)
+
+def _set_fields(instance: object, values: dict[str, Any]) -> None:
+    """Fill a frozen dataclass instance in one step (its fields live in the instance dict)."""
+    object.__setattr__(instance, "__dict__", values)
+
+
+@dataclass(frozen=True, init=False)
 class HttpRequestData:
     """One request as handed to an engine: plain immutable values (attributes aside)."""
 
@@ -32,6 +39,28 @@ class HttpRequestData:
     body: OutgoingContent = NO_CONTENT
     attributes: Attributes = field(default_factory=Attributes, compare=False)
     capabilities: Mapping[HttpClientEngineCapability[Any], Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __init__(
+        self,
+        url: URL,
+        method: str,
+        headers: Headers,
+        body: OutgoingContent = NO_CONTENT,
+        attributes: Attributes | None = None,
+        capabilities: Mapping[HttpClientEngineCapability[Any], Any] | None = None,
+    ) -> None:
+        # One per request: all fields at once instead of a frozen dataclass's setattr per field.
+        _set_fields(
+            self,
+            {
+                "url": url,
+                "method": method,
+                "headers": headers,
+                "body": body,
+                "attributes": Attributes() if attributes is None else attributes,
+                "capabilities": _NO_CAPABILITIES if capabilities is None else capabilities,
+            },
+        )
 
     @property
     def required_capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:

@@ -12,7 +12,7 @@ from tether.channel import ByteReadChannel
 from tether.content import _charset_of
 from tether.exceptions import BodyAlreadyConsumedError
 from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
-from tether.request import HttpRequestData
+from tether.request import HttpRequestData, _set_fields
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -27,7 +27,7 @@ __all__ = ["HttpResponse", "HttpResponseData"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class HttpResponseData:
     """What an engine returns: status line, headers and a body stream that has not been read yet.
 
@@ -41,6 +41,28 @@ class HttpResponseData:
     body: ByteReadChannel
     request_time: float = 0.0
     response_time: float = 0.0
+
+    def __init__(
+        self,
+        status: HttpStatusCode,
+        headers: Headers,
+        version: HttpProtocolVersion,
+        body: ByteReadChannel,
+        request_time: float = 0.0,
+        response_time: float = 0.0,
+    ) -> None:
+        # One per response: all fields at once instead of a frozen dataclass's setattr per field.
+        _set_fields(
+            self,
+            {
+                "status": status,
+                "headers": headers,
+                "version": version,
+                "body": body,
+                "request_time": request_time,
+                "response_time": response_time,
+            },
+        )
 
 
 BodyTransformer = Callable[["HttpResponse", ByteReadChannel, type], Awaitable[object]]
