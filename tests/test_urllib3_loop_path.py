@@ -252,3 +252,14 @@ async def test_concurrent_requests_share_the_loop_owned_connections() -> None:
     received = warm + [body for bodies in results for body in bodies]
     assert sorted(received, key=int) == [b"%d" % n for n in range(208)]
     assert server.connections == 8
+
+
+async def test_closing_the_engine_fails_a_request_waiting_on_the_loop_cleanly() -> None:
+    answers: list[Answer] = [[ok(b"first")], [5.0, ok(b"never read")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        waiting = asyncio.ensure_future(client.get(server.url()))
+        await asyncio.sleep(0.1)
+        await client.engine.close()
+        with pytest.raises(ProtocolError, match="Connection aborted"):
+            await waiting

@@ -319,6 +319,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     left = None if deadline is None else max(0.0, deadline - loop.time())
                     if await owned.wait(conn, left):
                         raise ReadTimeoutError(pool, str(url), f"Read timed out. (read timeout={read_timeout})")
+                    if conn.sock is None:  # closed while waiting: the engine is closing
+                        raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionAbortedError())
                     buffered = _buffered(sock, self._peek)
                     if buffered is not _NOTHING_YET:
                         break

@@ -93,7 +93,7 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
 
     def ready_connection(self) -> HTTPConnection | None:
         """A kept-alive connection that is still open, taken from the pool without blocking; None
-        (and nothing taken) when there is none. The taker must give it back with `_put_conn`."""
+        (and nothing taken) when there is none. The taker owns it from then on."""
         pool = self.pool
         if pool is None:
             return None
