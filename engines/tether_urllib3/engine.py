@@ -167,13 +167,15 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
     async def _send(self, request: HttpRequestData, slots: asyncio.Semaphore) -> HttpResponseData:
         loop = asyncio.get_running_loop()
-        timeouts = request.timeout
-        timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
         body = request.body
         payload: Any = request_body_bytes(body)
-        headers = dict(_joined(request.headers))
-        headers.setdefault("User-Agent", urllib3.util.SKIP_HEADER)
-        headers.setdefault("Accept-Encoding", urllib3.util.SKIP_HEADER)
+        request_headers = request.headers
+        if request_headers.multidict:
+            headers = dict(_joined(request_headers))
+            headers.setdefault("User-Agent", urllib3.util.SKIP_HEADER)
+            headers.setdefault("Accept-Encoding", urllib3.util.SKIP_HEADER)
+        else:
+            headers = dict(_NO_DEFAULT_HEADERS)
         chunked = False
         if isinstance(body, StreamContent):
             payload = _blocking_chunks(chunks_of(body), loop)
@@ -199,6 +201,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             response = await self._send_on_loop(request, payload, headers, loop)
 
         def send() -> urllib3.BaseHTTPResponse:
+            timeouts = request.timeout
+            timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
             with _mapped_errors(request):
                 response = self._pool.urlopen(
                     request.method,
@@ -449,6 +453,10 @@ _SEND_ERRNOS_READ_ANYWAY = frozenset({errno.EPROTOTYPE, errno.ECONNRESET})
 @functools.lru_cache(maxsize=64)
 def _timeout(connect: float | None, read: float | None) -> urllib3.Timeout:
     return urllib3.Timeout(connect=connect, read=read)
+
+
+#: Without these, urllib3 adds its own User-Agent and Accept-Encoding: tether sends only what it is given.
+_NO_DEFAULT_HEADERS = {"User-Agent": urllib3.util.SKIP_HEADER, "Accept-Encoding": urllib3.util.SKIP_HEADER}
 
 
 def _joined(headers: Headers) -> Iterator[tuple[str, str]]:

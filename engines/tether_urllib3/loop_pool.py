@@ -13,6 +13,7 @@ Everything here runs on the loop's thread.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 from typing import Any
 
@@ -24,15 +25,12 @@ Origin = tuple[str | None, int | None]
 
 
 def idle_and_open(sock: socket.socket) -> bool:
-    """Nothing to read and no error, in one non-blocking peek. For an idle kept-alive socket this is
-    urllib3's `is_connection_dropped` inverted: EOF or stray bytes mean the server dropped it."""
-    try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except (BlockingIOError, InterruptedError):
-        return True
-    except OSError:
-        return False
-    return False
+    """Nothing to read and no error (a zero-timeout poll; no exception in the common case). For an
+    idle kept-alive socket this is urllib3's `is_connection_dropped` inverted: EOF or stray bytes mean
+    the server dropped it."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
 
 
 class LoopConnections:
@@ -41,6 +39,7 @@ class LoopConnections:
         self._idle_limit = idle_limit
         self._idle: dict[Origin, list[HTTPConnection]] = {}
         self._owned: dict[int, tuple[Origin, HTTPConnection]] = {}  # fd -> (origin, connection)
+        self._pollers: dict[int, select.poll] = {}  # fd -> a poll object watching only that socket
         self._waiting: dict[int, asyncio.Future[bool]] = {}
 
     def take(self, origin: Origin) -> HTTPConnection | None:
@@ -48,7 +47,7 @@ class LoopConnections:
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
-            if conn.sock is not None and idle_and_open(conn.sock):
+            if conn.sock is not None and self._quiet(conn):
                 return conn
             conn.close()  # unregisters through the connection's close hook
         return None
@@ -59,6 +58,8 @@ class LoopConnections:
         fd = conn.sock.fileno()
         self.loop.add_reader(fd, self._readable, fd)
         self._owned[fd] = (origin, conn)
+        poller = self._pollers[fd] = select.poll()
+        poller.register(fd, select.POLLIN)
         conn._tether_fd = fd  # type: ignore[attr-defined]
         conn._tether_on_close = self._forget  # type: ignore[attr-defined]
 
@@ -80,6 +81,10 @@ class LoopConnections:
         """A worker reads this response: stop watching the socket (the worker's pool gets it back)."""
         self._forget(conn)
 
+    def _quiet(self, conn: HTTPConnection) -> bool:
+        """Nothing to read on an owned connection (its own poll object: one system call)."""
+        return not self._pollers[conn._tether_fd].poll(0)  # type: ignore[attr-defined]
+
     def _put_conn(self, conn: HTTPConnection | None) -> None:
         """Where urllib3's `response.release_conn()` returns a connection the loop read from."""
         if conn is None:
@@ -100,7 +105,7 @@ class LoopConnections:
             self.loop.remove_reader(fd)
             return
         origin, conn = entry
-        if conn.sock is not None and idle_and_open(conn.sock):
+        if conn.sock is not None and self._quiet(conn):
             # A read event the loop queued before the last response was consumed: stale, ignore it
             # (waking the next request for nothing, or dropping a healthy idle connection, would cost).
             return
@@ -123,6 +128,7 @@ class LoopConnections:
         if entry is None or entry[1] is not conn:
             return
         del self._owned[fd]
+        del self._pollers[fd]
         self.loop.remove_reader(fd)
         waiter = self._waiting.pop(fd, None)
         if waiter is not None and not waiter.done():
