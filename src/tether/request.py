@@ -22,6 +22,7 @@ __all__ = ["HttpRequest", "HttpRequestBuilder", "HttpRequestData"]
 T = TypeVar("T")
 
 _NO_CAPABILITIES: Mapping[HttpClientEngineCapability[Any], Any] = MappingProxyType({})
+_NO_HEADERS = Headers()
 
 
 def _set_fields(instance: object, values: dict[str, Any]) -> None:
@@ -150,16 +151,22 @@ class HttpRequestBuilder:
                 f"Request body of type {type(body).__name__} was not converted to OutgoingContent; "
                 "install a plugin that handles it (ContentNegotiation) or pass bytes/str"
             )
-        headers = CIMultiDict(self.headers)
-        if body.content_type and "Content-Type" not in headers:
-            headers["Content-Type"] = body.content_type
+        content_type = body.content_type
+        if not self.headers and not content_type:
+            headers = _NO_HEADERS  # immutable: every request without headers can share it
+        else:
+            fields = CIMultiDict(self.headers)
+            if content_type and "Content-Type" not in fields:
+                fields["Content-Type"] = content_type
+            headers = Headers(fields)
+        capabilities = self.capabilities
         return HttpRequestData(
-            url=self._url,
-            method=self.method,
-            headers=Headers(headers),
-            body=body,
-            attributes=self.attributes,
-            capabilities=MappingProxyType(dict(self.capabilities)),
+            self._url,
+            self.method,
+            headers,
+            body,
+            self.attributes,
+            MappingProxyType(dict(capabilities)) if capabilities else _NO_CAPABILITIES,
         )
 
     def __repr__(self) -> str:
