@@ -418,7 +418,8 @@ class HttpClient:
         if url.scheme not in SUPPORTED_SCHEMES or not url.raw_host:
             _check_url(url)
         state = _SendState()
-        builder.attributes[_SEND_STATE] = state
+        values = builder.attributes._values  # the package's own attributes: no accessor calls
+        values[_SEND_STATE] = state
         try:
             return await self._chain(builder)
         except BaseException:
@@ -429,7 +430,8 @@ class HttpClient:
             # The call is over: no more sends. Dropping the state breaks the cycle
             # state -> response -> request data -> attributes -> state, so the call's objects are
             # freed by reference counting instead of waiting for the garbage collector.
-            builder.attributes.remove(_SEND_STATE)
+            values.pop(_SEND_STATE, None)
+            builder.attributes._values.pop(_SEND_STATE, None)  # a plugin may have swapped in a copy
             state.last_response = None
 
     async def _transform_body(self, builder: HttpRequestBuilder) -> None:
