@@ -414,7 +414,7 @@ class HttpClient:
             await call_handler(on_request(builder, builder.body))
         if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
             await self._transform_body(builder)
-        url = builder.url
+        url = builder._url
         if url.scheme not in SUPPORTED_SCHEMES or not url.raw_host:
             _check_url(url)
         state = _SendState()

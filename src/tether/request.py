@@ -25,9 +25,8 @@ _NO_CAPABILITIES: Mapping[HttpClientEngineCapability[Any], Any] = MappingProxyTy
 _NO_HEADERS = Headers()
 
 
-def _set_fields(instance: object, values: dict[str, Any]) -> None:
-    """Fill a frozen dataclass instance in one step (its fields live in the instance dict)."""
-    object.__setattr__(instance, "__dict__", values)
+#: Fills a frozen dataclass instance in one step: `_SET_ATTRIBUTE(instance, "__dict__", fields)`.
+_SET_ATTRIBUTE = object.__setattr__
 
 
 @dataclass(frozen=True, init=False)
@@ -51,8 +50,9 @@ class HttpRequestData:
         capabilities: Mapping[HttpClientEngineCapability[Any], Any] | None = None,
     ) -> None:
         # One per request: all fields at once instead of a frozen dataclass's setattr per field.
-        _set_fields(
+        _SET_ATTRIBUTE(
             self,
+            "__dict__",
             {
                 "url": url,
                 "method": method,

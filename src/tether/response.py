@@ -12,7 +12,7 @@ from tether.channel import ByteReadChannel
 from tether.content import _charset_of
 from tether.exceptions import BodyAlreadyConsumedError
 from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
-from tether.request import HttpRequestData, _set_fields
+from tether.request import _SET_ATTRIBUTE, HttpRequestData
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -52,8 +52,9 @@ class HttpResponseData:
         response_time: float = 0.0,
     ) -> None:
         # One per response: all fields at once instead of a frozen dataclass's setattr per field.
-        _set_fields(
+        _SET_ATTRIBUTE(
             self,
+            "__dict__",
             {
                 "status": status,
                 "headers": headers,

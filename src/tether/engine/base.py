@@ -87,7 +87,8 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> None:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
     engine-owned headers are rejected, and every required capability must be declared."""
     headers = request.headers
-    if "Transfer-Encoding" in headers or "Upgrade" in headers:
+    fields = headers.multidict  # the C multidict: this runs for every request
+    if "Transfer-Encoding" in fields or "Upgrade" in fields:
         raise UnsafeHeaderException(", ".join(name for name in headers if name in UNSAFE_HEADERS))
     supported = engine.capabilities
     for capability in request.capabilities:
