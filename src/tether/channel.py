@@ -188,8 +188,8 @@ class ByteReadChannel:
 
     async def read_all(self) -> bytes:
         """Every remaining byte."""
-        if self._memory is not None and not self._buffer:
-            data, self._memory = self._memory, None
+        data = self.take_memory()
+        if data is not None:
             return data
         parts = [bytes(self._buffer)] if self._buffer else []
         self._buffer.clear()

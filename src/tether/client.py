@@ -406,17 +406,14 @@ class HttpClient:
 
     async def execute(self, builder: HttpRequestBuilder) -> HttpResponse:
         """Run the whole pipeline for `builder`; the response body streams (close it, or read it)."""
-        if self._closed:
-            raise ClientClosedError("This HttpClient is closed")
+        self._check_open()
         for setup in self._setup_request:
             await call_handler(setup(builder))
         for on_request in self._on_request:
             await call_handler(on_request(builder, builder.body))
         if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
             await self._transform_body(builder)
-        url = builder._url
-        if url.scheme not in SUPPORTED_SCHEMES or not url.raw_host:
-            _check_url(url)
+        _check_url(builder._url)
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
         values[_SEND_STATE] = state
@@ -449,9 +446,8 @@ class HttpClient:
         values = builder.attributes._values  # the package's own attributes: no accessor calls per send
         state = values[_SEND_STATE]
         state.count += 1
-        limit = self._config.max_send_count
-        if state.count > limit and state.count > values.get(_SEND_LIMIT, 0):
-            limit = max(limit, values.get(_SEND_LIMIT, 0))
+        limit = max(self._config.max_send_count, values.get(_SEND_LIMIT, 0))
+        if state.count > limit:
             raise SendCountExceedException(limit, builder.url)
         previous, state.last_response = state.last_response, None
         if previous is not None:
