@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tether import (
     AttributeKey,
@@ -15,6 +17,7 @@ from tether import (
     HttpClientConfig,
     HttpRequestBuilder,
     HttpResponse,
+    InvalidHeaderError,
     InvalidUrlError,
     OutgoingContent,
     SendCountExceedException,
@@ -22,7 +25,7 @@ from tether import (
     UnsafeHeaderException,
     UnsupportedCapabilityError,
 )
-from tether.engine import HttpClientEngineCapability, WebSocketCapability
+from tether.engine import HttpClientEngineCapability, WebSocketCapability, check_request
 from tether.plugins import PluginBuilder, Send, Sender, SendingRequest, SetupRequest, create_client_plugin
 from tether.plugins.api import NOT_HANDLED
 from tether.request import HttpRequestData
@@ -233,6 +236,8 @@ async def test_unsafe_headers_are_rejected_before_any_io() -> None:
     async with HttpClient(engine) as client:
         with pytest.raises(UnsafeHeaderException, match=r"\[Transfer-Encoding\]"):
             await client.get(URL, headers={"Transfer-Encoding": "chunked"})
+        with pytest.raises(UnsafeHeaderException, match=r"\[UPGRADE\]"):
+            await client.get(URL, headers={"UPGRADE": "h2c"})
     assert engine.requests == []
 
 
@@ -386,3 +391,71 @@ async def test_a_finished_call_leaves_no_reference_cycles() -> None:
                 assert [ref() for ref in refs] == [None, None]
         finally:
             gc.enable()
+
+
+async def test_header_fields_are_checked_after_every_plugin_ran() -> None:
+    # A plugin's header is checked too: the check runs on the request the engine is about to get.
+    @create_client_plugin("Injector")
+    def injector(p: PluginBuilder[Any]) -> None:
+        p.on_request(lambda request, content: request.headers.add("X-Trace", "1\r\nX-Admin: yes"))
+
+    engine = MockEngine(lambda r: respond())
+    async with HttpClient(engine, lambda c: c.install(injector)) as client:
+        with pytest.raises(InvalidHeaderError, match=r"'X-Trace'.*control character '\\r'") as caught:
+            await client.get(URL)
+    assert caught.value.header == "X-Trace"
+    assert isinstance(caught.value, ValueError)
+    assert engine.requests == []
+
+
+async def test_header_values_reach_the_engine_trimmed_in_order() -> None:
+    engine = MockEngine(lambda r: respond())
+    headers = [("X-A", " 1 "), ("X-B", "two\twords"), ("x-a", "\t3"), ("X-C", "")]
+    async with HttpClient(engine) as client:
+        await client.get(URL, headers=headers)
+        await client.get(URL, headers={"X-Plain": "kept as is"})
+    assert list(engine.requests[0].headers.items()) == [("X-A", "1"), ("X-B", "two\twords"), ("x-a", "3"), ("X-C", "")]
+    assert list(engine.requests[1].headers.items()) == [("X-Plain", "kept as is")]
+
+
+async def test_a_header_value_must_be_text() -> None:
+    engine = MockEngine(lambda r: respond())
+    async with HttpClient(engine) as client:
+        with pytest.raises(InvalidHeaderError, match="must be a str, not int"):
+            await client.get(URL, headers={"X-Count": 3})  # type: ignore[dict-item]
+    assert engine.requests == []
+
+
+_TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fields=st.lists(
+        st.tuples(
+            st.text(alphabet=st.sampled_from(_TOKEN_CHARS + ' :\r\n\x00\u00e9"(),/'), max_size=8),
+            st.text(alphabet=st.characters(max_codepoint=0x110), max_size=8),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_header_field_check_agrees_with_rfc_9110(fields: list[tuple[str, str]]) -> None:
+    # The bulk check (joined, one regex) against the rule stated per field.
+    def sendable(name: str, value: str) -> bool:
+        return bool(name) and all(c in _TOKEN_CHARS for c in name) and all(" " <= c <= "~" or c == "\t" for c in value)
+
+    assume(not any(name.lower() in ("upgrade", "transfer-encoding") for name, _ in fields))
+    request = HttpRequestBuilder(URL)
+    for name, value in fields:
+        request.headers.add(name, value)
+    data = request.build()
+    if all(sendable(name, value) for name, value in fields):
+        checked = check_request(MockEngine(lambda r: respond()), data)
+        assert list(checked.headers.items()) == [(n, v.strip(" \t")) for n, v in fields]
+        assert (checked is data) == all(v == v.strip(" \t") for _, v in fields)
+    else:
+        first = next(name for name, value in fields if not sendable(name, value))
+        with pytest.raises(InvalidHeaderError) as caught:
+            check_request(MockEngine(lambda r: respond()), data)
+        assert caught.value.header == first

@@ -456,7 +456,7 @@ class HttpClient:
             await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
         data = builder.build()
         engine = self._holder.engine
-        check_request(engine, data)
+        data = check_request(engine, data)
         if isinstance(data.body, (StreamContent, WriterChannelContent)) and data.body.consumed:
             raise BodyNotReplayableError(
                 f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "

@@ -22,6 +22,7 @@ __all__ = [
     "ConnectTimeoutException",
     "EngineNotFoundError",
     "HttpRequestTimeoutException",
+    "InvalidHeaderError",
     "InvalidUrlError",
     "ProtocolError",
     "RedirectResponseException",
@@ -183,6 +184,16 @@ class SSEClientException(TetherError):
 
 
 # --- misuse ---------------------------------------------------------------------------------------
+
+
+class InvalidHeaderError(TetherError, ValueError):
+    """A request header no engine may send as given: a name that is not an RFC 9110 token, or a value
+    with a control character (CR and LF would inject header lines) or a non-ASCII character. Raised
+    before any I/O, the same on every engine."""
+
+    def __init__(self, header: str, problem: str) -> None:
+        self.header = header
+        super().__init__(f"Request header {header!r} cannot be sent: {problem}")
 
 
 class InvalidUrlError(TetherError, ValueError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tether.engine import Http2Capability
-from tether.exceptions import UnsafeHeaderException
+from tether.exceptions import InvalidHeaderError, UnsafeHeaderException
 from tether_conformance.registry import CaseContext, case
 
 #: What an engine may add on its own: the connection's business, not the application's.
@@ -88,6 +88,52 @@ async def unsafe_transfer_encoding(t: CaseContext) -> None:
 async def unsafe_upgrade(t: CaseContext) -> None:
     async with t.client() as client:
         await t.raises(UnsafeHeaderException, client.get(t.env.http("/echo"), headers={"Upgrade": "h2c"}))
+
+
+async def _refused(t: CaseContext, headers: list[tuple[str, str]]) -> None:
+    """Each header alone is refused with InvalidHeaderError naming it, and nothing reaches the server."""
+    before = t.env.requests_seen
+    async with t.client() as client:
+        for name, value in headers:
+            error = await t.raises(InvalidHeaderError, client.get(t.env.http("/echo"), headers=[(name, value)]))
+            t.equal(error.header, name, f"the header named for {name!r}: {value!r}")
+    t.equal(t.env.requests_seen, before, "requests sent")
+
+
+@case("headers", "request-header-injection-rejected")
+async def header_injection(t: CaseContext) -> None:
+    await _refused(
+        t,
+        [
+            ("X-Inject", "a\r\nX-Injected: 1"),
+            ("X-Lf", "a\nX-Injected: 1"),
+            ("X-Cr", "a\rb"),
+            ("X-Nul", "a\x00b"),
+            ("X-Ctl", "a\x01b"),
+            ("X-Del", "a\x7fb"),
+        ],
+    )
+
+
+@case("headers", "invalid-request-header-name-rejected")
+async def invalid_header_name(t: CaseContext) -> None:
+    await _refused(t, [("X Space", "1"), ("X-Colon:", "1"), ("", "1"), ("X-\u00dcml", "1"), ("X-A\r\nX-B", "1")])
+
+
+@case("headers", "non-ascii-request-header-value-rejected")
+async def non_ascii_value(t: CaseContext) -> None:
+    # Latin-1 on one library, UTF-8 on another, an encoding error on the rest: refused on every engine.
+    await _refused(t, [("X-Latin", "caf\u00e9"), ("X-Euro", "\u20ac")])
+
+
+@case("headers", "request-header-values-trimmed")
+async def request_values_trimmed(t: CaseContext) -> None:
+    headers = [("X-Padded", " \tspaced value \t"), ("X-Inner-Tab", "a\tb"), ("X-Blank", "  ")]
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/echo"), headers=headers))
+    t.equal(t.header_values(echo, "x-padded"), ["spaced value"], "X-Padded")
+    t.equal(t.header_values(echo, "x-inner-tab"), ["a\tb"], "X-Inner-Tab")
+    t.equal(t.header_values(echo, "x-blank"), [""], "X-Blank")
 
 
 @case("headers", "padded-values-trimmed")

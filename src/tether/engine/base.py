@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tether.engine.capabilities import (
@@ -13,8 +15,8 @@ from tether.engine.capabilities import (
     SocksProxyCapability,
 )
 from tether.engine.config import HttpClientEngineConfig, ProxyType
-from tether.exceptions import ClientClosedError, UnsafeHeaderException, UnsupportedCapabilityError
-from tether.http import UNSAFE_HEADERS
+from tether.exceptions import ClientClosedError, InvalidHeaderError, UnsafeHeaderException, UnsupportedCapabilityError
+from tether.http import UNSAFE_HEADERS, Headers
 
 if TYPE_CHECKING:
     from tether.request import HttpRequestData
@@ -83,13 +85,18 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
         await asyncio.sleep(0)
 
 
-def check_request(engine: HttpClientEngine, request: HttpRequestData) -> None:
+def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
-    engine-owned headers are rejected, and every required capability must be declared."""
+    engine-owned headers are rejected, header fields must be sendable as given on every engine, and
+    every required capability must be declared. Returns the request to send: the same one, or a copy
+    whose header values lost their surrounding whitespace."""
     headers = request.headers
     fields = headers.multidict  # the C multidict: this runs for every request
-    if "Transfer-Encoding" in fields or "Upgrade" in fields:
-        raise UnsafeHeaderException(", ".join(name for name in headers if name in UNSAFE_HEADERS))
+    if fields:
+        if "Transfer-Encoding" in fields or "Upgrade" in fields:
+            unsafe = {name.lower() for name in UNSAFE_HEADERS}  # istr hashes by case: compare folded
+            raise UnsafeHeaderException(", ".join(name for name in headers if name.lower() in unsafe))
+        request = _sendable_fields(request)
     supported = engine.capabilities
     for capability in request.capabilities:
         if capability not in supported:
@@ -97,3 +104,55 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> None:
     proxy = getattr(engine.config, "proxy", None)
     if proxy is not None and proxy.type is ProxyType.SOCKS and SocksProxyCapability not in supported:
         raise UnsupportedCapabilityError(engine.name, SocksProxyCapability, f"configured {proxy}")
+    return request
+
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE = r"[\t\x20-\x7e]*"  # visible ASCII, SP and HTAB (RFC 9110 5.5)
+#: The same, without surrounding whitespace (possessive: no backtracking).
+_TRIMMED_VALUE = r"(?:[\x21-\x7e]++(?:[ \t]++[\x21-\x7e]++)*+)?+"
+#: Every field at once, as `name NUL value` joined by SOH. A NUL or SOH inside a name or value either
+#: breaks the match or adds a field, which the count of SOHs shows.
+_FIELDS = re.compile(rf"{_TOKEN}\x00{_VALUE}(?:\x01{_TOKEN}\x00{_VALUE})*\Z")
+_TRIMMED_FIELDS = re.compile(rf"{_TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{_TOKEN}\x00{_TRIMMED_VALUE})*+\Z")
+
+
+def _sendable_fields(request: HttpRequestData) -> HttpRequestData:
+    """The header fields as every engine sends them, or InvalidHeaderError naming the first that no
+    engine may send: h11, llhttp, http.client and libcurl each let a different set through (libcurl
+    sends a CR LF in a value on as a new header line)."""
+    fields = request.headers.multidict.items()
+    try:
+        joined = "\x01".join(map("\x00".join, fields))
+    except TypeError:
+        name, value = next((n, v) for n, v in fields if type(v) is not str)
+        raise InvalidHeaderError(name, f"its value must be a str, not {type(value).__name__}") from None
+    joins = len(fields) - 1
+    if _TRIMMED_FIELDS.match(joined) is not None and joined.count("\x01") == joins:
+        return request
+    if _FIELDS.match(joined) is None or joined.count("\x01") != joins:
+        raise _invalid_field(fields)
+    # Surrounding whitespace is not part of a field value (RFC 9110 5.5); h11 refuses to send it.
+    trimmed = Headers([(name, value.strip(" \t")) for name, value in fields])
+    return dataclasses.replace(request, headers=trimmed)
+
+
+def _invalid_field(fields: Iterable[tuple[str, str]]) -> InvalidHeaderError:
+    for name, value in fields:
+        if re.fullmatch(_TOKEN, name) is None:
+            return InvalidHeaderError(
+                name, "a header name is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 5.1)"
+            )
+        bad = next((char for char in value if not ("\x20" <= char <= "\x7e" or char == "\t")), None)
+        if bad is None:
+            continue
+        if bad > "\x7f":
+            return InvalidHeaderError(
+                name,
+                f"its value holds the non-ASCII character {bad!r}; encode it first "
+                "(percent-encoding, or RFC 8187 for parameters)",
+            )
+        return InvalidHeaderError(
+            name, f"its value holds the control character {bad!r} (CR and LF would start a new header line)"
+        )
+    raise AssertionError("no invalid header field found")  # pragma: no cover - the caller found one
