@@ -77,6 +77,13 @@ class _StrictHTTPConnection(HTTPConnection):
     #: before the socket closes, so the loop stops watching a file descriptor that is about to go.
     _tether_on_close: Callable[[HTTPConnection], None] | None = None
 
+    def response_read_elsewhere(self) -> None:
+        """The response to the request just sent was read off the socket whole, by the engine itself:
+        the connection is ready for its next request, as when urllib3 has read a response to the end.
+        (http.client and urllib3 track that state in these two attributes.)"""
+        self._response_options = None
+        self._HTTPConnection__state = http.client._CS_IDLE  # type: ignore[attr-defined]
+
     def close(self) -> None:
         hook = self._tether_on_close
         if hook is not None:
