@@ -19,6 +19,7 @@ __all__ = [
     "HeadersInit",
     "HttpProtocolVersion",
     "HttpStatusCode",
+    "TOKEN",
     "UNSAFE_HEADERS",
 ]
 
@@ -30,6 +31,9 @@ HeadersInit = Union[
     CIMultiDictProxy[str],
     None,
 ]
+
+#: An RFC 9110 token (5.6.2) as a regular expression: header names, auth schemes, parameters.
+TOKEN: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 
 #: Headers the engine owns; setting them on a request raises `UnsafeHeaderException` (as Ktor does).
 UNSAFE_HEADERS: Final = frozenset({istr("Transfer-Encoding"), istr("Upgrade")})

@@ -16,7 +16,7 @@ from tether.engine.capabilities import (
 )
 from tether.engine.config import HttpClientEngineConfig, ProxyType
 from tether.exceptions import ClientClosedError, InvalidHeaderError, UnsafeHeaderException, UnsupportedCapabilityError
-from tether.http import UNSAFE_HEADERS, Headers
+from tether.http import TOKEN, UNSAFE_HEADERS, Headers
 
 if TYPE_CHECKING:
     from tether.request import HttpRequestData
@@ -107,14 +107,13 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpReq
     return request
 
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _VALUE = r"[\t\x20-\x7e]*"  # visible ASCII, SP and HTAB (RFC 9110 5.5)
 #: The same, without surrounding whitespace (possessive: no backtracking).
 _TRIMMED_VALUE = r"(?:[\x21-\x7e]++(?:[ \t]++[\x21-\x7e]++)*+)?+"
 #: Every field at once, as `name NUL value` joined by SOH. A NUL or SOH inside a name or value either
 #: breaks the match or adds a field, which the count of SOHs shows.
-_FIELDS = re.compile(rf"{_TOKEN}\x00{_VALUE}(?:\x01{_TOKEN}\x00{_VALUE})*\Z")
-_TRIMMED_FIELDS = re.compile(rf"{_TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{_TOKEN}\x00{_TRIMMED_VALUE})*+\Z")
+_FIELDS = re.compile(rf"{TOKEN}\x00{_VALUE}(?:\x01{TOKEN}\x00{_VALUE})*\Z")
+_TRIMMED_FIELDS = re.compile(rf"{TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{TOKEN}\x00{_TRIMMED_VALUE})*+\Z")
 
 
 def _sendable_fields(request: HttpRequestData) -> HttpRequestData:
@@ -139,7 +138,7 @@ def _sendable_fields(request: HttpRequestData) -> HttpRequestData:
 
 def _invalid_field(fields: Iterable[tuple[str, str]]) -> InvalidHeaderError:
     for name, value in fields:
-        if re.fullmatch(_TOKEN, name) is None:
+        if re.fullmatch(TOKEN, name) is None:
             return InvalidHeaderError(
                 name, "a header name is a token of letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 5.1)"
             )

@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
 from tether.exceptions import ProtocolError
-from tether.http import Headers, HttpProtocolVersion
+from tether.http import TOKEN, Headers, HttpProtocolVersion
 
 __all__ = [
     "NO_BODY_STATUSES",
@@ -91,8 +91,8 @@ async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
             yield bytes(chunk)
 
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_TOKENS = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:\x01[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*\Z")
+_TOKEN = re.compile(rf"{TOKEN}\Z")
+_TOKENS = re.compile(rf"{TOKEN}(?:\x01{TOKEN})*\Z")
 
 
 def response_headers(
@@ -128,7 +128,7 @@ def response_headers(
     return _checked_headers(pairs, len(joined_names) + len(joined_values) + 2 * count, config, where)
 
 
-_HEADER_BLOCK = re.compile(r"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\x00]*\r?\n)*\Z")
+_HEADER_BLOCK = re.compile(rf"(?:{TOKEN}:[^\r\n\x00]*\r?\n)*\Z")
 
 
 def header_block(text: str, config: HttpClientEngineConfig, where: object = "") -> Headers | None:

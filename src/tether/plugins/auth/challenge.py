@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tether.http import TOKEN
+
 __all__ = ["AuthChallenge", "parse_challenges"]
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN_RE = re.compile(_TOKEN)
+_TOKEN_RE = re.compile(TOKEN)
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SPACE = " \t"
 
