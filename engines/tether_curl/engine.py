@@ -143,6 +143,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 handle.setopt(pycurl.PROXY, str(proxy.url))
         else:
             handle.setopt(pycurl.PROXY, "")  # never the environment's proxy
+        # A tunnel's "200 Connection established" head is libcurl's business, not the response's.
+        handle.setopt(_SUPPRESS_CONNECT_HEADERS, 1)
 
     def _configure(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData, applied: list[Any]) -> None:
         """Options that vary per request. Handles are reused without `reset()`, so every option is
@@ -269,6 +271,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             self._multi = None
 
 
+#: CURLOPT_SUPPRESS_CONNECT_HEADERS (libcurl 7.54), which pycurl has no name for.
+_SUPPRESS_CONNECT_HEADERS = getattr(pycurl, "SUPPRESS_CONNECT_HEADERS", 265)
 _TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
 _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}

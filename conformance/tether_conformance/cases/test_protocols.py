@@ -93,7 +93,12 @@ async def https_via_proxy(t: CaseContext) -> None:
     async with t.client(
         _proxied(ProxyBuilder.http(f"http://127.0.0.1:{t.env.http_proxy.port}")), requires=[ProxyCapability]
     ) as client:
-        echo = await t.json_of(await client.get(t.env.https("/echo?via=connect")))
+        response = await client.get(t.env.https("/echo?via=connect"))
+        # The origin's head, not the proxy's "200 Connection established" before it.
+        t.equal(response.headers.get("Content-Type"), "application/json")
+        echo = await t.json_of(response)
+        missing = await client.get(t.env.https("/status/404"))
+        t.equal((int(missing.status), await missing.body_as_text()), (404, "status 404"))
     t.equal(echo["query"], "via=connect")
     t.check(t.env.http_proxy.connections > before, "the proxy saw no connection")
 
