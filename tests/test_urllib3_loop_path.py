@@ -120,9 +120,12 @@ async def test_a_response_still_arriving_is_read_by_a_worker() -> None:
     async with client_for(answers) as (client, server, executor):
         await client.get(server.url())
         response = await client.get(server.url())
-        assert executor.hops == 2
+        hops = executor.hops
+        # A worker reads the head; the body, not yet all there, is streamed by later worker reads
+        # (the response is not held back until its body is complete).
+        assert hops > 2
         third = await client.get(server.url())  # the worker gave the connection back; the loop takes it again
-        assert executor.hops == 2
+        assert executor.hops == hops
     assert await response.body_as_bytes() == b"0123456789"
     assert await third.body_as_text() == "third"
     assert server.connections == 1

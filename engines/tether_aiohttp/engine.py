@@ -158,8 +158,14 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 response.close()
 
         expected = expected_body_length(request.method, response.status, headers_in)
-        if expected is not None and expected <= INLINE_BODY_LIMIT and SSECapability not in request.capabilities:
-            # A small body of known size is read right away: no stream machinery for 1 KiB.
+        if (
+            expected is not None
+            and expected <= INLINE_BODY_LIMIT
+            and (not expected or response.content.is_eof())
+            and SSECapability not in request.capabilities
+        ):
+            # A small body that has already arrived is taken right away: no stream machinery for
+            # 1 KiB. One still on its way is streamed: the response is returned at its head.
             try:
                 data = await response.read() if expected else b""
             except Exception as exc:

@@ -481,10 +481,29 @@ def _assert_head_parsed(response: urllib3.BaseHTTPResponse) -> None:
 
 
 def _read_inline(response: urllib3.BaseHTTPResponse) -> None:
-    """A small body is read in the same step as the head (one worker hop per request, or none)."""
+    """A small body that has already arrived is read in the same step as the head (one worker hop
+    per request, or none). One still on its way is left to the stream: the response is returned
+    at its head, as on every engine, not when its body is complete."""
     remaining = response.length_remaining  # by Content-Length; 0 for 204 and 304; None: unknown
-    if remaining is not None and remaining <= INLINE_BODY_LIMIT:
+    if remaining is not None and remaining <= INLINE_BODY_LIMIT and (not remaining or _arrived(response, remaining)):
         response._tether_inline = response.read(decode_content=False)  # type: ignore[attr-defined]
+
+
+def _arrived(response: urllib3.BaseHTTPResponse, size: int) -> bool:
+    """Whether the next `size` body bytes are in the response's read buffer, or can be put there
+    without waiting (one non-blocking read)."""
+    reader = getattr(getattr(response, "_fp", None), "fp", None)  # http.client's buffered socket file
+    sock = getattr(getattr(response, "_connection", None), "sock", None)
+    if reader is None or sock is None:
+        return False
+    timeout = sock.gettimeout()
+    sock.settimeout(0)
+    try:
+        return len(reader.peek(size)) >= size
+    except (OSError, ValueError):  # a TLS socket wanting more bytes; a closed file
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 _NOTHING_YET, _NOT_BUFFERED, _BUFFERED, _BUFFERED_CHECKED_HEAD = "nothing yet", "not buffered", "buffered", "checked"

@@ -64,11 +64,17 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         self.fp = _StrictHeadReader(self.fp)  # type: ignore[assignment]
 
     def _read_status(self) -> tuple[str, int, str]:
-        # A new head starts (also after a 1xx interim response).
-        if isinstance(self.fp, _StrictHeadReader):
-            self.fp._line = 0
-            self.fp._in_head = True
-        return super()._read_status()  # type: ignore[misc, no-any-return]
+        while True:
+            # A new head starts (also after a 1xx interim response).
+            if isinstance(self.fp, _StrictHeadReader):
+                self.fp._line = 0
+                self.fp._in_head = True
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if status == 100 or status == 101 or not 100 <= status < 200:
+                return version, status, reason  # http.client skips 100 Continue itself
+            # Another interim response (102 Processing, 103 Early Hints ...), which http.client would
+            # take for the final one: its fields are read and dropped, as every engine does.
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]
 
 
 class _StrictHTTPConnection(HTTPConnection):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 
@@ -160,6 +161,18 @@ async def streaming_read(t: CaseContext) -> None:
         rest = b"".join([chunk async for chunk in channel])
     t.equal(len(first) <= 10 and len(first) > 0, True, "read(10) size")
     t.equal(first + rest, pattern_bytes(5000))
+
+
+@case("bodies", "head-before-body")
+async def head_before_body(t: CaseContext) -> None:
+    # The server sends the body only after this client has seen the head and asked for it, so an
+    # engine that waits for body bytes (or the end) before returning the head gets "late" instead.
+    key = uuid.uuid4().hex
+    async with t.client() as client, client.prepare_get(t.env.http(f"/hold?key={key}")).execute() as response:
+        t.equal((int(response.status), response.headers.get("Content-Length")), (200, "4"))
+        await client.get(t.env.http(f"/release?key={key}"))
+        body = await response.body_as_bytes()
+    t.equal(body, b"done")
 
 
 @case("bodies", "streaming-close-early")

@@ -170,3 +170,15 @@ async def latin1_value(t: CaseContext) -> None:
     async with t.client() as client:
         response = await client.get(t.env.raw_url("latin-1-header-value"))
     t.equal(response.headers["X-Latin"], "caf\u00e9", "obs-text bytes as ISO-8859-1 (RFC 9110 5.5)")
+
+
+@case("headers", "interim-responses-skipped")
+async def interim_responses(t: CaseContext) -> None:
+    # 100 Continue and 103 Early Hints before the final head: the response is the final one.
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("interim-heads"))
+        body = await response.body_as_bytes()
+    t.equal(
+        (int(response.status), response.headers.get("X-Final"), response.headers.get("Link"), body),
+        (200, "yes", None, b"body"),
+    )

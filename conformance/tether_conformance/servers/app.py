@@ -196,6 +196,33 @@ async def stall_body(scope: Scope, receive: Receive, send: Send, query: dict[str
     await send({"type": "http.response.body", "body": b"-last"})
 
 
+#: `/hold` answers wait here, by key, until `/release` lets them finish.
+HELD: dict[str, asyncio.Event] = {}
+
+
+async def hold(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """Sends the head at once and the body only when `/release?key=` is called: "done", or "late"
+    after `seconds` (default 5) when nobody released it."""
+    await read_body(receive)
+    key = query["key"]
+    released = HELD.setdefault(key, asyncio.Event())
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+    try:
+        await asyncio.wait_for(released.wait(), float(query.get("seconds", "5")))
+        body = b"done"
+    except asyncio.TimeoutError:
+        body = b"late"
+    finally:
+        HELD.pop(key, None)
+    await send({"type": "http.response.body", "body": body})
+
+
+async def release(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    await read_body(receive)
+    HELD.setdefault(query["key"], asyncio.Event()).set()
+    await respond(send, 200, b"released", [("content-type", "text/plain")])
+
+
 COMPRESSED_TEXT = ("tether " * 500).encode()
 
 
@@ -439,6 +466,8 @@ ROUTES: dict[str, Handler] = {
     "/redirect/loop": redirect_loop,
     "/delay": delay,
     "/stall-body": stall_body,
+    "/hold": hold,
+    "/release": release,
     "/headers/many": many_headers,
     "/headers/multi": multi_headers,
     "/text/utf8": text_utf8,

@@ -39,6 +39,11 @@ RAW_RESPONSES: dict[str, bytes] = {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Check\r\n\r\n"
         b"4\r\nbody\r\n0\r\nX-Check: done\r\n\r\n"
     ),
+    "interim-heads": (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 4\r\n\r\nbody"
+    ),
     "latin-1-header-value": b"HTTP/1.1 200 OK\r\nX-Latin: caf\xe9\r\nContent-Length: 2\r\n\r\nok",
     "reason-phrase-custom": b"HTTP/1.1 299 Totally Custom Reason\r\nContent-Length: 2\r\n\r\nok",
     "empty-reason-phrase": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
