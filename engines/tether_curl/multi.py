@@ -1,8 +1,10 @@
 """CurlMulti driven by the asyncio event loop: libcurl tells us which sockets to watch and when its
 timer fires; the loop tells libcurl when a socket is ready. No thread per request, no polling.
 
-One `Transfer` per request: it collects the response head from the header callback, buffers the body
-from the write callback (pausing the transfer when the reader falls behind), feeds the upload from a
+One `Transfer` per request: libcurl appends the response head's lines to a list (a C call per line,
+no Python frame); the head is taken from it when the first body bytes arrive, when the transfer ends,
+or -- for a head that arrives alone, as a stream's does -- by a check once per loop iteration. It
+buffers the body from the write callback (pausing the transfer when the reader falls behind), feeds the upload from a
 producer task through the read callback (pausing when the producer falls behind), and watches for
 socket inactivity.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import re
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +31,8 @@ UPLOAD_HIGH_WATER = 1024 * 1024
 #: transfer on the same kept-alive connection wants it again (it usually does, within microseconds).
 IDLE_SWEEP = 0.05
 
+_CRLF = b"\r\n"
+_LF = b"\n"
 _STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
 
 
@@ -54,6 +59,7 @@ class Transfer:
         "_body_ready",
         "_buffered",
         "_head_done",
+        "_head_from",
         "_producer",
         "_raw_head",
         "_seen_activity",
@@ -65,7 +71,6 @@ class Transfer:
         "_upload_space",
         "_watchdog",
         "abort_reason",
-        "connected",
         "error",
         "finished",
         "handle",
@@ -81,7 +86,10 @@ class Transfer:
         # Completion as plain flags: most transfers finish before anyone waits for the body.
         self.finished = False
         self.error: BaseException | None = None
+        #: Every head line libcurl delivers, in order (interim heads, the head, trailers); never
+        #: replaced, as libcurl holds its `append`.
         self._raw_head: list[bytes] = []
+        self._head_from = 0  # where the head not yet taken starts (after interim 1xx heads)
         self._head_done = False
         self._body: collections.deque[bytes] = collections.deque()
         self._buffered = 0
@@ -94,7 +102,6 @@ class Transfer:
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self.abort_reason: BaseException | None = None
-        self.connected = False
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
         self._socket_timeout: float | None = None
@@ -103,9 +110,8 @@ class Transfer:
     # -- setup ----------------------------------------------------------------------------------
     def install_callbacks(self) -> None:
         handle = self.handle
-        handle.setopt(pycurl.HEADERFUNCTION, self._on_header)
+        handle.setopt(pycurl.HEADERFUNCTION, self._raw_head.append)
         handle.setopt(pycurl.WRITEFUNCTION, self._on_write)
-        handle.setopt(pycurl.PREREQFUNCTION, self._on_connected)
 
     def upload_bytes(self, data: bytes) -> None:
         """The whole body is in memory: libcurl reads it straight from a memoryview."""
@@ -123,42 +129,48 @@ class Transfer:
     def watch_socket(self, timeout: float | None) -> None:
         self._socket_timeout = timeout
 
-    # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
-    def _on_connected(self, *args: Any) -> int:
-        self.connected = True
-        self._activity += 1
-        return pycurl.PREREQFUNC_OK
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is set up (TLS and any proxy tunnel included): request bytes have
+        gone out, which they do only then (a tunnel's CONNECT is not counted). Until then libcurl's
+        connect timeout governs. Read while the handle still carries this transfer."""
+        return bool(self.handle.getinfo(pycurl.REQUEST_SIZE))
 
-    def _on_header(self, line: bytes) -> None:
-        # Called by libcurl for every head line: keep it minimal, parse once the head is complete.
-        if self._head_done:
-            return  # trailer fields after a chunked body: tether does not expose them
-        self._raw_head.append(line)
-        if line == b"\r\n" or line == b"\n":
-            self._parse_head()
-
-    def _parse_head(self) -> None:
-        lines = self._raw_head
-        self._raw_head = []
-        parsed = _status_line(lines[0])
-        if parsed is None:
-            self._fail_head(f"malformed status line {lines[0].decode('latin-1').strip()!r}")
-            return
-        version, status, reason = parsed
-        if 100 <= status < 200 and status != 101:
-            return  # an interim response (100 Continue ...): the real head follows
-        # The field lines are checked and split once the engine has them (`header_block`).
-        self._head_done = True
-        self._activity += 1
-        if not self.head.done():
-            self.head.set_result((version, status, reason, b"".join(lines[1:-1]).decode("latin-1")))
+    def head_arrived(self) -> bool:
+        """Take the response head if its lines are complete; True once the head is resolved (or the
+        transfer failed on it). Interim heads (100 Continue ...) are skipped; lines after the head
+        (trailers) are not looked at."""
+        raw = self._raw_head
+        while True:
+            start = self._head_from
+            end = _blank_line(raw, start)
+            if end < 0:
+                return False
+            parsed = _status_line(raw[start])
+            if parsed is None:
+                self._head_done = True
+                self._fail_head(f"malformed status line {raw[start].decode('latin-1').strip()!r}")
+                return True
+            self._head_from = end + 1
+            version, status, reason = parsed
+            if 100 <= status < 200 and status != 101:
+                continue  # an interim response: the real head follows
+            # The field lines are checked and split once the engine has them (`header_block`).
+            self._head_done = True
+            if not self.head.done():
+                self.head.set_result((version, status, reason, b"".join(raw[start + 1 : end]).decode("latin-1")))
+            return True
 
     def _fail_head(self, message: str) -> None:
         if self.abort_reason is None:
             self.abort_reason = HeadError(message)
         self.owner.abort_soon(self)
 
+    # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
     def _on_write(self, data: bytes) -> int | None:
+        if not self._head_done and not self.head_arrived():
+            self._head_done = True
+            self._fail_head("body bytes before a complete response head")
         if self.abort_reason is not None:
             return 0  # makes libcurl fail the transfer with CURLE_WRITE_ERROR
         self._activity += 1
@@ -260,8 +272,9 @@ class Transfer:
         # Runs every socket_timeout seconds: idle means no callback moved data since the last check.
         if self.finished or self._socket_timeout is None:
             return
-        moved = self._activity != self._seen_activity
-        self._seen_activity = self._activity
+        activity = self._activity + len(self._raw_head)
+        moved = activity != self._seen_activity
+        self._seen_activity = activity
         waiting_for_reader = self._body_paused  # a slow reader is not a silent socket
         if not self.connected or waiting_for_reader or moved:
             self._schedule_watchdog(self._socket_timeout)
@@ -278,6 +291,8 @@ class Transfer:
             self._upload_space.set()
         if self.abort_reason is not None:
             error = self.abort_reason
+        if not self._head_done:
+            self.head_arrived()  # a response without body bytes: its head is taken here
         if not self.head.done():
             if error is not None:
                 self.head.set_exception(error)
@@ -289,6 +304,18 @@ class Transfer:
             self.error = error
         if self._body_ready is not None:
             self._body_ready.set()
+
+
+def _blank_line(raw: list[bytes], start: int) -> int:
+    """Index of the first blank line (the end of a head) at or after `start`, -1 when none yet."""
+    try:
+        end = raw.index(_CRLF, start)
+    except ValueError:
+        end = len(raw)
+    if _LF in raw:  # rare: a head with bare LF line ends
+        with contextlib.suppress(ValueError):
+            end = raw.index(_LF, start, end)
+    return end if end < len(raw) else -1
 
 
 @functools.lru_cache(maxsize=64)
@@ -322,6 +349,10 @@ class CurlMultiLoop:
             self.multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         self._transfers: dict[pycurl.Curl, Transfer] = {}
+        #: Started transfers whose head may not be resolved yet (an insertion-ordered set), and
+        #: whether a look at them is scheduled.
+        self._awaiting_head: dict[Transfer, None] = {}
+        self._heads_check_pending = False
         self._watched: dict[int, int] = {}  # fd -> events registered with the loop
         self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
         self._sweep: asyncio.TimerHandle | None = None
@@ -353,6 +384,7 @@ class CurlMultiLoop:
     # -- transfers ----------------------------------------------------------------------------------
     def start(self, transfer: Transfer) -> None:
         self._transfers[transfer.handle] = transfer
+        self._awaiting_head[transfer] = None
         self.multi.add_handle(transfer.handle)
         transfer.start_watchdog()
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
@@ -462,6 +494,11 @@ class CurlMultiLoop:
             self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_OUT)
 
     def _on_timer(self, timeout_ms: int) -> None:
+        if timeout_ms == 0:  # "act now", as on every add_handle: one action per loop iteration
+            if not self._kick_pending:
+                self._kick_pending = True
+                self.loop.call_soon(self._kicked)
+            return
         if timeout_ms < 0:
             if self._timer is not None:
                 self._timer.cancel()
@@ -488,6 +525,24 @@ class CurlMultiLoop:
             if result != pycurl.E_CALL_MULTI_PERFORM:
                 break
         self._collect()
+        if self._awaiting_head and not self._heads_check_pending:
+            # A head that arrived without body bytes (a stream's, a slow body's) is found here,
+            # once per loop iteration however many sockets acted in it.
+            self._heads_check_pending = True
+            self.loop.call_soon(self._check_heads)
+
+    def _check_heads(self) -> None:
+        self._heads_check_pending = False
+        awaiting = self._awaiting_head
+        resolved = [
+            transfer
+            for transfer in awaiting
+            if transfer._head_done
+            or transfer.finished
+            or ((raw := transfer._raw_head) and (raw[-1] == _CRLF or raw[-1] == _LF) and transfer.head_arrived())
+        ]
+        for transfer in resolved:
+            del awaiting[transfer]
 
     def _collect(self) -> None:
         while True:
@@ -516,6 +571,7 @@ class CurlMultiLoop:
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()
+        self._awaiting_head.clear()
         self.applied.clear()
         self.multi.close()
 
