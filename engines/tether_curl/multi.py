@@ -353,6 +353,7 @@ class CurlMultiLoop:
         #: whether a look at them is scheduled.
         self._awaiting_head: dict[Transfer, None] = {}
         self._heads_check_pending = False
+        self._collect_pending = False
         self._watched: dict[int, int] = {}  # fd -> events registered with the loop
         self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
         self._sweep: asyncio.TimerHandle | None = None
@@ -520,11 +521,16 @@ class CurlMultiLoop:
     def _action(self, fd: int, events: int) -> None:
         if self._closed:
             return
+        if not self._collect_pending:
+            # Finished transfers are collected once per loop iteration, however many sockets acted
+            # in it; scheduled before the action, so the collection runs before any task that a
+            # head resolved in this action wakes (that task then finds its transfer finished).
+            self._collect_pending = True
+            self.loop.call_soon(self._collect)
         while True:
             result, _running = self.multi.socket_action(fd, events)
             if result != pycurl.E_CALL_MULTI_PERFORM:
                 break
-        self._collect()
         if self._awaiting_head and not self._heads_check_pending:
             # A head that arrived without body bytes (a stream's, a slow body's) is found here,
             # once per loop iteration however many sockets acted in it.
@@ -545,6 +551,9 @@ class CurlMultiLoop:
             del awaiting[transfer]
 
     def _collect(self) -> None:
+        self._collect_pending = False
+        if self._closed:
+            return
         while True:
             queued, succeeded, failed = self.multi.info_read()
             for handle in succeeded:
