@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tether import (
     AttributeKey,
     ClientClosedError,
+    ClientRequestException,
     HttpClient,
     HttpClientConfig,
     HttpRequestBuilder,
@@ -27,7 +28,7 @@ from tether import (
 )
 from tether.engine import HttpClientEngineCapability, WebSocketCapability, check_request
 from tether.plugins import PluginBuilder, Send, Sender, SendingRequest, SetupRequest, create_client_plugin
-from tether.plugins.api import NOT_HANDLED
+from tether.plugins.api import NOT_HANDLED, ResponseSend
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether.testing import MockEngine, respond
@@ -459,3 +460,78 @@ def test_header_field_check_agrees_with_rfc_9110(fields: list[tuple[str, str]]) 
         with pytest.raises(InvalidHeaderError) as caught:
             check_request(MockEngine(lambda r: respond()), data)
         assert caught.value.header == first
+
+
+# -- Send chains: runs of ResponseSend handlers are fused into one coroutine ---------------------------
+def _model_handlers(kinds: list[tuple[bool, int, int]], trace: list[str]) -> list[Any]:
+    """Send handlers from (is ResponseSend, modulus, extra proceeds): each records what it does."""
+    handlers: list[Any] = []
+    for index, (fusable, modulus, extra) in enumerate(kinds):
+
+        def make(index: int, fusable: bool, modulus: int, extra: int) -> Any:
+            if fusable:
+
+                def passes(request: Any, response: Any) -> bool:
+                    return bool(response % modulus)
+
+                async def follow(sender: Sender, request: Any, response: Any) -> Any:
+                    trace.append(f"{index} follows {response}")
+                    for _ in range(extra):
+                        response = await sender.proceed(request)
+                    return response * 10 + index
+
+                return ResponseSend(passes, follow)
+
+            async def send(sender: Sender, request: Any) -> Any:
+                trace.append(f"{index} >")
+                response = await sender.proceed(request)
+                for _ in range(extra):
+                    response += await sender.proceed(request)
+                trace.append(f"{index} < {response}")
+                return response
+
+            return send
+
+        handlers.append(make(index, fusable, modulus, extra))
+    return handlers
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 4), st.integers(0, 2)), max_size=5))
+async def test_a_fused_send_chain_does_what_the_nested_handlers_do(kinds: list[tuple[bool, int, int]]) -> None:
+    from tether.client import _send_chain, _wrap
+
+    def sender_recording(trace: list[str]) -> Any:
+        counter = iter(range(1, 1000))
+
+        async def innermost(request: Any) -> Any:
+            value = next(counter)
+            trace.append(f"send {value}")
+            return value
+
+        return innermost
+
+    results: list[tuple[Any, list[str]]] = []
+    for fuse in (False, True):
+        trace: list[str] = []
+        innermost = sender_recording(trace)
+        handlers = _model_handlers(kinds, trace)
+        if fuse:
+            chain = _send_chain(handlers, innermost)
+        else:
+            chain = innermost
+            for handler in reversed(handlers):
+                chain = _wrap(handler, chain)
+        results.append((await chain("request"), trace))
+    assert results[0] == results[1]
+
+
+async def test_the_default_send_handlers_are_fused_and_still_redirect_and_validate() -> None:
+    statuses = iter([302, 404])
+    engine = MockEngine(lambda r: respond(status=next(statuses), headers={"Location": "/next"}))
+    async with HttpClient(engine, lambda c: setattr(c, "expect_success", True)) as client:
+        assert all(isinstance(handler, ResponseSend) for handler in client._send)
+        with pytest.raises(ClientRequestException) as raised:
+            await client.get(URL)
+    assert int(raised.value.response.status) == 404
+    assert [str(request.url) for request in engine.requests] == [URL, URL.rsplit("/", 1)[0] + "/next"]

@@ -28,6 +28,7 @@ from tether.engine import (
     HttpClientEngineBase,
     HttpClientEngineCapability,
     HttpClientEngineConfig,
+    HttpTimeoutConfig,
     ProxyCapability,
     ProxyType,
     SocksProxyCapability,
@@ -92,6 +93,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         super().__init__(config)
         self._multi: CurlMultiLoop | None = None
         self._heads = HeadersMemo()  # checked headers by the text of their field lines
+        self._version: int = config.http_version.value  # read per request: no enum lookup then
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
@@ -146,7 +148,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         # A tunnel's "200 Connection established" head is libcurl's business, not the response's.
         handle.setopt(_SUPPRESS_CONNECT_HEADERS, 1)
 
-    def _configure(self, handle: pycurl.Curl, transfer: Transfer, request: HttpRequestData, applied: list[Any]) -> None:
+    def _configure(
+        self,
+        handle: pycurl.Curl,
+        transfer: Transfer,
+        request: HttpRequestData,
+        timeouts: HttpTimeoutConfig,
+        applied: list[Any],
+    ) -> None:
         """Options that vary per request. Handles are reused without `reset()`, so every option is
         set explicitly -- but only when it differs from what this handle already carries (`applied`,
         the values of its previous request): a repeated request to the same endpoint sets almost
@@ -159,7 +168,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 applied[5] = text
             applied[0] = url
         capabilities = request.capabilities
-        version = self.config.http_version.value
+        version = self._version
         if capabilities:
             if Http3Capability in capabilities:
                 version = pycurl.CURL_HTTP_VERSION_3ONLY
@@ -172,7 +181,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if applied[1] != version:
             handle.setopt(pycurl.HTTP_VERSION, version)
             applied[1] = version
-        connect_timeout = request.timeout.connect_timeout
+        connect_timeout = timeouts.connect_timeout
         # 0 restores libcurl's default (300 s for the connect phase only; tether never adds another).
         connect_ms = 0 if connect_timeout is None else max(1, int(connect_timeout * 1000))
         if applied[2] != connect_ms:
@@ -221,9 +230,10 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             if applied is None:
                 self._configure_handle(handle, multi)
                 applied = multi.applied[handle] = [None] * _APPLIED
-            self._configure(handle, transfer, request, applied)
+            timeouts = request.timeout
+            self._configure(handle, transfer, request, timeouts, applied)
             transfer.install_callbacks()
-            transfer.watch_socket(request.timeout.socket_timeout)
+            transfer.watch_socket(timeouts.socket_timeout)
             if customize is not None:
                 applied[:] = [None] * _APPLIED  # the hook may change anything: set everything next time
                 customize(handle)

@@ -6,7 +6,7 @@ import functools
 import json as jsonlib
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from yarl import URL
 
@@ -42,7 +42,9 @@ from tether.plugins.api import (
     ClientPlugin,
     PluginBuilder,
     PluginHandlers,
+    ResponseSend,
     Sender,
+    SendHandler,
     call_handler,
 )
 from tether.request import HttpRequestBuilder
@@ -185,10 +187,7 @@ class HttpClient:
         self._on_close = [h for hs in handlers for h in hs.on_close]
         self._call_options = frozenset().union(*(plugin.call_options for plugin in order))
         # The Send chain is built once; per-call state travels in the request's attributes.
-        chain: Callable[[HttpRequestBuilder], Awaitable[HttpResponse]] = self._send_to_engine
-        for interceptor in reversed(self._send):
-            chain = _wrap(interceptor, chain)
-        self._chain = chain
+        self._chain = _send_chain(self._send, self._send_to_engine)
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -478,6 +477,46 @@ class HttpClient:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<HttpClient engine={self._holder.engine.name} {state}>"
+
+
+SendFunction = Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]
+
+
+def _send_chain(handlers: list[SendHandler], innermost: SendFunction) -> SendFunction:
+    """The Send handlers (outermost first) around `innermost`, each run of `ResponseSend`s fused."""
+    chain = innermost
+    end = len(handlers)
+    while end:
+        if isinstance(handlers[end - 1], ResponseSend):
+            start = end - 1
+            while start and isinstance(handlers[start - 1], ResponseSend):
+                start -= 1
+            chain = _fused(cast(list[ResponseSend], handlers[start:end]), chain)
+            end = start
+        else:
+            end -= 1
+            chain = _wrap(handlers[end], chain)
+    return chain
+
+
+def _fused(handlers: list[ResponseSend], inner: SendFunction) -> SendFunction:
+    """One coroutine for `handlers` (outermost first) around `inner`: one send, then each handler,
+    innermost first, passes the response on or follows it -- with the sender it would have had, the
+    ones inside it chained as usual -- as the nested handlers would."""
+    steps: list[tuple[ResponseSend, Sender]] = []
+    proceed = inner
+    for handler in reversed(handlers):
+        steps.append((handler, Sender(proceed)))
+        proceed = _wrap(handler, proceed)
+
+    async def send(request: HttpRequestBuilder) -> HttpResponse:
+        response = await inner(request)
+        for handler, sender in steps:
+            if not handler.passes(request, response):
+                response = await handler.follow(sender, request, response)
+        return response
+
+    return send
 
 
 def _wrap(

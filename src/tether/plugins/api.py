@@ -89,6 +89,32 @@ class Sender:
 SendHandler = Callable[[Sender, HttpRequestBuilder], Awaitable["HttpResponse"]]
 
 
+class ResponseSend:
+    """A `Send` handler that only acts on the response `proceed` gives back, as redirects and
+    validation do: `passes(request, response)` says, without awaiting anything, that the handler
+    returns that response as it is; `follow(sender, request, response)` does what the handler does
+    with any other (it may proceed again). Called like any `Send` handler, it does exactly that; the
+    client also sends through a run of them with one coroutine in all, instead of one per handler.
+
+    It must not catch what `proceed` raises: a handler that does is a plain `Send` handler."""
+
+    __slots__ = ("follow", "passes")
+
+    def __init__(
+        self,
+        passes: Callable[[HttpRequestBuilder, HttpResponse], bool],
+        follow: Callable[[Sender, HttpRequestBuilder, HttpResponse], Awaitable[HttpResponse]],
+    ) -> None:
+        self.passes = passes
+        self.follow = follow
+
+    async def __call__(self, sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
+        response = await sender.proceed(request)
+        if self.passes(request, response):
+            return response
+        return await self.follow(sender, request, response)
+
+
 class ClientHook(Generic[H]):
     """A place in the pipeline a plugin can attach a handler of type `H` to with `plugin.on(...)`."""
 

@@ -18,7 +18,7 @@ from yarl import URL
 
 from tether.content import NO_CONTENT
 from tether.exceptions import InvalidUrlError
-from tether.plugins.api import PluginBuilder, Send, Sender, create_client_plugin
+from tether.plugins.api import PluginBuilder, ResponseSend, Send, Sender, create_client_plugin
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
 from tether.url import resolve_reference
@@ -44,10 +44,12 @@ def same_origin(a: URL, b: URL) -> bool:
 def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
     config = plugin.plugin_config
 
-    async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
-        response = await sender.proceed(request)
-        if config.check_http_method and request.method not in ("GET", "HEAD"):
-            return response
+    def passes(request: HttpRequestBuilder, response: HttpResponse) -> bool:
+        return response.status not in REDIRECT_STATUSES or (
+            config.check_http_method and request.method not in ("GET", "HEAD")
+        )
+
+    async def follow(sender: Sender, request: HttpRequestBuilder, response: HttpResponse) -> HttpResponse:
         current = request
         while int(response.status) in REDIRECT_STATUSES:
             location = response.headers.get("Location")
@@ -75,7 +77,7 @@ def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
             response = await sender.proceed(current)
         return response
 
-    plugin.on(Send, send)
+    plugin.on(Send, ResponseSend(passes, follow))
 
 
 HttpRedirect = create_client_plugin("HttpRedirect", HttpRedirectConfig, _install)

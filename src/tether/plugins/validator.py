@@ -18,7 +18,7 @@ from tether.exceptions import (
     ResponseException,
     ServerResponseException,
 )
-from tether.plugins.api import PluginBuilder, Send, Sender, call_handler, create_client_plugin
+from tether.plugins.api import PluginBuilder, ResponseSend, Send, Sender, call_handler, create_client_plugin
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
 
@@ -75,21 +75,37 @@ def _install(plugin: PluginBuilder[HttpCallValidatorConfig]) -> None:
     config = plugin.plugin_config
     client = plugin.client
 
-    async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
-        try:
-            response = await sender.proceed(request)
-            expect = request.expect_success if request.expect_success is not None else client.expect_success
-            if expect:
-                await validate_status(response)
-            for validator in reversed(config.validators):
-                await call_handler(validator(response))
-            return response
-        except Exception as exc:
-            for handler in config.exception_handlers:
-                await call_handler(handler(exc, request))
-            raise
+    async def validate(request: HttpRequestBuilder, response: HttpResponse) -> None:
+        expect = request.expect_success if request.expect_success is not None else client.expect_success
+        if expect:
+            await validate_status(response)
+        for validator in reversed(config.validators):
+            await call_handler(validator(response))
 
-    plugin.on(Send, send)
+    if config.exception_handlers:
+
+        async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
+            try:
+                response = await sender.proceed(request)
+                await validate(request, response)
+                return response
+            except Exception as exc:
+                for handler in config.exception_handlers:
+                    await call_handler(handler(exc, request))
+                raise
+
+        plugin.on(Send, send)
+        return
+
+    def passes(request: HttpRequestBuilder, response: HttpResponse) -> bool:
+        return response.status < 300 and not config.validators  # nothing expect_success could reject
+
+    async def follow(sender: Sender, request: HttpRequestBuilder, response: HttpResponse) -> HttpResponse:
+        await validate(request, response)
+        return response
+
+    # Without exception handlers, nothing here needs to see what sending raises.
+    plugin.on(Send, ResponseSend(passes, follow))
 
 
 HttpCallValidator = create_client_plugin("HttpCallValidator", HttpCallValidatorConfig, _install)
