@@ -368,43 +368,50 @@ class HttpClient:
         return DuplexCall(self, builder, body)
 
     # -- sending ----------------------------------------------------------------------------------
-    async def request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpResponse:
+    # request(), the verbs and execute() hand back the coroutine of `_call`, which runs the whole
+    # call (building the request included) when awaited: one coroutine frame per call in all.
+    def request(self, method: str, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
         """Send a request and read the whole body (the response can be read again and again)."""
-        # No keywords: the builder needs none of build_request's steps.
-        builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
-        response = await self.execute(builder)
-        try:
-            await response._read_fully()
-        except BaseException:
-            await response.aclose()
-            raise
-        return response
+        return self._call(None, method, url, kwargs)
 
-    # The verbs hand back request()'s coroutine instead of wrapping it in one more: `await
-    # client.get(url)` is unchanged, and each call costs one coroutine frame less.
     def get(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("GET", url, **kwargs)
+        return self._call(None, "GET", url, kwargs)
 
     def post(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("POST", url, **kwargs)
+        return self._call(None, "POST", url, kwargs)
 
     def put(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("PUT", url, **kwargs)
+        return self._call(None, "PUT", url, kwargs)
 
     def patch(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("PATCH", url, **kwargs)
+        return self._call(None, "PATCH", url, kwargs)
 
     def delete(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("DELETE", url, **kwargs)
+        return self._call(None, "DELETE", url, kwargs)
 
     def head(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("HEAD", url, **kwargs)
+        return self._call(None, "HEAD", url, kwargs)
 
     def options(self, url: str | URL = "", **kwargs: Any) -> Coroutine[Any, Any, HttpResponse]:
-        return self.request("OPTIONS", url, **kwargs)
+        return self._call(None, "OPTIONS", url, kwargs)
 
-    async def execute(self, builder: HttpRequestBuilder) -> HttpResponse:
+    def execute(self, builder: HttpRequestBuilder) -> Coroutine[Any, Any, HttpResponse]:
         """Run the whole pipeline for `builder`; the response body streams (close it, or read it)."""
+        return self._call(builder)
+
+    async def _call(
+        self,
+        builder: HttpRequestBuilder | None,
+        method: str = "",
+        url: str | URL = "",
+        kwargs: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """One call: `builder` streams the body (execute); without one, the request is built from
+        `method`, `url` and `kwargs` and its body read whole (request and the verbs)."""
+        read = builder is None
+        if builder is None:
+            # No keywords: the builder needs none of build_request's steps.
+            builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
         self._check_open()
         for setup in self._setup_request:
             await call_handler(setup(builder))
@@ -417,7 +424,14 @@ class HttpClient:
         values = builder.attributes._values  # the package's own attributes: no accessor calls
         values[_SEND_STATE] = state
         try:
-            return await self._chain(builder)
+            response = await self._chain(builder)
+            if read:
+                try:
+                    await response._read_fully()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
         except BaseException:
             if state.last_response is not None:
                 await state.last_response.aclose()
