@@ -31,6 +31,7 @@ UPLOAD_HIGH_WATER = 1024 * 1024
 #: transfer on the same kept-alive connection wants it again (it usually does, within microseconds).
 IDLE_SWEEP = 0.05
 
+_CSELECT_IN = pycurl.CSELECT_IN
 _CRLF = b"\r\n"
 _LF = b"\n"
 _STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
@@ -484,7 +485,7 @@ class CurlMultiLoop:
 
     def _readable(self, fd: int) -> None:
         if self._wanted.get(fd, 0) & pycurl.POLL_IN:
-            self._action(fd, pycurl.CSELECT_IN)
+            self._action(fd, _CSELECT_IN)
         else:  # an idle kept-alive connection became readable (the server closed it): stop watching
             self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_IN)
 
