@@ -4,9 +4,9 @@ timer fires; the loop tells libcurl when a socket is ready. No thread per reques
 One `Transfer` per request: libcurl appends the response head's lines to a list (a C call per line,
 no Python frame); the head is taken from it when the first body bytes arrive, when the transfer ends,
 or -- for a head that arrives alone, as a stream's does -- by a check once per loop iteration. It
-buffers the body from the write callback (pausing the transfer when the reader falls behind), feeds the upload from a
-producer task through the read callback (pausing when the producer falls behind), and watches for
-socket inactivity.
+buffers the body from the write callback (pausing the transfer when the reader falls behind), feeds
+the upload from a producer task through the read callback (pausing when the producer falls behind),
+and watches for socket inactivity.
 """
 
 from __future__ import annotations
@@ -290,10 +290,10 @@ class Transfer:
             self._producer.cancel()
         if self._upload_space is not None:
             self._upload_space.set()
+        if not self._head_done:
+            self.head_arrived()  # a response without body bytes: its head is taken (or refused) here
         if self.abort_reason is not None:
             error = self.abort_reason
-        if not self._head_done:
-            self.head_arrived()  # a response without body bytes: its head is taken here
         if not self.head.done():
             if error is not None:
                 self.head.set_exception(error)

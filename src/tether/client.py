@@ -405,11 +405,13 @@ class HttpClient:
         method: str = "",
         url: str | URL = "",
         kwargs: dict[str, Any] | None = None,
+        read: bool = False,
     ) -> HttpResponse:
-        """One call: `builder` streams the body (execute); without one, the request is built from
-        `method`, `url` and `kwargs` and its body read whole (request and the verbs)."""
-        read = builder is None
+        """One call. With `builder` the body streams unless `read` (execute, statements); without one
+        the request is built from `method`, `url` and `kwargs` and its body read whole (request and
+        the verbs)."""
         if builder is None:
+            read = True
             # No keywords: the builder needs none of build_request's steps.
             builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
         self._check_open()
@@ -593,16 +595,7 @@ class _Execution:
         self._response: HttpResponse | None = None
 
     def __await__(self) -> Generator[Any, None, HttpResponse]:
-        return self._read_fully().__await__()
-
-    async def _read_fully(self) -> HttpResponse:
-        response = await self._client.execute(self._builder.copy())
-        try:
-            await response._read_fully()
-        except BaseException:
-            await response.aclose()
-            raise
-        return response
+        return self._client._call(self._builder.copy(), read=True).__await__()
 
     async def __aenter__(self) -> HttpResponse:
         self._response = await self._client.execute(self._builder.copy())
