@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit conformance bench bench-quick clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/webrtc_peer/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[all,test]"
+	# The WebRTC interop peer (node-datachannel, prebuilt binary in the npm package), pinned by its lock file.
+	cd tests/webrtc_peer && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src engines conformance tests examples scripts benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/tether engines/tether_httpx engines/tether_aiohttp engines/tether_urllib3 engines/tether_curl conformance/tether_conformance
+	$(BIN)/mypy src/tether engines/tether_httpx engines/tether_aiohttp engines/tether_urllib3 engines/tether_curl engines/tether_aiortc conformance/tether_conformance
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
