@@ -21,6 +21,7 @@ What aiortc does by default that tether changes, and why:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
@@ -174,6 +175,8 @@ class AiortcPeerConnection(WebRtcPeerConnection):
         self.native = RTCPeerConnection(configuration)
         self._remote_max_message_size = DEFAULT_REMOTE_MAX_MESSAGE_SIZE
         self._candidates_published = False
+        self._watched_dtls = False
+        self._self_close: asyncio.Future[None] | None = None
         native = self.native
         native.on("connectionstatechange", self._on_connection_state)
         native.on("iceconnectionstatechange", self._on_ice_connection_state)
@@ -188,6 +191,26 @@ class AiortcPeerConnection(WebRtcPeerConnection):
         self.state._set(state)
         if state is ConnectionState.FAILED:
             self._fail_channels("the peer connection failed (ICE or DTLS)")
+        elif state is ConnectionState.CLOSED and not self.closed:
+            # aiortc closed itself (the remote peer left or vanished): finish tether's side too.
+            self._self_close = asyncio.ensure_future(self.close())
+
+    def _watch_transport(self) -> None:
+        # aiortc never reports `failed` for a peer that vanishes after connecting: ICE consent expiry
+        # closes DTLS, and the connection goes straight to `closed`. A DTLS transport that ends under
+        # a live SCTP association is that case (a remote that closes cleanly ends SCTP first).
+        sctp = self.native.sctp
+        if sctp is None or self._watched_dtls:
+            return
+        self._watched_dtls = True
+        dtls = sctp.transport
+
+        def on_dtls_state() -> None:
+            if dtls.state in ("closed", "failed") and not self.closed and sctp.state == "connected":
+                self.state._set(ConnectionState.FAILED)
+                self._fail_channels("the transport was lost (ICE consent expired or DTLS failed)")
+
+        dtls.on("statechange", on_dtls_state)
 
     def _on_ice_connection_state(self) -> None:
         self.ice_connection_state._set(IceConnectionState(self.native.iceConnectionState))
@@ -231,6 +254,7 @@ class AiortcPeerConnection(WebRtcPeerConnection):
         self._check_open()
         with _mapped_errors(SdpException, "set_local_description"):
             await self.native.setLocalDescription(RTCSessionDescription(description.sdp, description.type.value))
+        self._watch_transport()
         if not self._candidates_published and self.native.iceGatheringState == "complete":
             # aiortc gathered every candidate inside setLocalDescription: publish them as a trickle.
             self._candidates_published = True
@@ -245,6 +269,7 @@ class AiortcPeerConnection(WebRtcPeerConnection):
                 raise SdpException("set_remote_description failed: an SDP description starts with 'v=0'")
             await self.native.setRemoteDescription(RTCSessionDescription(description.sdp, description.type.value))
         self._remote_max_message_size = sdp_max_message_size(description.sdp)
+        self._watch_transport()
 
     async def add_ice_candidate(self, candidate: IceCandidate | None) -> None:
         self._check_open()
