@@ -32,10 +32,12 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.webrtc
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run --quick
+	$(BIN)/python -m benchmarks.webrtc --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
