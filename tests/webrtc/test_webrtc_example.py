@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webrtc_chat.py"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "webrtc_chat.py"
+LOOPBACK = 'import aioice.ice\naioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]\n'
 
 
 def test_the_chat_example_runs_both_peers_to_a_clean_close() -> None:
@@ -21,3 +24,11 @@ def test_the_chat_example_runs_both_peers_to_a_clean_close() -> None:
         "bob   <- 20 binary bytes",
         "bob:   channel 'chat' is closed",
     ]
+
+
+def test_the_two_peer_program_in_the_docs_runs() -> None:
+    program = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "webrtc.md").read_text(), re.S)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", LOOPBACK + program], capture_output=True, text=True, timeout=90, check=True
+    )
+    assert result.stdout == "HELLO\n"
