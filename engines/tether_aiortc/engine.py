@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -158,7 +159,11 @@ class AiortcDataChannel(WebRtcDataChannel):
             self.native.send(data)
         except InvalidStateError as exc:
             raise DataChannelClosedException(self.label, f"aiortc state {self.native.readyState}") from exc
-        except (ValueError, ConnectionError) as exc:
+        except ValueError as exc:  # aiortc's own size check, should its limit ever differ from ours
+            raise WebRtcIOException(f"Data channel {self.label!r}: send refused: {exc}") from exc
+        except ConnectionError as exc:
+            self._fail(f"send failed: {exc}")
+            self.native.close()
             raise WebRtcIOException(f"Data channel {self.label!r}: send failed: {exc}") from exc
 
     def _native_close(self) -> None:
@@ -317,12 +322,18 @@ class AiortcPeerConnection(WebRtcPeerConnection):
         return channel
 
     async def get_statistics(self) -> list[Stats]:
-        report = await self.native.getStats()
+        # aiortc's getStats() covers RTP only; the DTLS transport's own report adds the `transport`
+        # entry a data-channel connection has, and tether counts the channels' messages itself.
+        entries = list((await self.native.getStats()).values())
+        sctp = self.native.sctp
+        transport_stats = getattr(sctp.transport, "_get_stats", None) if sctp is not None else None
+        if transport_stats is not None:
+            entries.extend(transport_stats().values())
         stats = []
-        for entry in report.values():
+        for entry in entries:
             props = {k: v for k, v in dataclasses.asdict(entry).items() if k not in ("id", "type", "timestamp")}
             stats.append(Stats(entry.id, entry.type, entry.timestamp.timestamp(), props))
-        return stats
+        return stats + self._data_channel_stats(time.time())
 
     async def _close_native(self) -> None:
         await self.native.close()

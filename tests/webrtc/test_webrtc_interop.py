@@ -65,22 +65,35 @@ class NodePeer:
         self.process.stdin.write((json.dumps(message) + "\n").encode())
 
     async def _read(self) -> None:
+        # libdatachannel hands descriptions and candidates to JavaScript through separate queues, so a
+        # candidate can come out before its description: such candidates wait, as in any signalling code.
+        early: list[IceCandidate | None] = []
         assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            message = json.loads(line)
-            if message["type"] == "description":
-                description = SessionDescription.from_json(message["description"])
-                await self.peer.set_remote_description(description)
-                if description.type.value == "offer":
-                    await self.peer.set_local_description(await self.peer.create_answer())
-                    assert self.peer.local_description is not None
-                    self.send({"type": "description", "description": self.peer.local_description.to_json()})
-            elif message["type"] == "candidate":
-                await self.peer.add_ice_candidate(IceCandidate.from_json(message["candidate"]))
-            elif message["type"] == "end-of-candidates":
-                await self.peer.add_ice_candidate(None)
-            else:
-                await self.reports.put(message)
+        try:
+            async for line in self.process.stdout:
+                message = json.loads(line)
+                if message["type"] == "description":
+                    await self._apply_description(SessionDescription.from_json(message["description"]))
+                    for candidate in early:
+                        await self.peer.add_ice_candidate(candidate)
+                    early.clear()
+                elif message["type"] in ("candidate", "end-of-candidates"):
+                    candidate = IceCandidate.from_json(message["candidate"]) if message["type"] == "candidate" else None
+                    if self.peer.remote_description is None:
+                        early.append(candidate)
+                    else:
+                        await self.peer.add_ice_candidate(candidate)
+                else:
+                    await self.reports.put(message)
+        except Exception as exc:  # surfaces in report(), instead of a silent hang
+            await self.reports.put({"type": "signalling-error", "error": repr(exc)})
+
+    async def _apply_description(self, description: SessionDescription) -> None:
+        await self.peer.set_remote_description(description)
+        if description.type.value == "offer":
+            await self.peer.set_local_description(await self.peer.create_answer())
+            assert self.peer.local_description is not None
+            self.send({"type": "description", "description": self.peer.local_description.to_json()})
 
     async def report(self, kind: str) -> dict[str, Any]:
         async def wait() -> dict[str, Any]:
@@ -88,8 +101,8 @@ class NodePeer:
                 message = await self.reports.get()
                 if message["type"] == kind:
                     return message
-                if message["type"] == "timeout":
-                    raise AssertionError("the node peer timed out")
+                if message["type"] in ("timeout", "signalling-error"):
+                    raise AssertionError(f"interop failed: {message}")
 
         return await within(wait(), 90)
 

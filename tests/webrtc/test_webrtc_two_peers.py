@@ -12,6 +12,7 @@ from tether_aiortc import AiortcConfig
 
 from tether.webrtc import (
     Binary,
+    BufferedAmountLow,
     Closed,
     Closing,
     ConnectionState,
@@ -122,6 +123,8 @@ async def test_ten_thousand_1kib_messages_arrive_ordered_and_byte_exact_with_a_b
         mismatches += received != message(i)
     assert mismatches == 0
     assert peak_buffered <= sender.send_buffer_high_water_mark + size
+    # send() waited on the low-water mark: the engine reported it crossing.
+    assert any(isinstance(event, BufferedAmountLow) for event in sender_peer.data_channel_events.replay_cache)
     assert receiver.try_receive() is None
 
 
@@ -191,3 +194,43 @@ async def test_async_iteration_drains_queued_messages_and_ends_at_close(client: 
     offered.close()
     await within(answered.wait_closed())
     assert [message async for message in answered] == [Text(f"m{i}") for i in range(5)]
+
+
+async def test_connection_states_go_new_connecting_connected_closed_and_stats_refresh(client: Client) -> None:
+    offerer = await client.create_peer_connection(lambda config: setattr(config, "stats_refresh_rate", 0.05))
+    answerer = await client.create_peer_connection()
+    states = aiter(offerer.state)
+    signaling = aiter(offerer.signaling_state)
+    channel = await offerer.create_data_channel("states")
+    await negotiate(offerer, answerer)
+    await within(channel.wait_open())
+    stats = await within(offerer.stats.wait_for(lambda report: any(s.type == "transport" for s in report)))
+    assert all(entry.id and entry.timestamp > 0 for entry in stats)
+    channel_stats = [entry for entry in await offerer.get_statistics() if entry.type == "data-channel"]
+    assert [(entry.props["label"], entry.props["state"]) for entry in channel_stats] == [("states", "open")]
+    await offerer.close()
+    assert [state async for state in states] == [
+        ConnectionState.NEW,
+        ConnectionState.CONNECTING,
+        ConnectionState.CONNECTED,
+        ConnectionState.CLOSED,
+    ]
+    assert [state async for state in signaling] == [
+        SignalingState.STABLE,
+        SignalingState.HAVE_LOCAL_OFFER,
+        SignalingState.STABLE,
+        SignalingState.CLOSED,
+    ]
+    assert offerer not in client.engine._connections  # a closed connection is not kept
+
+
+async def test_unordered_and_partially_reliable_options_reach_the_remote_channel(client: Client) -> None:
+    offerer = await client.create_peer_connection()
+    answerer = await client.create_peer_connection()
+    await offerer.create_data_channel("retransmits", ordered=False, max_retransmits=0, protocol="proto/1")
+    await offerer.create_data_channel("lifetime", max_packet_life_time=0.5)
+    await negotiate(offerer, answerer)
+    retransmits = await next_open(answerer, "retransmits")
+    lifetime = await next_open(answerer, "lifetime")
+    assert (retransmits.ordered, retransmits.max_retransmits, retransmits.protocol) == (False, 0, "proto/1")
+    assert (lifetime.ordered, lifetime.max_packet_life_time, lifetime.max_retransmits) == (True, 0.5, None)

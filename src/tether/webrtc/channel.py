@@ -77,6 +77,8 @@ class WebRtcDataChannel(ABC):
         self._drained = asyncio.Event()
         self._opened = asyncio.Event()
         self._ended = asyncio.Event()
+        # W3C RTCDataChannelStats counters, counted here since not every library keeps them.
+        self.messages_sent = self.bytes_sent = self.messages_received = self.bytes_received = 0
 
     # --- what the engine supplies ------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class WebRtcDataChannel(ABC):
         if self.buffered_amount > self.send_buffer_high_water_mark:
             await self._wait_drained()
         self._native_send(data)
+        self.messages_sent += 1
+        self.bytes_sent += size
 
     async def _wait_drained(self) -> None:
         # The engine's low-water event only fires on a crossing, so the level is checked before each wait.
@@ -282,6 +286,8 @@ class WebRtcDataChannel(ABC):
             self._native_close()
             return
         self._messages.append(message)
+        self.messages_received += 1
+        self.bytes_received += len(message.data)
         self._wake_receivers(all_of_them=False)
 
     def _wake_receivers(self, *, all_of_them: bool) -> None:

@@ -40,6 +40,7 @@ class WebRtcEngine(ABC):
         config.validate()
         connection = await self._create_peer_connection(config)
         self._connections.add(connection)
+        connection._on_close.append(lambda: self._connections.discard(connection))
         connection._start()
         return connection
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -90,6 +91,7 @@ class WebRtcPeerConnection(ABC):
         self._channels: list[WebRtcDataChannel] = []
         self._stats_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._on_close: list[Callable[[], None]] = []
 
     # --- signalling (engine) -----------------------------------------------------------------------
 
@@ -196,6 +198,8 @@ class WebRtcPeerConnection(ABC):
             self.stats._finish()
             self.ice_candidates._finish()
             self.data_channel_events._finish()
+            for callback in self._on_close:
+                callback()
 
     async def __aenter__(self) -> WebRtcPeerConnection:
         return self
@@ -216,6 +220,27 @@ class WebRtcPeerConnection(ABC):
         while not self._closed:
             self.stats._set(await self.get_statistics())
             await asyncio.sleep(interval)
+
+    def _data_channel_stats(self, timestamp: float) -> list[Stats]:
+        """A W3C `data-channel` stats entry for every channel, from tether's own counters."""
+        return [
+            Stats(
+                f"data-channel-{index}",
+                "data-channel",
+                timestamp,
+                {
+                    "label": channel.label,
+                    "protocol": channel.protocol,
+                    "dataChannelIdentifier": channel.id,
+                    "state": channel.state.value,
+                    "messagesSent": channel.messages_sent,
+                    "bytesSent": channel.bytes_sent,
+                    "messagesReceived": channel.messages_received,
+                    "bytesReceived": channel.bytes_received,
+                },
+            )
+            for index, channel in enumerate(self._channels)
+        ]
 
     def _track_channel(self, channel: WebRtcDataChannel) -> None:
         self._channels.append(channel)
