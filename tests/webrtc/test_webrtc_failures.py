@@ -167,3 +167,31 @@ async def test_a_channel_that_never_opens_raises_when_its_connection_closes(clie
     with pytest.raises(DataChannelClosedException):
         await within(channel.send("hello"))
     assert [type(event).__name__ async for event in peer.data_channel_events] == ["Closing", "Closed"]
+
+
+async def test_ice_servers_and_policies_reach_aiortcs_configuration() -> None:
+    from aiortc import RTCConfiguration, RTCIceTransportPolicy
+    from tether_aiortc import Aiortc
+
+    from tether.webrtc import IceServer, IceTransportPolicy
+
+    seen: list[RTCConfiguration] = []
+    async with WebRtcClient(Aiortc, lambda config: setattr(config, "customize_configuration", seen.append)) as client:
+
+        def configure(config: object) -> None:
+            config.ice_servers = [  # type: ignore[attr-defined]
+                IceServer("stun:stun.example.org:3478"),
+                IceServer(["turn:turn.example.org:3478"], username="user", credential="secret"),
+            ]
+            config.ice_transport_policy = IceTransportPolicy.RELAY  # type: ignore[attr-defined]
+
+        await client.create_peer_connection(configure)  # nothing is gathered: no traffic
+        with pytest.raises(ValueError, match="TURN server turn:t needs a username"):
+            await client.create_peer_connection(lambda config: config.ice_servers.append(IceServer("turn:t")))
+    (configuration,) = seen
+    assert configuration.iceTransportPolicy is RTCIceTransportPolicy.RELAY
+    assert configuration.iceServers is not None
+    assert [(s.urls, s.username, s.credential) for s in configuration.iceServers] == [
+        (["stun:stun.example.org:3478"], None, None),
+        (["turn:turn.example.org:3478"], "user", "secret"),
+    ]

@@ -57,6 +57,9 @@ class WebRtcConnectionConfig:
         for server in self.ice_servers:
             if not server.url_list:
                 raise ValueError("an IceServer needs at least one URL")
+            turn = [url for url in server.url_list if url.startswith(("turn:", "turns:"))]
+            if turn and (server.username is None or server.credential is None):
+                raise ValueError(f"TURN server {turn[0]} needs a username and a credential")
 
 
 @dataclass
