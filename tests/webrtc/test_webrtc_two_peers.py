@@ -23,6 +23,7 @@ from tether.webrtc import (
     SessionDescription,
     SignalingState,
     Text,
+    UnexpectedMessageTypeException,
     WebRtcClient,
 )
 
@@ -234,3 +235,26 @@ async def test_unordered_and_partially_reliable_options_reach_the_remote_channel
     lifetime = await next_open(answerer, "lifetime")
     assert (retransmits.ordered, retransmits.max_retransmits, retransmits.protocol) == (False, 0, "proto/1")
     assert (lifetime.ordered, lifetime.max_packet_life_time, lifetime.max_retransmits) == (True, 0.5, None)
+
+
+async def test_typed_receives_check_the_kind_and_try_variants_leave_the_other_kind_queued(client: Client) -> None:
+    offerer = await client.create_peer_connection()
+    answerer = await client.create_peer_connection()
+    sender = await offerer.create_data_channel("kinds")
+    await negotiate(offerer, answerer)
+    receiver = await next_open(answerer, "kinds")
+    await within(sender.wait_open())
+    for message in ("t", b"b", "", b""):
+        await sender.send(message)
+    sender.close()
+    await within(receiver.wait_closed())  # everything sent before the close has arrived
+
+    assert receiver.try_receive_binary() is None  # the head is text: it stays queued
+    assert receiver.try_receive_text() == "t"
+    assert receiver.try_receive_text() is None
+    with pytest.raises(UnexpectedMessageTypeException, match="binary"):
+        await receiver.receive_text()
+    assert await receiver.receive() == Text("")  # empty messages keep their kind
+    assert await receiver.receive() == Binary(b"")
+    with pytest.raises(DataChannelClosedException):
+        await receiver.receive()
