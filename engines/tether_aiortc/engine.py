@@ -158,7 +158,7 @@ class AiortcDataChannel(WebRtcDataChannel):
         try:
             self.native.send(data)
         except InvalidStateError as exc:
-            raise DataChannelClosedException(self.label, f"aiortc state {self.native.readyState}") from exc
+            raise DataChannelClosedException(self.label, self.native.readyState) from exc
         except ValueError as exc:  # aiortc's own size check, should its limit ever differ from ours
             raise WebRtcIOException(f"Data channel {self.label!r}: send refused: {exc}") from exc
         except ConnectionError as exc:

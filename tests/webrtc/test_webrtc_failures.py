@@ -27,14 +27,14 @@ Client = WebRtcClient[AiortcConfig]
 async def test_send_after_close_raises_data_channel_closed(client: Client) -> None:
     offerer = await client.create_peer_connection()
     answerer = await client.create_peer_connection()
-    channel = await offerer.create_data_channel("closing")
+    channel = await offerer.create_data_channel("chat")
     await negotiate(offerer, answerer)
     await within(channel.wait_open())
     channel.close()
-    with pytest.raises(DataChannelClosedException, match="closing"):
+    with pytest.raises(DataChannelClosedException, match="'chat' is closing"):
         await channel.send("after close")
     await within(channel.wait_closed())
-    with pytest.raises(DataChannelClosedException):
+    with pytest.raises(DataChannelClosedException, match="'chat' is closed"):
         await channel.send(b"after closed")
 
 

@@ -302,8 +302,8 @@ class WebRtcDataChannel(ABC):
         if self._failure is not None:
             return WebRtcIOException(f"Data channel {self.label!r} failed: {self._failure}")
         if self._state is DataChannelState.CONNECTING:
-            return DataChannelClosedException(self.label, "it never opened")
-        return DataChannelClosedException(self.label)
+            return DataChannelClosedException(self.label, "closed", "it never opened")
+        return DataChannelClosedException(self.label, self._state.value)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label!r} id={self.id} {self._state.value}>"

@@ -25,10 +25,11 @@ class WebRtcException(TetherError):
 class DataChannelClosedException(WebRtcException):
     """The data channel is closing or closed: nothing can be sent, and nothing more arrives."""
 
-    def __init__(self, label: str, detail: str = "") -> None:
+    def __init__(self, label: str, state: str = "closed", detail: str = "") -> None:
         self.label = label
+        self.state = state
         suffix = f": {detail}" if detail else ""
-        super().__init__(f"Data channel {label!r} is closed{suffix}")
+        super().__init__(f"Data channel {label!r} is {state}{suffix}")
 
 
 class SdpException(WebRtcException, ValueError):
