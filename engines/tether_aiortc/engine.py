@@ -13,8 +13,13 @@ What aiortc does by default that tether changes, and why:
 - An oversize message is a `ValueError` deep inside aiortc's SCTP; tether checks the remote peer's
   `a=max-message-size` first and raises `MessageTooLargeException` naming it.
 - aiortc's parser and state checks raise `ValueError`, `AssertionError`, `InvalidStateError` and others
-  for bad descriptions and candidates: they become `SdpException` and `IceException` here, in
-  `_mapped_errors`, the one place this engine maps aiortc's exceptions.
+  for bad descriptions and candidates: they become `SdpException` and `IceException` in
+  `_mapped_errors`, the one place this engine maps signalling errors (sending maps its three in
+  `AiortcDataChannel._native_send`). Remote candidates are checked against RFC 8839's grammar first.
+- A remote peer that vanishes (no DTLS close, no SCTP abort) ends, after ICE consent expires, in a
+  connection aiortc reports as plain `closed`. tether reports `failed` and fails the channels (`Error`,
+  then `WebRtcIOException` from `receive()`), telling it from a clean remote close by the SCTP
+  association still being up when DTLS ends.
 - aiortc has no RTCP-mux negotiation, no candidate pool and no ICE restart: those settings raise
   `UnsupportedCapabilityError` before a connection is made.
 """
