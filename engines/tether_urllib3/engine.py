@@ -47,6 +47,7 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
     READ_CHUNK_SIZE,
@@ -58,6 +59,7 @@ from tether.engine.support import (
     protocol_version,
     request_body_bytes,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -70,6 +72,7 @@ from tether.exceptions import (
 from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_urllib3 import websocket
 from tether_urllib3.loop_pool import LoopConnections
 from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES
 
@@ -126,7 +129,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         extra: set[HttpClientEngineCapability[Any]] = {ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_urllib3/websocket.py
 
     def _create_pool(self) -> urllib3.PoolManager:
         config = self.config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -29,6 +29,7 @@ from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
+from tether.engine.upgrade import UPGRADE_CALL
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
@@ -54,6 +55,8 @@ from tether.url import QueryParams, with_params
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
     from tether.plugins.sse.session import SSESession, SSESessionContext
+    from tether.websockets.connect import WebSocketSessionContext
+    from tether.websockets.session import WebSocketSession
 
 __all__ = ["HttpClient", "HttpStatement"]
 
@@ -367,6 +370,22 @@ class HttpClient:
         builder = self.build_request(method, url, content=body, **kwargs)
         return DuplexCall(self, builder, body)
 
+    def websocket(
+        self, url: str | URL = "", *, subprotocols: Sequence[str] = (), **kwargs: Any
+    ) -> WebSocketSessionContext:
+        """`async with client.websocket(url) as ws:` (needs the WebSockets plugin; see `tether.websockets`)."""
+        from tether.websockets.connect import WebSocketSessionContext
+
+        return WebSocketSessionContext(self.websocket_session(url, subprotocols=subprotocols, **kwargs))
+
+    async def websocket_session(
+        self, url: str | URL = "", *, subprotocols: Sequence[str] = (), **kwargs: Any
+    ) -> WebSocketSession:
+        """A connected WebSocket session; the caller closes it (`await ws.close()` or `async with`)."""
+        from tether.websockets.connect import connect
+
+        return await connect(self, url, subprotocols, kwargs)
+
     # -- sending ----------------------------------------------------------------------------------
     # request(), the verbs and execute() hand back the coroutine of `_call`, which runs the whole
     # call (building the request included) when awaited: one coroutine frame per call in all.
@@ -477,7 +496,9 @@ class HttpClient:
                 f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
-        response = HttpResponse(await engine.execute(data), data, self._convert_body)
+        upgrade = values.get(UPGRADE_CALL)  # set by client.websocket: the engine upgrades instead
+        response_data = await (engine.execute(data) if upgrade is None else upgrade(engine, data))
+        response = HttpResponse(response_data, data, self._convert_body)
         state.last_response = response
         for on_response in self._on_response:
             await call_handler(on_response(response))

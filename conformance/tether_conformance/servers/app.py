@@ -68,6 +68,10 @@ def make_app(counter: Counter) -> Callable[[Scope, Receive, Send], Awaitable[Non
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            counter.requests += 1
+            await websocket_echo(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         counter.requests += 1
@@ -89,6 +93,22 @@ def make_app(counter: Counter) -> Callable[[Scope, Receive, Send], Awaitable[Non
 
 
 Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
+
+
+async def websocket_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Any WebSocket path: accept (with the first offered subprotocol) and echo every message."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    offered = scope.get("subprotocols") or []
+    await send({"type": "websocket.accept", "subprotocol": offered[0] if offered else None})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
 
 
 async def echo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:

@@ -13,12 +13,14 @@ from tether.engine.capabilities import (
     DEFAULT_CAPABILITIES,
     HttpClientEngineCapability,
     SocksProxyCapability,
+    WebSocketCapability,
 )
 from tether.engine.config import HttpClientEngineConfig, ProxyType
 from tether.exceptions import ClientClosedError, InvalidHeaderError, UnsafeHeaderException, UnsupportedCapabilityError
 from tether.http import TOKEN, UNSAFE_HEADERS, Headers
 
 if TYPE_CHECKING:
+    from tether.engine.upgrade import Upgrade
     from tether.request import HttpRequestData
     from tether.response import HttpResponseData
 
@@ -50,6 +52,12 @@ class HttpClientEngine(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release every connection and worker. Called once, by the last client sharing the engine."""
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        """Send `request` over HTTP/1.1 with `Connection: Upgrade` / `Upgrade: protocol` and return the
+        head and, on a 101, the connection as a byte stream (see `tether.engine.upgrade`). Engines that
+        declare `WebSocketCapability` implement it."""
+        raise UnsupportedCapabilityError(self.name, WebSocketCapability, f"needed by {request.method} {request.url}")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
