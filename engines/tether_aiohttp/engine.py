@@ -30,6 +30,7 @@ from tether.engine import (
     HttpTimeoutConfig,
     ProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
     HeadersMemo,
@@ -40,6 +41,7 @@ from tether.engine.support import (
     protocol_version,
     request_body_bytes,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -52,6 +54,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_aiohttp import websocket
 
 __all__ = ["Aiohttp", "AiohttpConfig", "AiohttpEngine"]
 
@@ -79,7 +82,10 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
-        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability}
+        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_aiohttp/websocket.py
 
     def _get_session(self) -> aiohttp.ClientSession:
         # aiohttp binds a session to the running loop, so it is made on first use.

@@ -31,6 +31,7 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
     chunks_of,
@@ -41,6 +42,7 @@ from tether.engine.support import (
     request_body_bytes,
 )
 from tether.engine.support import response_headers as response_headers_of
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -53,6 +55,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_httpx import websocket
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -83,7 +86,10 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_httpx/websocket.py
 
     def _shard(self, request: HttpRequestData) -> _Shard:
         # httpx fixes the protocol per client: one pool for the configured default, one that speaks

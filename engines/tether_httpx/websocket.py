@@ -1,0 +1,125 @@
+"""The upgrade route for Httpx: the GET is streamed on an HTTP/1.1-only client, and on a 101 httpcore
+hands back the connection as `response.extensions["network_stream"]` (it keeps the bytes that arrived
+with the head and returns them first)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tether.channel import ByteReadChannel
+from tether.engine.support import protocol_version
+from tether.engine.support import response_headers as response_headers_of
+from tether.engine.upgrade import REFUSAL_BODY_LIMIT, Upgrade, UpgradedStream, upgrade_headers
+from tether.exceptions import ProtocolError
+from tether.http import HttpStatusCode
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
+
+if TYPE_CHECKING:
+    from tether_httpx.engine import HttpxEngine
+
+__all__ = ["upgrade"]
+
+
+async def upgrade(engine: HttpxEngine, request: HttpRequestData, protocol: str) -> Upgrade:
+    from tether_httpx.engine import _HTTPX_DEFAULT_HEADERS, _mapped_errors
+
+    client = _http1_client(engine, request)
+    timeouts = request.timeout
+    # Connect timeout only: the session's reads wait as long as the session lives.
+    timeout = httpx.Timeout(connect=timeouts.connect_timeout, read=None, write=None, pool=None)
+    headers = upgrade_headers(request, protocol)
+    request_time = time.monotonic()
+    with _mapped_errors(request):
+        sent = client.build_request(request.method, str(request.url), headers=headers, timeout=timeout)
+        for name in _HTTPX_DEFAULT_HEADERS:
+            if name not in request.headers and name != "Connection":
+                del sent.headers[name]
+        response = await client.send(sent, stream=True)
+    try:
+        headers_in = response_headers_of(response.headers.raw, engine.config, request.url)
+        status = HttpStatusCode.of(response.status_code, response.reason_phrase or None)
+        version = protocol_version(response.http_version, request.url)
+        if response.status_code == 101:
+            stream = _NetworkStream(response)
+            data = HttpResponseData(
+                status, headers_in, version, ByteReadChannel.empty(), request_time, time.monotonic()
+            )
+            return Upgrade(data, stream)
+        body = bytearray()
+        with _mapped_errors(request):
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > REFUSAL_BODY_LIMIT:
+                    raise ProtocolError(f"{request.url}: the refusal's body is over {REFUSAL_BODY_LIMIT} bytes")
+        await response.aclose()
+        channel = ByteReadChannel.from_bytes(bytes(body))
+        return Upgrade(HttpResponseData(status, headers_in, version, channel, request_time, time.monotonic()), None)
+    except BaseException:
+        await response.aclose()
+        raise
+
+
+def _http1_client(engine: HttpxEngine, request: HttpRequestData) -> httpx.AsyncClient:
+    """An upgrade needs HTTP/1.1: the engine's default pool when it does not offer h2, else one of
+    its own (kept in the engine's pools, so the engine closes it)."""
+    from tether_httpx.engine import HttpxEngine, _Shard
+
+    if not engine.config.http2:
+        return engine._shard(request).client  # no Http2Capability here (checked before)
+    shards = engine._pools.get("websocket")
+    if shards is None:
+        plain = HttpxEngine(dataclasses.replace(engine.config, http2=False))
+        client = plain._create_client(h2_only=False, connections=engine.config.max_connections, keep_alive=1)
+        shards = engine._pools["websocket"] = [_Shard(client)]
+    return shards[0].client
+
+
+class _NetworkStream(UpgradedStream):
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._stream: Any = response.extensions["network_stream"]
+        self._closed = False
+
+    async def read(self, max_bytes: int) -> bytes:
+        try:
+            data: bytes = await self._stream.read(max_bytes)
+        except Exception as exc:
+            if self._closed:
+                return b""
+            raise ConnectionResetError(f"read failed: {exc}") from exc
+        return data
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await self._stream.write(data)
+        except Exception as exc:
+            raise ConnectionResetError(f"write failed: {exc}") from exc
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        sock = self._stream.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a pending read now
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().create_task(self._release())
+
+    async def _release(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stream.aclose()
+        with contextlib.suppress(Exception):
+            await self._response.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._release()
