@@ -33,6 +33,7 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
     HeadersMemo,
@@ -43,6 +44,7 @@ from tether.engine.support import (
     protocol_version,
     request_body_bytes,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -55,6 +57,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_curl import websocket
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
@@ -102,7 +105,10 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             extra.add(Http3Capability)
         if self.config.duplex_streaming_enabled:
             extra.add(DuplexStreamingCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_curl/websocket.py
 
     def _loop_multi(self) -> CurlMultiLoop:
         loop = asyncio.get_running_loop()
