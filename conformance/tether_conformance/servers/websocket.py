@@ -25,6 +25,7 @@ import contextlib
 import json
 import ssl
 import struct
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -40,7 +41,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.extensions import PerMessageDeflate
+from wsproto.extensions import Extension, PerMessageDeflate
 
 from tether_conformance.servers.app import Counter
 
@@ -132,7 +133,7 @@ class _Peer:
         subprotocol = query.get("subprotocol")
         if subprotocol not in request.subprotocols:
             subprotocol = None
-        extensions = [] if query.get("compression") == "off" else [PerMessageDeflate()]
+        extensions: list[Extension] = [] if query.get("compression") == "off" else [PerMessageDeflate()]
         await self.send(AcceptConnection(subprotocol=subprotocol, extensions=extensions))
         await getattr(self, "_" + name.replace("-", "_"), self._echo)(query, request, headers)
 
@@ -147,7 +148,7 @@ class _Peer:
         await self._serve(echo=True)
 
     async def _serve(self, *, echo: bool, drop_after: int | None = None, answer_pings: bool = True) -> None:
-        parts: list[str | bytes] = []
+        parts: list[Any] = []
         received = 0
         while True:
             events = await self.events()
@@ -161,7 +162,7 @@ class _Peer:
                         self.writer.transport.abort()
                         return
                     if echo:
-                        data = "".join(parts) if isinstance(event, TextMessage) else b"".join(parts)  # type: ignore[arg-type]
+                        data: Any = "".join(parts) if isinstance(event, TextMessage) else b"".join(parts)
                         await self.send(Message(data=data))
                     parts = []
                 elif isinstance(event, Ping):
@@ -193,7 +194,13 @@ class _Peer:
 
     async def _frame(self, query: dict[str, str], request: Request, headers: dict[str, str]) -> None:
         size = int(query["size"])
-        self.writer.write(b"\x82\x7f" + struct.pack("!Q", size))
+        if size < 126:
+            header = bytes([0x82, size])
+        elif size < 65536:
+            header = b"\x82\x7e" + struct.pack("!H", size)
+        else:
+            header = b"\x82\x7f" + struct.pack("!Q", size)
+        self.writer.write(header)
         self.writer.write(b"\x00" * size)
         await self._serve(echo=False)
 
