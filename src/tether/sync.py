@@ -21,7 +21,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tether.channel import ByteReadChannel, WritableSink
 from tether.client import HttpClient as AsyncHttpClient
@@ -31,6 +31,9 @@ from tether.engine.factory import HttpClientEngineFactory
 from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestBuilder, HttpRequestData
 from tether.response import HttpResponse as AsyncHttpResponse
+
+if TYPE_CHECKING:
+    from tether.websockets.sync import WebSocketSession as SyncWebSocketSession
 
 __all__ = ["HttpClient", "HttpResponse", "HttpStatement"]
 
@@ -218,6 +221,15 @@ class HttpClient:
 
     def prepare_post(self, url: str = "", **kwargs: Any) -> HttpStatement:
         return self.prepare_request("POST", url, **kwargs)
+
+    def websocket(self, url: str = "", **kwargs: Any) -> SyncWebSocketSession:
+        """`with client.websocket(url) as ws:` -- a blocking session (see `tether.websockets.sync`)."""
+        return self.websocket_session(url, **kwargs)
+
+    def websocket_session(self, url: str = "", **kwargs: Any) -> SyncWebSocketSession:
+        from tether.websockets.sync import WebSocketSession
+
+        return WebSocketSession(self._run(self._async.websocket_session(url, **kwargs)), self._run)
 
     def close(self) -> None:
         if self._closed:

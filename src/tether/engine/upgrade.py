@@ -272,9 +272,7 @@ def _response_data(
     raw = event.headers.raw_items()  # names as sent
     return HttpResponseData(
         status=HttpStatusCode.of(event.status_code, event.reason.decode("latin-1") or None),
-        headers=Headers(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers.raw_items()]
-        ),
+        headers=Headers([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]),
         version=protocol_version(event.http_version.decode("ascii")),
         body=body,
         request_time=request_time,
