@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit conformance bench bench-quick clean
+.PHONY: demo test lint typecheck unit conformance bench bench-quick autobahn clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run --quick
+
+# Autobahn's compression groups (12.x, 13.x) on every engine; cases 1-10 run in `make test`.
+autobahn: $(STAMP)
+	$(BIN)/python -m tether_conformance.autobahn --cases '12.*' '13.*'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
