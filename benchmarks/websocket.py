@@ -46,7 +46,7 @@ async def _serve(port_file: str) -> None:
 
     async with serve(echo, "127.0.0.1", 0, compression=None, max_size=None, max_queue=None) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        Path(port_file).write_text(str(port))
+        await asyncio.to_thread(Path(port_file).write_text, str(port))
         await asyncio.Future()
 
 
@@ -83,9 +83,9 @@ async def _contestant(name: str, url: str, rtts: int, messages: int) -> dict[str
         from tether.websockets import WebSockets
 
         factory = discover_engines()[0][name.split("+", 1)[1]]
-        async with HttpClient(factory, lambda c: c.install(WebSockets, compression=False)) as client:
-            async with client.websocket(url) as ws:
-                return await _measure(ws.send_bytes, ws.receive_bytes, rtts, messages)
+        configure = lambda c: c.install(WebSockets, compression=False)  # noqa: E731
+        async with HttpClient(factory, configure) as client, client.websocket(url) as ws:
+            return await _measure(ws.send_bytes, ws.receive_bytes, rtts, messages)
     if name == "aiohttp-ws_connect":
         import aiohttp
 

@@ -3,24 +3,36 @@ blocking facade against a real local server."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tether_conformance import ServerEnvironment
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import Message, Ping
 
 import tether.sync
 from tether import HttpClient, HttpClientConfig, UnsupportedCapabilityError
 from tether.engine import WebSocketCapability
+from tether.engine.upgrade import UpgradedStream
+from tether.http import Headers
 from tether.testing import MockEngine, respond
 from tether.websockets import (
     JsonWebSocketConverter,
     MessageType,
+    WebSocketClosedException,
     WebSocketException,
     WebSocketMessage,
     WebSockets,
+    WebSocketsConfig,
+    WebSocketSession,
 )
 from tether.websockets.connect import accept_token
+from tether.websockets.session import _client_frame
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +98,81 @@ def test_the_blocking_facade_sends_receives_and_iterates(env: ServerEnvironment)
         with client.websocket(env.ws("close?code=4001&reason=bye")) as closing:
             assert list(closing) == []
         assert (closing.close_code, closing.close_reason) == (4001, "bye")
+
+
+class _ScriptedStream(UpgradedStream):
+    """Reads hand out `chunks` in order, then the end of the stream; writes are recorded."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = list(chunks)
+        self.written: list[bytes] = []
+
+    async def read(self, max_bytes: int) -> bytes:
+        await asyncio.sleep(0)
+        return self.chunks.pop(0) if self.chunks else b""
+
+    async def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def abort(self) -> None:
+        self.chunks.clear()
+
+
+class _Head:
+    headers = Headers()
+
+
+async def _received(chunks: list[bytes], fast: bool) -> list[WebSocketMessage]:
+    stream = _ScriptedStream(chunks)
+    session = WebSocketSession(stream, _Head(), None, [], WebSocketsConfig())  # type: ignore[arg-type]
+    if not fast:
+        session._fast_messages = lambda data: data  # type: ignore[method-assign]
+    messages = []
+    with contextlib.suppress(WebSocketClosedException):
+        async for message in session:
+            messages.append(message)
+    session._abort()
+    return messages
+
+
+_MESSAGES = st.lists(
+    st.tuples(
+        st.one_of(st.text(max_size=300), st.binary(max_size=300), st.sampled_from([b"x" * 70_000, "é" * 40_000])),
+        st.integers(1, 3),  # fragments
+        st.booleans(),  # a ping before it
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(messages=_MESSAGES, cut=st.integers(1, 5000))
+async def test_the_fast_frame_path_receives_what_wsproto_receives(
+    messages: list[tuple[str | bytes, int, bool]], cut: int
+) -> None:
+    server = Connection(ConnectionType.SERVER)
+    wire = b""
+    for data, fragments, ping in messages:
+        if ping:
+            wire += server.send(Ping(b"p"))
+        step = max(1, -(-len(data) // fragments))
+        pieces = [data[i : i + step] for i in range(0, len(data), step)] or [data]
+        for index, piece in enumerate(pieces):
+            wire += server.send(Message(data=piece, message_finished=index == len(pieces) - 1))
+    chunks = [wire[i : i + cut] for i in range(0, len(wire), cut)]
+    fast, plain = await _received(chunks, fast=True), await _received(chunks, fast=False)
+    assert (
+        fast
+        == plain
+        == [WebSocketMessage(MessageType.TEXT if isinstance(d, str) else MessageType.BINARY, d) for d, _, _ in messages]
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.one_of(st.text(max_size=70_000), st.binary(max_size=70_000)))
+def test_frames_built_without_wsproto_decode_as_the_message(data: str | bytes) -> None:
+    server = Connection(ConnectionType.SERVER)
+    payload = data.encode() if isinstance(data, str) else data
+    server.receive_data(_client_frame(0x81 if isinstance(data, str) else 0x82, payload))
+    events = list(server.events())
+    assert len(events) == 1 and events[0].data == data and events[0].message_finished

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import enum
 import os
+import struct
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,6 +48,23 @@ INCOMING_QUEUE = 64
 CLOSE_TIMEOUT = 10.0
 #: Bytes read from the stream at once.
 READ_SIZE = 256 * 1024
+
+
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """One final frame, masked as a client must (RFC 6455 5.3): what wsproto sends, built in one go."""
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x80 | opcode, 0x80 | length))
+    elif length < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0xFE, length)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0xFF, length)
+    mask = os.urandom(4)
+    if not length:
+        return header + mask
+    key = (mask * ((length + 3) // 4))[:length]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(length, "big")
+    return header + mask + masked
 
 
 class MessageType(enum.Enum):
@@ -130,6 +148,8 @@ class WebSocketSession:
         self._settings = settings
         self._limit = _FrameLimit(settings.max_frame_size)
         self._connection = Connection(ConnectionType.CLIENT, extensions=[*extensions, self._limit])
+        #: No extension changes outgoing frames: whole messages are framed here, without wsproto.
+        self._plain_frames = not extensions
         self._incoming: deque[WebSocketMessage] = deque()
         self._readable = asyncio.Event()
         self._space = asyncio.Event()
@@ -230,7 +250,11 @@ class WebSocketSession:
         async with self._write_lock:
             if self._connection.state is not ConnectionState.OPEN:
                 raise WebSocketClosedException(self.close_code, self.close_reason)
-            data = self._connection.send(event)
+            if self._plain_frames and isinstance(event, (TextMessage, BytesMessage)):
+                payload = event.data.encode("utf-8") if isinstance(event, TextMessage) else bytes(event.data)
+                data = _client_frame(0x81 if isinstance(event, TextMessage) else 0x82, payload)
+            else:
+                data = self._connection.send(event)
             try:
                 await self._stream.write(data)
             except OSError as exc:
@@ -333,8 +357,22 @@ class WebSocketSession:
         settings = self._settings
         parts: list[Any] = []
         size = 0
+        proto = connection._proto  # wsproto's internals, read only to know it holds nothing
+        decoder, joiner = proto._frame_decoder, proto._message_decoder
         while True:
             data = await self._stream.read(READ_SIZE)
+            if (
+                data
+                and not parts
+                and not self._finished
+                and connection.state is ConnectionState.OPEN
+                and decoder.header is None
+                and not decoder.buffer.buffer
+                and joiner.opcode is None
+            ):
+                data = self._fast_messages(data)
+                if not data:
+                    continue
             connection.receive_data(data or None)
             for event in connection.events():
                 if isinstance(event, (TextMessage, BytesMessage)):
@@ -361,6 +399,54 @@ class WebSocketSession:
                 elif isinstance(event, CloseConnection):
                     await self._closed_by(event)
                     return
+
+    def _fast_messages(self, data: bytes) -> bytes:
+        """Deliver the whole, unfragmented, uncompressed text/binary frames at the start of `data`
+        without wsproto (its per-frame cost dominates small messages) and return the rest for it.
+        Anything else -- control frames, fragments, RSV bits, a frame still arriving, a length not in
+        its shortest form, invalid UTF-8, a frame over a limit, a full queue -- stops the fast path
+        there, and wsproto decides (and reports) exactly as without it."""
+        settings = self._settings
+        limit = min(settings.max_frame_size, settings.max_message_size)
+        incoming = self._incoming
+        end = len(data)
+        offset = 0
+        while end - offset >= 2 and len(incoming) < INCOMING_QUEUE:
+            first, second = data[offset], data[offset + 1]
+            if (first != 0x81 and first != 0x82) or second & 0x80:
+                break
+            length = second
+            start = offset + 2
+            if length == 126:
+                if end - start < 2:
+                    break
+                length = int.from_bytes(data[start : start + 2], "big")
+                if length < 126:
+                    break
+                start += 2
+            elif length == 127:
+                if end - start < 8:
+                    break
+                length = int.from_bytes(data[start : start + 8], "big")
+                if length < 65536:
+                    break
+                start += 8
+            stop = start + length
+            if stop > end or length > limit:
+                break
+            payload = data[start:stop]
+            if first == 0x81:
+                try:
+                    message = WebSocketMessage(MessageType.TEXT, payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    break
+            else:
+                message = WebSocketMessage(MessageType.BINARY, payload)
+            incoming.append(message)
+            offset = stop
+        if offset:
+            self._readable.set()
+        return data[offset:] if offset else data
 
     async def _closed_by(self, event: CloseConnection) -> None:
         connection = self._connection
