@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from tether.engine.config import ProxyType
@@ -33,8 +34,13 @@ async def upgrade(engine: Urllib3Engine, request: HttpRequestData, protocol: str
     port = url.port or (443 if secure else 80)
     timeouts = request.timeout
     loop = asyncio.get_running_loop()
-    with _mapped_errors(request):
-        sock = await loop.run_in_executor(engine._executor, _connect, engine, host, port, timeouts.connect_timeout)
+    connecting = engine._executor.submit(_connect, engine, host, port, timeouts.connect_timeout)
+    try:
+        with _mapped_errors(request):
+            sock = await asyncio.wrap_future(connecting)
+    except asyncio.CancelledError:
+        connecting.add_done_callback(_close_late_socket)  # the worker's socket is closed, never leaked
+        raise
     context: ssl.SSLContext | None = None
     if secure:
         context = engine.__dict__.get("_websocket_tls")
@@ -57,7 +63,15 @@ async def upgrade(engine: Urllib3Engine, request: HttpRequestData, protocol: str
     except OSError as exc:
         sock.close()
         raise ConnectError(f"Cannot connect to {url.host}:{port}: {exc}") from exc
+    except BaseException:
+        sock.close()
+        raise
     return await handshake_over(stream, request, protocol, engine.config.max_response_head_size)
+
+
+def _close_late_socket(connecting: Future[socket.socket]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().close()
 
 
 def _connect(engine: Urllib3Engine, host: str, port: int, timeout: float | None) -> socket.socket:
