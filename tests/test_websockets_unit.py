@@ -126,7 +126,7 @@ async def _received(chunks: list[bytes], fast: bool) -> list[WebSocketMessage]:
     stream = _ScriptedStream(chunks)
     session = WebSocketSession(stream, _Head(), None, [], WebSocketsConfig())  # type: ignore[arg-type]
     if not fast:
-        session._fast_messages = lambda data: data  # type: ignore[method-assign]
+        session._fast_messages = lambda data: (data, 0)  # type: ignore[method-assign]
     messages = []
     with contextlib.suppress(WebSocketClosedException):
         async for message in session:
@@ -176,3 +176,11 @@ def test_frames_built_without_wsproto_decode_as_the_message(data: str | bytes) -
     server.receive_data(_client_frame(0x81 if isinstance(data, str) else 0x82, payload))
     events = list(server.events())
     assert len(events) == 1 and events[0].data == data and events[0].message_finished
+
+
+async def test_the_fast_frame_path_waits_for_the_reader_when_its_queue_is_full() -> None:
+    server = Connection(ConnectionType.SERVER)
+    sent = [bytes([i % 256]) * (i % 300) for i in range(300)]  # far more than the incoming queue holds
+    wire = b"".join(server.send(Message(data=data)) for data in sent)
+    fast, plain = await _received([wire], fast=True), await _received([wire], fast=False)
+    assert [m.data for m in fast] == [m.data for m in plain] == sent

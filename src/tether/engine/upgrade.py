@@ -200,7 +200,8 @@ class ProtocolStream(asyncio.Protocol, UpgradedStream):
         if self._lost or self.transport is None or self.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
         self.transport.write(data)
-        await self._can_write.wait()
+        if not self._can_write.is_set():
+            await self._can_write.wait()
 
     def abort(self) -> None:
         if self.transport is not None:

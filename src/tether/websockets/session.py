@@ -15,9 +15,8 @@ import os
 import struct
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
@@ -46,6 +45,10 @@ T = TypeVar("T")
 INCOMING_QUEUE = 64
 #: Seconds the closing handshake may take before the connection is dropped (RFC 6455 7.1.1).
 CLOSE_TIMEOUT = 10.0
+#: Largest frame the fast path waits for across reads (bigger ones go to wsproto, which streams them).
+_FAST_FRAME_WAIT = 64 * 1024
+#: Why the fast path stopped (see `WebSocketSession._fast_messages`).
+_OTHER, _INCOMPLETE, _QUEUE_FULL = 0, 1, 2
 #: Bytes read from the stream at once.
 READ_SIZE = 256 * 1024
 
@@ -72,9 +75,9 @@ class MessageType(enum.Enum):
     BINARY = "binary"
 
 
-@dataclass(frozen=True)
-class WebSocketMessage:
-    """One whole message (fragments are joined): `data` is a str for TEXT, bytes for BINARY."""
+class WebSocketMessage(NamedTuple):
+    """One whole message (fragments are joined): `data` is a str for TEXT, bytes for BINARY.
+    (A named tuple: made once per message, it costs a fraction of a frozen dataclass.)"""
 
     type: MessageType
     data: str | bytes
@@ -217,17 +220,33 @@ class WebSocketSession:
     async def send(self, data: str | bytes) -> None:
         """Send a text (str) or binary (bytes) message."""
         if isinstance(data, str):
-            await self._send(TextMessage(data=data))
+            await self._send_message(0x81, data)
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            await self._send(BytesMessage(data=bytes(data)))
+            await self._send_message(0x82, bytes(data))
         else:
             raise TypeError(f"send() takes str or bytes, not {type(data).__name__}")
 
     async def send_text(self, text: str) -> None:
-        await self._send(TextMessage(data=text))
+        await self._send_message(0x81, text)
 
     async def send_bytes(self, data: bytes) -> None:
-        await self._send(BytesMessage(data=bytes(data)))
+        await self._send_message(0x82, bytes(data))
+
+    async def _send_message(self, opcode: int, data: str | bytes) -> None:
+        if not self._plain_frames:  # an extension (permessage-deflate) shapes the frames: wsproto
+            await self._send(TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data))
+            return
+        if self._finished or self._connection.state is not ConnectionState.OPEN:
+            raise self._ended() if self._finished else WebSocketClosedException(self.close_code, self.close_reason)
+        frame = _client_frame(opcode, data.encode("utf-8") if isinstance(data, str) else data)
+        async with self._write_lock:
+            if self._connection.state is not ConnectionState.OPEN:
+                raise WebSocketClosedException(self.close_code, self.close_reason)
+            try:
+                await self._stream.write(frame)
+            except OSError as exc:
+                self._finish(WebSocketConnectionLostException(1006, None, f"the connection dropped: {exc}"), 1006)
+                raise self._ended() from exc
 
     async def send_serialized(self, value: object) -> None:
         """Send `value` through the plugin's `content_converter`."""
@@ -250,11 +269,7 @@ class WebSocketSession:
         async with self._write_lock:
             if self._connection.state is not ConnectionState.OPEN:
                 raise WebSocketClosedException(self.close_code, self.close_reason)
-            if self._plain_frames and isinstance(event, (TextMessage, BytesMessage)):
-                payload = event.data.encode("utf-8") if isinstance(event, TextMessage) else bytes(event.data)
-                data = _client_frame(0x81 if isinstance(event, TextMessage) else 0x82, payload)
-            else:
-                data = self._connection.send(event)
+            data = self._connection.send(event)
             try:
                 await self._stream.write(data)
             except OSError as exc:
@@ -359,8 +374,15 @@ class WebSocketSession:
         size = 0
         proto = connection._proto  # wsproto's internals, read only to know it holds nothing
         decoder, joiner = proto._frame_decoder, proto._message_decoder
+        pending = b""  # the start of a small frame the fast path waits to see whole
         while True:
             data = await self._stream.read(READ_SIZE)
+            if pending:
+                if data:
+                    data = pending + data
+                else:
+                    connection.receive_data(pending)  # the stream ended inside it: wsproto reports it
+                pending = b""
             if (
                 data
                 and not parts
@@ -370,8 +392,13 @@ class WebSocketSession:
                 and not decoder.buffer.buffer
                 and joiner.opcode is None
             ):
-                data = self._fast_messages(data)
-                if not data:
+                data, stop = self._fast_messages(data)
+                while stop == _QUEUE_FULL and not self._finished:
+                    await self._wait_for_space()
+                    data, stop = self._fast_messages(data)
+                if stop == _INCOMPLETE:
+                    pending, data = data, b""
+                if not data or self._finished:
                     continue
             connection.receive_data(data or None)
             for event in connection.events():
@@ -400,18 +427,26 @@ class WebSocketSession:
                     await self._closed_by(event)
                     return
 
-    def _fast_messages(self, data: bytes) -> bytes:
+    def _fast_messages(self, data: bytes) -> tuple[bytes, int]:
         """Deliver the whole, unfragmented, uncompressed text/binary frames at the start of `data`
-        without wsproto (its per-frame cost dominates small messages) and return the rest for it.
-        Anything else -- control frames, fragments, RSV bits, a frame still arriving, a length not in
-        its shortest form, invalid UTF-8, a frame over a limit, a full queue -- stops the fast path
-        there, and wsproto decides (and reports) exactly as without it."""
+        without wsproto (its per-frame cost dominates small messages); return the rest and why it
+        stopped: `_INCOMPLETE` (the start of a small frame, up to 64 KiB, to wait for), `_QUEUE_FULL`
+        (wait for the reader), else `_OTHER`: control frames, fragments, RSV bits, a big frame still
+        arriving, a length not in its shortest form, invalid UTF-8, a frame over a limit -- wsproto
+        takes those and decides (and reports) exactly as without the fast path."""
         settings = self._settings
         limit = min(settings.max_frame_size, settings.max_message_size)
         incoming = self._incoming
         end = len(data)
         offset = 0
-        while end - offset >= 2 and len(incoming) < INCOMING_QUEUE:
+        stop_reason = _OTHER
+        while True:
+            if len(incoming) >= INCOMING_QUEUE:
+                stop_reason = _QUEUE_FULL
+                break
+            if end - offset < 2:
+                stop_reason = _INCOMPLETE if offset < end else _OTHER
+                break
             first, second = data[offset], data[offset + 1]
             if (first != 0x81 and first != 0x82) or second & 0x80:
                 break
@@ -419,6 +454,7 @@ class WebSocketSession:
             start = offset + 2
             if length == 126:
                 if end - start < 2:
+                    stop_reason = _INCOMPLETE
                     break
                 length = int.from_bytes(data[start : start + 2], "big")
                 if length < 126:
@@ -426,13 +462,18 @@ class WebSocketSession:
                 start += 2
             elif length == 127:
                 if end - start < 8:
+                    stop_reason = _INCOMPLETE
                     break
                 length = int.from_bytes(data[start : start + 8], "big")
                 if length < 65536:
                     break
                 start += 8
             stop = start + length
-            if stop > end or length > limit:
+            if length > limit:
+                break
+            if stop > end:
+                if length <= _FAST_FRAME_WAIT:
+                    stop_reason = _INCOMPLETE
                 break
             payload = data[start:stop]
             if first == 0x81:
@@ -446,7 +487,12 @@ class WebSocketSession:
             offset = stop
         if offset:
             self._readable.set()
-        return data[offset:] if offset else data
+        return (data[offset:] if offset else data), stop_reason
+
+    async def _wait_for_space(self) -> None:
+        while len(self._incoming) >= INCOMING_QUEUE and not self._finished:
+            self._space.clear()
+            await self._space.wait()
 
     async def _closed_by(self, event: CloseConnection) -> None:
         connection = self._connection
