@@ -97,6 +97,12 @@ class _ConnectionStream(UpgradedStream):
         if self._protocol.writing_paused:
             await self._protocol._drain_helper()
 
+    def try_write(self, data: bytes) -> bool:
+        if self._transport.is_closing() or self._protocol.writing_paused:
+            return False
+        self._transport.write(data)
+        return True
+
     def abort(self) -> None:
         self._transport.abort()
         self._response.close()

@@ -66,6 +66,11 @@ class UpgradedStream(ABC):
     def abort(self) -> None:
         """Close the connection now (no waiting, idempotent)."""
 
+    def try_write(self, data: bytes) -> bool:
+        """Hand `data` to the transport now if it takes it without waiting (no backpressure); False
+        when the caller must `await write(data)` instead. Saves a coroutine per small message."""
+        return False
+
     async def aclose(self) -> None:
         """Close the connection (flushing what the transport still holds where it can)."""
         self.abort()
@@ -203,6 +208,13 @@ class ProtocolStream(asyncio.Protocol, UpgradedStream):
         if not self._can_write.is_set():
             await self._can_write.wait()
 
+    def try_write(self, data: bytes) -> bool:
+        transport = self.transport
+        if transport is None or self._lost or not self._can_write.is_set() or transport.is_closing():
+            return False
+        transport.write(data)
+        return True
+
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
@@ -296,6 +308,9 @@ class _Prefixed(UpgradedStream):
 
     async def write(self, data: bytes) -> None:
         await self._stream.write(data)
+
+    def try_write(self, data: bytes) -> bool:
+        return self._stream.try_write(data)
 
     def abort(self) -> None:
         self._stream.abort()

@@ -239,6 +239,8 @@ class WebSocketSession:
         if self._finished or self._connection.state is not ConnectionState.OPEN:
             raise self._ended() if self._finished else WebSocketClosedException(self.close_code, self.close_reason)
         frame = _client_frame(opcode, data.encode("utf-8") if isinstance(data, str) else data)
+        if not self._write_lock.locked() and self._stream.try_write(frame):
+            return  # nothing in flight, no backpressure: the transport took it
         async with self._write_lock:
             if self._connection.state is not ConnectionState.OPEN:
                 raise WebSocketClosedException(self.close_code, self.close_reason)
