@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import websocket
 from benchmarks.server import NginxServer
 
 RESULTS = Path(__file__).parent / "results"
@@ -238,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {scenario.name} done ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
     report = render(selected, results, ceilings)
     print(report)
+    sockets: dict[str, Any] | None = None
+    if not args.scenario or any(pattern in "websocket-echo" for pattern in args.scenario):
+        sockets = websocket.run(args.quick, rounds)  # its own echo server: not nginx
+        print(websocket.render(sockets))
     document = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
         "mode": "quick" if args.quick else "full",
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, scen, a, b, goal in TARGETS
         ]
         + streaming_targets(results),
+        "websocket": sockets,
         "informational": [
             {"ratio_of": label, "ratio": ratio(results, scen, a, b)} for label, scen, a, b in INFORMATION
         ],
