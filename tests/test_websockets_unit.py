@@ -145,7 +145,7 @@ _MESSAGES = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(messages=_MESSAGES, cut=st.integers(1, 5000))
 async def test_the_fast_frame_path_receives_what_wsproto_receives(
     messages: list[tuple[str | bytes, int, bool]], cut: int
@@ -159,6 +159,7 @@ async def test_the_fast_frame_path_receives_what_wsproto_receives(
         pieces = [data[i : i + step] for i in range(0, len(data), step)] or [data]
         for index, piece in enumerate(pieces):
             wire += server.send(Message(data=piece, message_finished=index == len(pieces) - 1))
+    cut = max(cut, len(wire) // 200)  # at most about 200 reads per stream: bounded run time
     chunks = [wire[i : i + cut] for i in range(0, len(wire), cut)]
     fast, plain = await _received(chunks, fast=True), await _received(chunks, fast=False)
     assert (

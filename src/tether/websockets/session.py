@@ -290,19 +290,21 @@ class WebSocketSession:
         Wakes every pending `receive()`. Safe to call more than once."""
         try:
             if not self._finished and self._connection.state is ConnectionState.OPEN:
-                async with self._write_lock:
-                    if self._connection.state is ConnectionState.OPEN:
-                        data = self._connection.send(CloseConnection(code=code, reason=reason))
-                        with contextlib.suppress(OSError):
-                            await self._stream.write(data)
                 if self.close_code is None:
                     self.close_code, self.close_reason = code, reason
-                # Our close frame is out: nothing more is delivered to the caller.
-                self._stop_delivering()
+                self._stop_delivering()  # pending receive() calls end now, not when the peer answers
+                # Bounded: a peer that stopped reading must not hold close() behind a full buffer.
+                with contextlib.suppress(OSError, asyncio.TimeoutError):
+                    await asyncio.wait_for(self._send_close(code, reason), CLOSE_TIMEOUT)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._done.wait()), CLOSE_TIMEOUT)
         finally:
             self._abort()
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        async with self._write_lock:
+            if self._connection.state is ConnectionState.OPEN:
+                await self._stream.write(self._connection.send(CloseConnection(code=code, reason=reason)))
 
     def _stop_delivering(self) -> None:
         self._finished = True
