@@ -6,6 +6,7 @@ impose its own limits; this way a refusal's body stays readable and the limits a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,10 @@ class _ConnectionStream(UpgradedStream):
         self.buffer = ReceiveBuffer(self._protocol.pause_reading, self._protocol.resume_reading)
         feed = _Feed(self.buffer)
         self._protocol.set_parser(feed, feed)  # drains the bytes that arrived with the head into it
+        # A session holds no pool slot: on every engine, open sessions never make HTTP requests (or
+        # more sessions) wait for a connection. The connection stays the response's to close.
+        with contextlib.suppress(AttributeError):
+            connection._connector._release_acquired(connection._key, connection.protocol)
 
     async def read(self, max_bytes: int) -> bytes:
         return await self.buffer.read(max_bytes)

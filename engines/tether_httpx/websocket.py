@@ -35,7 +35,7 @@ __all__ = ["upgrade"]
 async def upgrade(engine: HttpxEngine, request: HttpRequestData, protocol: str) -> Upgrade:
     from tether_httpx.engine import _HTTPX_DEFAULT_HEADERS, _mapped_errors
 
-    client = _http1_client(engine, request)
+    client = _http1_client(engine)
     timeouts = request.timeout
     # Connect timeout only: the session's reads wait as long as the session lives.
     timeout = httpx.Timeout(connect=timeouts.connect_timeout, read=None, write=None, pool=None)
@@ -71,19 +71,23 @@ async def upgrade(engine: HttpxEngine, request: HttpRequestData, protocol: str) 
         raise
 
 
-def _http1_client(engine: HttpxEngine, request: HttpRequestData) -> httpx.AsyncClient:
-    """An upgrade needs HTTP/1.1: the engine's default pool when it does not offer h2, else one of
-    its own (kept in the engine's pools, so the engine closes it)."""
+def _http1_client(engine: HttpxEngine) -> httpx.AsyncClient:
+    """The client upgrades go through: HTTP/1.1 only, and a pool without a practical limit, because an
+    upgraded connection stays checked out for the session's life -- sessions must never make HTTP
+    requests or other sessions wait for a connection (the engine's HTTP pools are untouched). Kept in
+    the engine's pools, so the engine closes it."""
     from tether_httpx.engine import HttpxEngine, _Shard
 
-    if not engine.config.http2:
-        return engine._shard(request).client  # no Http2Capability here (checked before)
     shards = engine._pools.get("websocket")
     if shards is None:
         plain = HttpxEngine(dataclasses.replace(engine.config, http2=False))
-        client = plain._create_client(h2_only=False, connections=engine.config.max_connections, keep_alive=1)
+        client = plain._create_client(h2_only=False, connections=_SESSION_POOL_LIMIT, keep_alive=1)
         shards = engine._pools["websocket"] = [_Shard(client)]
     return shards[0].client
+
+
+#: Connections of the upgrade client: a number, not a bound (httpcore's cost grows with open ones).
+_SESSION_POOL_LIMIT = 1 << 20
 
 
 class _NetworkStream(UpgradedStream):
