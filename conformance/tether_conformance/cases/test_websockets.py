@@ -140,6 +140,20 @@ async def cancellation(t: CaseContext) -> None:
         t.equal(await wait_until_closed_on_server(t), 0, "connections the server still has open")
 
 
+@case("websockets", "cancelled-handshake-leaves-no-socket-open", requires=WS)
+async def cancelled_handshake(t: CaseContext) -> None:
+    async with t.client(websockets()) as client:
+        opening = asyncio.ensure_future(client.websocket_session(t.env.ws("hang")))
+        for _ in range(200):  # until the server holds the connection (10 s at most)
+            if t.env.websocket.open_connections:
+                break
+            await asyncio.sleep(0.05)
+        t.check(t.env.websocket.open_connections > 0, "the server never saw the upgrade request")
+        opening.cancel()
+        await t.raises(asyncio.CancelledError, opening)
+        t.equal(await wait_until_closed_on_server(t), 0, "connections the server still has open")
+
+
 @case("websockets", "missed-pong-raises-in-pending-receive", requires=WS)
 async def ping_timeout(t: CaseContext) -> None:
     async with (

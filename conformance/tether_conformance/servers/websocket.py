@@ -15,6 +15,7 @@ Paths (`ws://127.0.0.1:<port>/ws/<name>`):
 - `bad-accept`: a 101 with a wrong `Sec-WebSocket-Accept`.
 - `auth`: 401 (`WWW-Authenticate: Bearer`, a body) unless `Authorization: Bearer valid`; then echo.
 - `refuse`: 403 with the body `go away`.
+- `hang`: never answers the upgrade request.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class _Peer:
                     return
         parts = urlsplit(request.target)
         name = parts.path.rsplit("/", 1)[-1]
+        if name == "hang":  # never answers the upgrade; waits for the client to go away
+            while await self.reader.read(65536):
+                pass
+            return
         query = dict(parse_qsl(parts.query))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.extra_headers}
         if name == "bad-accept":
