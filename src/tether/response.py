@@ -184,6 +184,27 @@ class HttpResponse:
             "install ContentNegotiation or a plugin with transform_response_body"
         )
 
+    def raise_for_status(self) -> HttpResponse:
+        """Raise what `expect_success` would for this response (3xx, 4xx, 5xx), else return it.
+
+        The per-response spelling of `config.expect_success = True` / `expect_success=True`:
+
+        >>> users = await (await client.get("users")).raise_for_status().json()
+
+        The message quotes the body when it is in memory; a streaming body is not read.
+        """
+        if int(self.status) < 300:
+            return self
+        from tether.plugins.validator import excerpt, status_exception
+
+        text = ""
+        if self._content is not None:
+            text = excerpt(self._content.decode(_charset_of(self.content_type) or "utf-8", errors="replace"))
+        error = status_exception(self, text)
+        if error is None:
+            return self
+        raise error
+
     def set_deadline(self, loop_time: float, error: Callable[[], BaseException]) -> None:
         """Bound reading the (not yet read) body; see `ByteReadChannel.set_deadline`."""
         if self._content is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -108,12 +109,14 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpReq
 
 
 _VALUE = r"[\t\x20-\x7e]*"  # visible ASCII, SP and HTAB (RFC 9110 5.5)
-#: The same, without surrounding whitespace (possessive: no backtracking).
-_TRIMMED_VALUE = r"(?:[\x21-\x7e]++(?:[ \t]++[\x21-\x7e]++)*+)?+"
+#: The same, without surrounding whitespace (possessive: no backtracking; Python 3.10 has no possessive
+#: quantifiers, and there the classes being disjoint keeps the backtracking linear).
+_P = "+" if sys.version_info >= (3, 11) else ""
+_TRIMMED_VALUE = rf"(?:[\x21-\x7e]+{_P}(?:[ \t]+{_P}[\x21-\x7e]+{_P})*{_P})?{_P}"
 #: Every field at once, as `name NUL value` joined by SOH. A NUL or SOH inside a name or value either
 #: breaks the match or adds a field, which the count of SOHs shows.
 _FIELDS = re.compile(rf"{TOKEN}\x00{_VALUE}(?:\x01{TOKEN}\x00{_VALUE})*\Z")
-_TRIMMED_FIELDS = re.compile(rf"{TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{TOKEN}\x00{_TRIMMED_VALUE})*+\Z")
+_TRIMMED_FIELDS = re.compile(rf"{TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{TOKEN}\x00{_TRIMMED_VALUE})*{_P}\Z")
 
 
 def _sendable_fields(request: HttpRequestData) -> HttpRequestData:
