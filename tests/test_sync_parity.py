@@ -83,9 +83,8 @@ def test_calls_after_close_raise_client_closed_error_and_warn_nothing(env: Serve
 
 
 def test_a_failure_traceback_has_no_thread_plumbing(env: ServerEnvironment) -> None:
-    with HttpClient(Aiohttp) as client:
-        with pytest.raises(ClientRequestException) as caught:
-            client.get(env.http("/status/404"), expect_success=True)
+    with HttpClient(Aiohttp) as client, pytest.raises(ClientRequestException) as caught:
+        client.get(env.http("/status/404"), expect_success=True)
     files = [frame.filename for frame in traceback.extract_tb(caught.value.__traceback__)]
     assert files[0] == __file__
     assert not [f for f in files if "asyncio" in f or "concurrent" in f or f.endswith("threading.py")], files

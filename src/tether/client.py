@@ -28,7 +28,7 @@ from tether.content import (
 from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
-from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
+from tether.engine.factory import HttpClientEngineFactory, default_engine_factory, engine_factory_named
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
@@ -64,7 +64,9 @@ A = TypeVar("A", bound="AuthProvider")
 _UNSET: Any = object()
 
 #: Keywords every request accepts; anything else must be a per-call option of an installed plugin.
-REQUEST_KEYWORDS = frozenset({"params", "headers", "cookies", "json", "data", "content", "files", "expect_success"})
+REQUEST_KEYWORDS = frozenset(
+    {"params", "headers", "cookies", "json", "data", "content", "files", "expect_success", "timeout"}
+)
 SUPPORTED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
@@ -126,11 +128,26 @@ class HttpClient:
         engine_factory: HttpClientEngine | None = None,
         configure: Callable[[HttpClientConfig[Any]], None] | None = None,
     ) -> None: ...
+    @overload
     def __init__(
         self,
-        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | None = None,
+        engine_factory: str,
+        configure: Callable[[HttpClientConfig[Any]], None] | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | str | None = None,
         configure: Callable[[HttpClientConfig[Any]], None] | None = None,
     ) -> None:
+        if isinstance(engine_factory, str):  # an entry-point name: HttpClient("httpx")
+            engine_factory = engine_factory_named(engine_factory)
+        elif not isinstance(engine_factory, (HttpClientEngine, HttpClientEngineFactory, type(None))):
+            raise TypeError(
+                f"HttpClient(...) takes an engine factory (e.g. tether_aiohttp.Aiohttp), an engine instance, "
+                f"an installed engine's name ('aiohttp') or nothing, got {engine_factory!r}"
+            )
+        if configure is not None and not callable(configure):
+            raise TypeError(f"configure must be a function taking the HttpClientConfig, got {configure!r}")
         if isinstance(engine_factory, HttpClientEngine):
             config: HttpClientConfig[Any] = HttpClientConfig(engine_factory.config)
             if configure is not None:
@@ -185,9 +202,26 @@ class HttpClient:
         self._on_response = [h for hs in handlers for h in hs.on_response]
         self._transform_response_body = [h for hs in handlers for h in hs.transform_response_body]
         self._on_close = [h for hs in handlers for h in hs.on_close]
-        self._call_options = frozenset().union(*(plugin.call_options for plugin in order))
+        # `timeout=` works on every request: without HttpTimeout installed, such a request goes
+        # through a second chain with a default HttpTimeout where the first user plugin would be.
+        self._call_options = frozenset({"timeout"}).union(*(plugin.call_options for plugin in order))
+        self._default_sends = sum(len(hs.send) for hs in handlers[: len(defaults)])
+        self._timeout_chain: SendFunction | None = None
         # The Send chain is built once; per-call state travels in the request's attributes.
         self._chain = _send_chain(self._send, self._send_to_engine)
+
+    def _chain_for(self, builder: HttpRequestBuilder) -> SendFunction:
+        """The send chain for a request with per-call options."""
+        from tether.plugins.timeout import HttpTimeout
+
+        if "timeout" not in builder.call_options or HttpTimeout in self.plugins:
+            return self._chain
+        if self._timeout_chain is None:
+            timeout = PluginBuilder(self, HttpTimeout.config_factory(), HttpTimeout)
+            HttpTimeout.body(timeout)
+            send = self._send[: self._default_sends] + timeout.handlers.send + self._send[self._default_sends :]
+            self._timeout_chain = _send_chain(send, self._send_to_engine)
+        return self._timeout_chain
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -290,7 +324,7 @@ class HttpClient:
         """A request builder from httpx-style keywords (what every request method uses)."""
         unknown = sorted(set(call_options) - self._call_options) if call_options else None
         if unknown:
-            allowed = sorted(self._call_options)
+            allowed = sorted(self._call_options - REQUEST_KEYWORDS)
             raise TypeError(
                 f"Unexpected request keyword(s) {', '.join(unknown)}; accepted: "
                 f"{', '.join(sorted(REQUEST_KEYWORDS))}"
@@ -426,7 +460,7 @@ class HttpClient:
         values = builder.attributes._values  # the package's own attributes: no accessor calls
         values[_SEND_STATE] = state
         try:
-            response = await self._chain(builder)
+            response = await (self._chain(builder) if not builder.call_options else self._chain_for(builder)(builder))
             if read:
                 try:
                     await response._read_fully()

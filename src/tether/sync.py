@@ -406,7 +406,7 @@ class HttpClient:
 
     def __init__(
         self,
-        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | None = None,
+        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | str | None = None,
         configure: Callable[[HttpClientConfig[Any]], None] | None = None,
         *,
         _runner: _LoopThread | None = None,

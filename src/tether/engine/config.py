@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import errno
+import os
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
 
 from yarl import URL
 
+from tether.settings import check_field_types, unknown_name_error
 from tether.url import parse_url
 
 __all__ = ["HttpClientEngineConfig", "ProxyBuilder", "ProxyConfig", "ProxyType"]
@@ -46,6 +49,25 @@ class ProxyBuilder:
         return ProxyConfig(ProxyType.SOCKS, URL.build(scheme="socks5", host=host, port=port))
 
 
+#: Settings some engines have and others cannot honour: the hint says where to find them.
+_UNSUPPORTED = {
+    "http2": "This engine does not speak HTTP/2 (Httpx with http2=True and Curl do).",
+    "http_version": "Only Curl chooses the HTTP version per engine (Httpx has http2=True).",
+    "duplex_streaming_enabled": "Only Curl has this switch (Aiohttp streams duplex over HTTP/1.1 as it is).",
+    "ssl_verify": "The setting every engine has is `verify`.",
+}
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
+
+
 @dataclass
 class HttpClientEngineConfig:
     """Settings every engine honours. Engine packages subclass it to add their own.
@@ -79,8 +101,24 @@ class HttpClientEngineConfig:
     max_response_head_size: int = 64 * 1024
     extra: dict[str, object] = field(default_factory=dict, repr=False)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # A misspelt setting (`config.engine.verfy = False`) raises instead of being ignored.
+        if not name.startswith("_") and name not in _field_names(type(self)):
+            hint = _UNSUPPORTED.get(name, "")
+            raise unknown_name_error(type(self).__name__, name, _field_names(type(self)), hint.format(self=self))
+        object.__setattr__(self, name, value)
+
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field (called once the configure block ran)."""
+        check_field_types(self, type(self).__name__)
+        for name in ("ca_bundle", *((self.client_cert,) if isinstance(self.client_cert, str) else ())):
+            path = self.ca_bundle if name == "ca_bundle" else name
+            if path is not None and not os.path.isfile(path):
+                raise FileNotFoundError(errno.ENOENT, f"{name}: no such file", path)
+        if isinstance(self.client_cert, tuple):
+            for path in self.client_cert:
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(errno.ENOENT, "client_cert: no such file", path)
         if self.threads_count < 1:
             raise ValueError(f"threads_count must be >= 1, got {self.threads_count}")
         if self.max_connections < 1:
