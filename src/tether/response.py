@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json as jsonlib
 from collections.abc import Awaitable, Callable
@@ -248,20 +249,41 @@ class HttpResponse:
         return f"<HttpResponse [{self.status}] {self.request.method} {self.request.url}>"
 
     def _preview(self, limit: int = 2048) -> str | None:
-        if self._content is None:
+        """The body as display text: JSON pretty-printed, text cut at `limit`, a binary body described
+        by type and size. None while the body is not read."""
+        content = self._content
+        if content is None:
             return None
-        text = self._content[:limit].decode(_charset_of(self.content_type) or "utf-8", errors="replace")
-        return text + ("…" if len(self._content) > limit else "")
+        kind = _display_kind(self.content_type, content)
+        if kind == "json":
+            try:
+                text = jsonlib.dumps(jsonlib.loads(content), indent=2, ensure_ascii=False)
+            except ValueError:
+                kind = "text"
+        if kind == "text":
+            text = content[:limit].decode(_charset_of(self.content_type) or "utf-8", errors="replace")
+            return text + ("…" if len(content) > limit else "")
+        if kind != "json":
+            return f"<binary body: {self.content_type or 'no Content-Type'}, {len(content):,} bytes>"
+        return text[:limit] + ("…" if len(text) > limit else "")
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
             for k, v in self.headers.items()
         )
-        preview = self._preview()
-        body = (
-            f"<pre>{html.escape(preview)}</pre>" if preview is not None else "<p><i>body not read (streaming)</i></p>"
-        )
+        content = self._content
+        if content is None:
+            body = "<p><i>body not read (streaming)</i></p>"
+        elif content and _display_kind(self.content_type, content) == "image" and len(content) <= _INLINE_IMAGE_LIMIT:
+            media_type = (self.content_type or "").split(";")[0].strip()
+            data = base64.b64encode(content).decode("ascii")
+            body = (
+                f"<p><small>{html.escape(media_type)}, {len(content):,} bytes</small></p>"
+                f"<img src='data:{html.escape(media_type)};base64,{data}' style='max-width:100%'/>"
+            )
+        else:
+            body = f"<pre>{html.escape(self._preview() or '')}</pre>"
         colour = "#2e7d32" if self.status.is_success() else "#c62828"
         return (
             f"<div><b style='color:{colour}'>{html.escape(str(self.status))}</b> "
@@ -286,3 +308,25 @@ class HttpResponse:
 
 
 MISSING_TRANSFORM = _MISSING
+
+#: Images up to this size are shown inline in notebooks; larger ones by type and size only.
+_INLINE_IMAGE_LIMIT = 2 * 1024 * 1024
+_TEXT_TYPES = ("text/", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+
+
+def _display_kind(content_type: str | None, content: bytes) -> str:
+    """How a notebook shows a body: "json", "text", "image" or "binary"."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return "json"
+    if media_type.startswith("image/") and media_type != "image/svg+xml":
+        return "image"
+    if media_type.startswith(_TEXT_TYPES) or media_type.endswith("+xml") or _charset_of(content_type):
+        return "text"
+    if not media_type:  # no Content-Type: text if it looks like text
+        try:
+            sample = content[:1024].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            sample = "\x00" if exc.start < 1020 else ""
+        return "binary" if "\x00" in sample else "text"
+    return "binary"
