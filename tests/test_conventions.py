@@ -147,3 +147,11 @@ def test_a_missing_ca_bundle_is_one_exception_naming_the_path_on_every_engine(en
     with pytest.raises(FileNotFoundError, match="ca_bundle") as caught:
         HttpClient(engine, configure)
     assert caught.value.filename == missing
+
+
+def test_the_conformance_suite_names_its_missing_extra_instead_of_failing_cases() -> None:
+    program = "import sys; sys.modules['brotli'] = None; import runpy; runpy.run_module('tether_conformance')"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "needs brotli, which is not installed: pip install 'tether[conformance]'" in result.stderr
+    assert "FAIL" not in result.stdout
