@@ -51,7 +51,9 @@ def outputs(cell: nbformat.NotebookNode) -> str:
 def test_the_notebook_executes_against_the_embedded_server() -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "commit it unexecuted"
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": ROOT}}).execute()
+    nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+    ).execute()
     shown = "\n".join(outputs(cell) for cell in notebook.cells if cell.cell_type == "code")
     assert "('GET', 'page=2', ['2'])" in shown  # the sync client against the echo endpoint
     assert "binary body: application/octet-stream, 4,096 bytes" in shown  # rich display
@@ -70,7 +72,10 @@ def test_the_api_reference_lists_every_public_name(site: Path) -> None:
 @pytest.mark.parametrize(
     ("page", "anchors"),
     [
-        ("reference/plugins", ["tether.plugins.retry.RetryPolicy.jitter", "tether.plugins.timeout.HttpTimeoutPluginConfig"]),
+        (
+            "reference/plugins",
+            ["tether.plugins.retry.RetryPolicy.jitter", "tether.plugins.timeout.HttpTimeoutPluginConfig"],
+        ),
         ("reference/engines", ["tether_aiohttp.AiohttpConfig", "tether_curl.CurlConfig.http_version"]),
         ("reference/exceptions", ["tether.exceptions.TlsError"]),
         ("reference/sync", ["tether.sync.HttpClient.sse"]),
@@ -83,7 +88,9 @@ def test_reference_pages_cover_configs_engines_and_exceptions(site: Path, page: 
         assert f'id="{anchor}"' in html, anchor
 
 
-@pytest.mark.parametrize(("engine", "line"), [("aiohttp", "Http2Capability</code>: no"), ("curl", "Http3Capability</code>: yes")])
+@pytest.mark.parametrize(
+    ("engine", "line"), [("aiohttp", "Http2Capability</code>: no"), ("curl", "Http3Capability</code>: yes")]
+)
 def test_engine_pages_carry_generated_capabilities(site: Path, engine: str, line: str) -> None:
     html = (site / "engines" / engine / "index.html").read_text()
     assert "Generated from" in html and line in html

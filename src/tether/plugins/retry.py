@@ -52,6 +52,10 @@ ModifyRequest = Callable[
 
 @dataclass
 class RetryPolicy:
+    """HttpRequestRetry's settings. The delay before retry n is
+    `min(base_delay * base ** (n - 1), max_delay) + uniform(0, jitter)`: the default 1 s of jitter
+    dominates a small `base_delay`, so lower both together (`base_delay=0.2, jitter=0.1`)."""
+
     max_retries: int = 3
     retry_on_server_errors: bool = True
     retry_on_exception: bool = True
