@@ -107,3 +107,27 @@ async def test_raise_for_status_on_the_async_client(env: ServerEnvironment) -> N
         with pytest.raises(ClientRequestException) as caught:
             response.raise_for_status()
         assert caught.value.response is response
+
+
+def test_a_failure_keeps_its_cause_and_context() -> None:
+    from tether.testing import MockEngine
+
+    def explicit(request: object) -> Any:
+        try:
+            raise KeyError("inner")
+        except KeyError as inner:
+            raise ValueError("outer") from inner
+
+    def implicit(request: object) -> Any:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("outer")  # noqa: B904 -- the implicit chain is what is tested
+
+    with HttpClient(MockEngine(explicit, implicit)) as client:
+        with pytest.raises(ValueError) as first:
+            client.get("http://h/")
+        with pytest.raises(ValueError) as second:
+            client.get("http://h/")
+    assert isinstance(first.value.__cause__, KeyError)
+    assert isinstance(second.value.__context__, KeyError) and not second.value.__suppress_context__

@@ -102,7 +102,7 @@ class _LoopThread:
         except BaseException as exc:
             if not future.done():  # interrupted while waiting (Ctrl-C): stop the call too
                 future.cancel()
-            raise exc.with_traceback(_without_plumbing(exc.__traceback__)) from exc.__cause__
+            raise exc.with_traceback(_without_plumbing(exc.__traceback__))  # noqa: B904 -- the same exception: its chain stays
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
