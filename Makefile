@@ -29,9 +29,9 @@ docs: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The oldest supported Python, when its interpreter is here: import, and a short suite.
+# The oldest and newest supported Pythons, when their interpreters are here: import, and a short suite.
 compat:
-	./scripts/check_oldest_python.sh
+	./scripts/check_pythons.sh
 
 test: lint typecheck docs compat
 	TETHER_DOCS_SITE=site $(BIN)/python -m pytest -q
@@ -49,4 +49,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 
 clean:
-	rm -rf $(VENV) $(VENV)310 .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) .venv-py3.* .mypy_cache .ruff_cache .pytest_cache site
