@@ -105,3 +105,18 @@ def test_the_exception_tree_is_generated(site: Path) -> None:
     html = (site / "exceptions" / "index.html").read_text()
     assert "<code>ConnectError</code> (also <code>ConnectionError</code>)" in html
     assert "<code>TlsError</code>" in html
+
+
+def test_the_pytest_example_of_the_testing_page_passes(tmp_path: Path) -> None:
+    block = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "testing.md").read_text(), re.S)[0]
+    app, test = block.split("# test_app.py")
+    (tmp_path / "app.py").write_text(app)
+    (tmp_path / "test_app.py").write_text(test.split("\n", 1)[1])
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto", "test_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "2 passed" in result.stdout, result.stdout + result.stderr
