@@ -155,3 +155,12 @@ def test_the_conformance_suite_names_its_missing_extra_instead_of_failing_cases(
     assert result.returncode == 1
     assert "needs brotli, which is not installed: pip install 'tether[conformance]'" in result.stderr
     assert "FAIL" not in result.stdout
+
+
+def test_a_missing_client_cert_file_names_the_path() -> None:
+    def configure(config: HttpClientConfig[AiohttpConfig]) -> None:
+        config.engine.client_cert = (__file__, "/nonexistent/client.key")
+
+    with pytest.raises(FileNotFoundError, match="client_cert") as caught:
+        HttpClient(Aiohttp, configure)
+    assert caught.value.filename == "/nonexistent/client.key"

@@ -105,20 +105,20 @@ class HttpClientEngineConfig:
         # A misspelt setting (`config.engine.verfy = False`) raises instead of being ignored.
         if not name.startswith("_") and name not in _field_names(type(self)):
             hint = _UNSUPPORTED.get(name, "")
-            raise unknown_name_error(type(self).__name__, name, _field_names(type(self)), hint.format(self=self))
+            raise unknown_name_error(type(self).__name__, name, _field_names(type(self)), hint)
         object.__setattr__(self, name, value)
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field (called once the configure block ran)."""
         check_field_types(self, type(self).__name__)
-        for name in ("ca_bundle", *((self.client_cert,) if isinstance(self.client_cert, str) else ())):
-            path = self.ca_bundle if name == "ca_bundle" else name
+        # A missing TLS file is one exception on every engine, raised here rather than by each library.
+        cert = self.client_cert
+        files = [("ca_bundle", self.ca_bundle)] + [
+            ("client_cert", path) for path in ([cert] if isinstance(cert, str) else cert or ())
+        ]
+        for name, path in files:
             if path is not None and not os.path.isfile(path):
                 raise FileNotFoundError(errno.ENOENT, f"{name}: no such file", path)
-        if isinstance(self.client_cert, tuple):
-            for path in self.client_cert:
-                if not os.path.isfile(path):
-                    raise FileNotFoundError(errno.ENOENT, "client_cert: no such file", path)
         if self.threads_count < 1:
             raise ValueError(f"threads_count must be >= 1, got {self.threads_count}")
         if self.max_connections < 1:
