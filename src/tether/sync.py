@@ -26,6 +26,7 @@ are re-raised without the frames of the background thread's plumbing (asyncio, c
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -62,7 +63,7 @@ A = TypeVar("A", bound="AuthProvider")
 #: Source files whose frames are the background thread's plumbing, dropped from re-raised tracebacks.
 _PLUMBING = (
     os.path.dirname(asyncio.__file__),
-    os.path.dirname(__import__("concurrent.futures").futures.__file__),
+    os.path.dirname(concurrent.futures.__file__),
     threading.__file__,
 )
 
