@@ -29,6 +29,13 @@ from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
+from tether.events import (
+    Events,
+    HttpClientClosed,
+    HttpRequestCreated,
+    HttpRequestIsReadyForSending,
+    HttpResponseReceived,
+)
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
@@ -156,6 +163,9 @@ class HttpClient:
         self._holder = holder
         holder.references += 1
         self._closed = False
+        #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
+        self.monitor = Events()
+        self._subscribers = self.monitor.subscribers  # empty while nobody listens: events cost nothing
         self.plugins: dict[ClientPlugin[Any], PluginBuilder[Any]] = {}
         self._build_pipeline()
 
@@ -258,6 +268,8 @@ class HttpClient:
                 await call_handler(handler())
         finally:
             await self._holder.release()
+        if self._subscribers:
+            await self.monitor.emit_new(HttpClientClosed, self)
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -415,17 +427,20 @@ class HttpClient:
             # No keywords: the builder needs none of build_request's steps.
             builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
         self._check_open()
-        for setup in self._setup_request:
-            await call_handler(setup(builder))
-        for on_request in self._on_request:
-            await call_handler(on_request(builder, builder.body))
-        if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
-            await self._transform_body(builder)
-        _check_url(builder._url)
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestCreated, builder)
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
-        values[_SEND_STATE] = state
         try:
+            for setup in self._setup_request:
+                await call_handler(setup(builder))
+            for on_request in self._on_request:
+                await call_handler(on_request(builder, builder.body))
+            if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
+                await self._transform_body(builder)
+            _check_url(builder._url)
+            values = builder.attributes._values  # a hook may have replaced the attributes
+            values[_SEND_STATE] = state
             response = await self._chain(builder)
             if read:
                 try:
@@ -434,9 +449,13 @@ class HttpClient:
                     await response.aclose()
                     raise
             return response
-        except BaseException:
-            if state.last_response is not None:
-                await state.last_response.aclose()
+        except BaseException as cause:
+            try:
+                if self._subscribers:
+                    await self.monitor.emit_call_ended(builder, state.last_response, cause)
+            finally:
+                if state.last_response is not None:
+                    await state.last_response.aclose()
             raise
         finally:
             # The call is over: no more sends. Dropping the state breaks the cycle
@@ -469,6 +488,8 @@ class HttpClient:
             await previous.aclose()
         for sending in self._sending_request:
             await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestIsReadyForSending, builder, state.count)
         data = builder.build()
         engine = self._holder.engine
         data = check_request(engine, data)
@@ -479,6 +500,8 @@ class HttpClient:
             )
         response = HttpResponse(await engine.execute(data), data, self._convert_body)
         state.last_response = response
+        if self._subscribers:
+            await self.monitor.emit_new(HttpResponseReceived, response)
         for on_response in self._on_response:
             await call_handler(on_response(response))
         return response
