@@ -255,3 +255,50 @@ async def test_events_are_not_built_when_nobody_listens() -> None:
         client.monitor.subscribe(Spy, lambda e: None)
         await client.monitor.emit_new(Spy, None)
         assert len(built) == 1
+
+
+async def test_an_sse_session_reports_the_dropped_stream_and_each_reconnection_attempt() -> None:
+    from tether.events import SSEReconnected, SSEReconnecting
+    from tether.plugins import SSE
+
+    async def dropped() -> Any:
+        yield b"id: 7\ndata: first\n\n"
+        raise ProtocolError("connection reset mid-stream")
+
+    def refuse(request: HttpRequestData) -> HttpResponseData:
+        raise ConnectError("refused")
+
+    headers = {"Content-Type": "text/event-stream"}
+    engine = MockEngine(
+        lambda r: respond(dropped(), headers=headers),
+        refuse,
+        lambda r: respond(b"data: second\n\n", headers=headers),
+        reuse_handlers=False,
+    )
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(SSE, max_reconnection_attempts=3, reconnection_time=0)
+
+    seen: list[str] = []
+    async with HttpClient(engine, configure) as client:
+
+        def reconnecting(event: SSEReconnecting) -> None:
+            seen.append(f"reconnecting #{event.attempt} after {type(event.cause).__name__} id={event.last_event_id}")
+
+        def reconnected(event: SSEReconnected) -> None:
+            seen.append(f"reconnected #{event.attempt} {int(event.response.status)} {event.url}")
+
+        client.monitor.subscribe(SSEReconnecting, reconnecting)
+        client.monitor.subscribe(SSEReconnected, reconnected)
+        async with client.sse(URL) as session:
+            data = []
+            async for event in session.incoming:
+                data.append(event.data)
+                if len(data) == 2:
+                    break
+    assert data == ["first", "second"]
+    assert seen == [
+        "reconnecting #1 after ProtocolError id=7",
+        "reconnecting #2 after ConnectError id=7",
+        f"reconnected #2 200 {URL}",
+    ]

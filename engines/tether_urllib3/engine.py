@@ -117,6 +117,11 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._loop_conns: LoopConnections | None = None
         self._idle_limit = config.max_connections_per_host or config.max_connections
 
+    @property
+    def executor(self) -> Executor:
+        """The workers every blocking call runs on (sends, body reads, and tether's blocking work)."""
+        return self._executor
+
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
         return self._owned_executor

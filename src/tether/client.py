@@ -166,6 +166,7 @@ class HttpClient:
         #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
         self.monitor = Events()
         self._subscribers = self.monitor.subscribers  # empty while nobody listens: events cost nothing
+        self._executor = holder.engine.executor  # where blocking work on response bodies runs
         self.plugins: dict[ClientPlugin[Any], PluginBuilder[Any]] = {}
         self._build_pipeline()
 
@@ -499,6 +500,7 @@ class HttpClient:
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
         response = HttpResponse(await engine.execute(data), data, self._convert_body)
+        response.executor = self._executor
         state.last_response = response
         if self._subscribers:
             await self.monitor.emit_new(HttpResponseReceived, response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json as jsonlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -79,6 +80,9 @@ class HttpResponse:
     streams: read it once, as a channel or in full.
     """
 
+    #: Where blocking work on this body runs (`read_to` into a file): the engine's executor.
+    executor: Executor | None = None
+
     def __init__(
         self,
         data: HttpResponseData,
@@ -128,13 +132,16 @@ class HttpResponse:
     def body_as_channel(self) -> ByteReadChannel:
         """The body as a stream. A body kept in memory gives a fresh channel every time."""
         if self._content is not None:
-            return ByteReadChannel.from_bytes(self._content)
-        if self._channel_taken:
+            channel = ByteReadChannel.from_bytes(self._content)
+        elif self._channel_taken:
             raise BodyAlreadyConsumedError(
                 f"The body of {self.request.method} {self.request.url} was already read as a stream"
             )
-        self._channel_taken = True
-        return self._data.body
+        else:
+            self._channel_taken = True
+            channel = self._data.body
+        channel.executor = self.executor
+        return channel
 
     async def body_as_bytes(self) -> bytes:
         """The whole body; kept so it can be read again."""
@@ -209,6 +216,7 @@ class HttpResponse:
         """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""
         clone = HttpResponse(self._data, self.request, self._body_transformer)
         clone._content = content
+        clone.executor = self.executor
         return clone
 
     async def aclose(self) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tether.engine.capabilities import (
@@ -40,6 +41,13 @@ class HttpClientEngine(ABC):
         """What this engine can do; a request needing anything else fails before any I/O."""
         return DEFAULT_CAPABILITIES
 
+    @property
+    def executor(self) -> Executor | None:
+        """Where blocking work for this engine's calls runs (Ktor's dispatcher): the engine's own
+        blocking I/O, and the blocking user code tether calls for it (`read_to` into a file, progress
+        listeners). The configured `executor`; None means the event loop's default executor."""
+        return self.config.executor
+
     @abstractmethod
     async def execute(self, request: HttpRequestData) -> HttpResponseData:
         """Send one request and return as soon as the response head has arrived.
@@ -56,7 +64,10 @@ class HttpClientEngine(ABC):
 
 
 class HttpClientEngineBase(HttpClientEngine, Generic[C]):
-    """A convenient base: keeps the typed config, guards against use after close."""
+    """A convenient base: keeps the typed config, guards against use after close, and owns a pool of
+    `threads_count` threads for blocking work when no `executor` is configured."""
+
+    _blocking_pool: ThreadPoolExecutor | None = None
 
     def __init__(self, config: C) -> None:
         self.config: C = config
@@ -65,6 +76,18 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def executor(self) -> Executor:
+        """The configured `executor`, else a pool of `threads_count` threads the engine owns (made on
+        first use, its threads on first task; shut down when the engine closes)."""
+        if self.config.executor is not None:
+            return self.config.executor
+        if self._blocking_pool is None:
+            self._blocking_pool = ThreadPoolExecutor(
+                self.config.threads_count, thread_name_prefix=f"tether-{self.name}"
+            )
+        return self._blocking_pool
 
     def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
         if self._closed:
@@ -78,7 +101,12 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
         if self._closed:
             return
         self._closed = True
-        await self._close()
+        try:
+            await self._close()
+        finally:
+            pool, self._blocking_pool = self._blocking_pool, None
+            if pool is not None:
+                pool.shutdown(wait=False)
 
     async def _close(self) -> None:
         """Override to release the library's resources."""

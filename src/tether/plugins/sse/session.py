@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tether.engine.capabilities import SSECapability
+from tether.events import SSEReconnected, SSEReconnecting
 from tether.exceptions import SSEClientException, TetherError, UnsupportedCapabilityError
 from tether.plugins.sse.buffer import SSEBuffer, SSEBufferPolicy
 from tether.plugins.sse.parser import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEEventTooLargeError, SSEParser
@@ -154,9 +155,14 @@ class SSESession:
                     raise self._failure(cause, f"SSE reconnection failed after {failures} attempt(s): {reason}")
                 failures += 1
                 retry = self._parser.reconnection_time
-                await asyncio.sleep(retry / 1000 if retry is not None else settings.reconnection_time)
+                delay = retry / 1000 if retry is not None else settings.reconnection_time
+                url = str(response.request.url) if response is not None else str(self._url)
+                monitor = self._client.monitor
+                await monitor.emit_new(SSEReconnecting, url, failures, delay, self.last_event_id, cause)
+                await asyncio.sleep(delay)
                 try:
                     await self._connect()  # through the whole pipeline again (auth included)
+                    await monitor.emit_new(SSEReconnected, url, failures, self.last_event_id, self.response)
                     break
                 except SSEClientException:
                     raise  # a wrong status or content type is an answer, not a network failure
