@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sys
 from typing import Any
 
 import pytest
@@ -302,3 +303,29 @@ async def test_an_sse_session_reports_the_dropped_stream_and_each_reconnection_a
         "reconnecting #2 after ConnectError id=7",
         f"reconnected #2 200 {URL}",
     ]
+
+
+async def test_the_latency_example_measures_every_hop_and_the_failure_from_events_alone() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from tether_conformance import ServerEnvironment
+
+    from tether.engine import discover_engines
+
+    path = Path(__file__).parent.parent / "examples" / "latency_from_events.py"
+    spec = importlib.util.spec_from_file_location("latency_from_events", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = example  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(example)
+    finally:
+        del sys.modules[spec.name]
+    engines, _ = discover_engines()
+    with ServerEnvironment() as env:
+        lines = await example.measure(engines["aiohttp"], env)
+    statuses = [line.split()[2] for line in lines]
+    assert statuses == ["200", "200", "302", "302", "200", "404", "ClientRequestException"]
+    slow = float(lines[1].split()[3])
+    assert slow >= 45.0  # the /delay answer took 50 ms: measured from the events

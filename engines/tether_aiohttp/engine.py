@@ -3,15 +3,18 @@
 Switched off so every engine behaves the same: redirects, automatic decompression, the default
 `User-Agent`/`Accept`/`Accept-Encoding` headers, environment proxies and aiohttp's default 5-minute
 total timeout (tether imposes no hidden timeout; HttpTimeout sets explicit ones). HTTP/1.1 only.
+aiohttp resolves names with `getaddrinfo` on the loop's default executor; here on the engine's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +70,24 @@ class AiohttpConfig(HttpClientEngineConfig):
     customize_session: Callable[[dict[str, Any]], None] | None = None
 
 
+class _ExecutorLoop:
+    """The two loop methods aiohttp's `ThreadedResolver` calls, run on the engine's executor instead
+    of the loop's default one (the resolver takes the loop it uses as a constructor argument)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+        self._loop = loop
+        self._executor = executor
+
+    async def getaddrinfo(
+        self, host: str, port: int, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
+        resolve = functools.partial(socket.getaddrinfo, host, port, family, type, proto, flags)
+        return await self._loop.run_in_executor(self._executor, resolve)
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
+        return await self._loop.run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
+
+
 class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
     name = "Aiohttp"
 
@@ -90,6 +111,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 "limit_per_host": config.max_connections_per_host,
                 "keepalive_timeout": config.keep_alive_timeout,
                 "ssl": self._ssl,
+                "resolver": aiohttp.ThreadedResolver(_ExecutorLoop(asyncio.get_running_loop(), self.executor)),  # type: ignore[arg-type]
             }
             kwargs: dict[str, Any] = {
                 "connector": connector_kwargs,

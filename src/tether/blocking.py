@@ -15,10 +15,14 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, Union
 
-__all__ = ["ProgressNotifier", "is_blocking_sink", "outcome", "settle", "write_batch"]
+__all__ = ["MIN_WRITE_BATCH", "WRITE_BATCH", "ProgressNotifier", "is_blocking_sink", "outcome", "settle", "write_batch"]
 
-#: `read_to` lets at most this many bytes wait for the sink while a write is in flight: enough to
-#: keep a fast network and a slow disk both busy, little enough to keep memory flat.
+#: `read_to` hands a blocking sink at least this many bytes per write (unless the body ends first):
+#: a trip to a worker thread and back costs tens of microseconds, so one per network chunk would
+#: cost more than a fast disk's write.
+MIN_WRITE_BATCH = 256 * 1024
+#: ... and lets at most this many bytes wait while a write is in flight: enough to keep a fast
+#: network and a slow disk both busy, little enough to keep memory flat.
 WRITE_BATCH = 1024 * 1024
 
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
-from tether.blocking import WRITE_BATCH, is_blocking_sink, outcome, settle, write_batch
+from tether.blocking import MIN_WRITE_BATCH, WRITE_BATCH, is_blocking_sink, outcome, settle, write_batch
 from tether.exceptions import ProtocolError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
@@ -262,7 +262,7 @@ class ByteReadChannel:
 
     async def _read_to_blocking(self, sink: WritableSink, limit: int | None) -> int:
         """`read_to` for a blocking sink: one write at a time on the executor, while the loop keeps
-        reading and gathers the next batch (up to `WRITE_BATCH` bytes waiting)."""
+        reading and gathers the next batch (from `MIN_WRITE_BATCH` up to `WRITE_BATCH` bytes)."""
         loop = asyncio.get_running_loop()
         executor = self.executor
         batch: list[bytes] = []
@@ -278,7 +278,7 @@ class ByteReadChannel:
                 if writing is not None and (writing.done() or batched >= WRITE_BATCH):
                     await outcome(writing)  # raises what the write raised
                     writing = None
-                if writing is None:
+                if writing is None and batched >= MIN_WRITE_BATCH:
                     writing = loop.run_in_executor(executor, write_batch, sink, batch)
                     batch, batched = [], 0
                 if limit is not None and written >= limit:
