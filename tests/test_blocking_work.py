@@ -50,9 +50,11 @@ class RecordingFile:
         self.threads: set[str] = set()
         self.flushed = False
         self.delay = delay
+        self.started = threading.Event()
 
     def write(self, data: bytes) -> None:
         self.threads.add(threading.current_thread().name)
+        self.started.set()
         if self.delay:
             time.sleep(self.delay)
         self.parts.append(bytes(data))
@@ -106,8 +108,7 @@ async def test_a_cancelled_copy_returns_only_once_the_write_in_flight_is_over() 
     sink = RecordingFile(delay=0.2)
     channel = ByteReadChannel(chunks(b"a" * MIN_WRITE_BATCH, b"b", pause=0.01))
     task = asyncio.create_task(channel.read_to(sink))
-    while not sink.threads:  # the first write has started on a worker
-        await asyncio.sleep(0.01)
+    assert await asyncio.to_thread(sink.started.wait, 10)  # the first write has started on a worker
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
