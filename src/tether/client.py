@@ -499,8 +499,7 @@ class HttpClient:
                 f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
-        response = HttpResponse(await engine.execute(data), data, self._convert_body)
-        response.executor = self._executor
+        response = HttpResponse(await engine.execute(data), data, self._convert_body, self._executor)
         state.last_response = response
         if self._subscribers:
             await self.monitor.emit_new(HttpResponseReceived, response)

@@ -80,20 +80,20 @@ class HttpResponse:
     streams: read it once, as a channel or in full.
     """
 
-    #: Where blocking work on this body runs (`read_to` into a file): the engine's executor.
-    executor: Executor | None = None
-
     def __init__(
         self,
         data: HttpResponseData,
         request: HttpRequestData,
         body_transformer: BodyTransformer | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._data = data
         self.request = request
         self._channel_taken = False
         self._content: bytes | None = None
         self._body_transformer = body_transformer
+        #: Where blocking work on this body runs (`read_to` into a file): the engine's executor.
+        self.executor = executor
 
     # -- status line and headers ------------------------------------------------------------------
     @property
@@ -214,9 +214,8 @@ class HttpResponse:
 
     def _with_content(self, content: bytes) -> HttpResponse:
         """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""
-        clone = HttpResponse(self._data, self.request, self._body_transformer)
+        clone = HttpResponse(self._data, self.request, self._body_transformer, self.executor)
         clone._content = content
-        clone.executor = self.executor
         return clone
 
     async def aclose(self) -> None:
