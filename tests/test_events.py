@@ -18,9 +18,11 @@ from tether.events import (
     HttpClientClosed,
     HttpRequestCreated,
     HttpRequestIsReadyForSending,
+    HttpRequestRetryEvent,
     HttpResponseCancelled,
     HttpResponseReceived,
     HttpResponseReceiveFailed,
+    HttpResponseRedirectEvent,
 )
 from tether.plugins import HttpRequestRetry, MonitoringEvent, PluginBuilder, create_client_plugin
 from tether.request import HttpRequestData
@@ -34,6 +36,8 @@ CALL_EVENTS = (
     HttpResponseReceived,
     HttpResponseReceiveFailed,
     HttpResponseCancelled,
+    HttpResponseRedirectEvent,
+    HttpRequestRetryEvent,
 )
 
 
@@ -49,6 +53,10 @@ def describe(event: ClientEvent) -> str:
         return f"failed {type(event.cause).__name__}"
     if isinstance(event, HttpResponseCancelled):
         return "cancelled"
+    if isinstance(event, HttpResponseRedirectEvent):
+        return f"redirect {int(event.response.status)} -> {event.request.url.path}"
+    if isinstance(event, HttpRequestRetryEvent):
+        return f"retry#{event.retry_count} after {int(event.response.status) if event.response else event.cause}"
     return type(event).__name__
 
 
@@ -153,8 +161,10 @@ async def test_events_across_a_redirect_and_a_retry_come_in_call_order() -> None
         "created /start",
         "ready#1 /start",
         "received 302 /start",
+        "redirect 302 -> /next",
         "ready#2 /next",
         "received 503 /next",
+        "retry#1 after 503",
         "ready#3 /next",
         "received 200 /next",
     ]

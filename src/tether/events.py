@@ -26,6 +26,9 @@ The events of one call, in order:
   raised: a transport error, a timeout, a failed validation, a body that could not be read);
   `HttpResponseCancelled` (the call was cancelled).
 
+Plugin events: `HttpResponseRedirectEvent` (HttpRedirect follows a 3xx), `HttpRequestRetryEvent`
+(HttpRequestRetry will send again), raised before the next hop's `HttpRequestIsReadyForSending`.
+
 Client and session events: `HttpClientClosed`; `SSEReconnecting` / `SSEReconnected` (see
 `docs/sse.md`); `WebSocketOpened` / `WebSocketClosed` (raised by the WebSocket session).
 """
@@ -53,9 +56,11 @@ __all__ = [
     "HttpClientClosed",
     "HttpRequestCreated",
     "HttpRequestIsReadyForSending",
+    "HttpRequestRetryEvent",
     "HttpResponseCancelled",
     "HttpResponseReceiveFailed",
     "HttpResponseReceived",
+    "HttpResponseRedirectEvent",
     "SSEReconnected",
     "SSEReconnecting",
     "Subscription",
@@ -123,6 +128,27 @@ class HttpResponseCancelled(ClientEvent):
 
     request: HttpRequestBuilder
     response: HttpResponse | None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class HttpResponseRedirectEvent(ClientEvent):
+    """`HttpRedirect` follows `response` (a 3xx): `request` is the next hop, about to be sent."""
+
+    request: HttpRequestBuilder
+    response: HttpResponse
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class HttpRequestRetryEvent(ClientEvent):
+    """`HttpRequestRetry` will send `request` again (retry number `retry_count`, from 1) after
+    `response` (a 5xx) or `cause` (a retried exception), once its delay has passed."""
+
+    request: HttpRequestBuilder
+    retry_count: int
+    response: HttpResponse | None
+    cause: BaseException | None
     time: float = field(default_factory=_now)
 
 

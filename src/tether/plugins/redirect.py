@@ -17,6 +17,7 @@ from multidict import istr
 from yarl import URL
 
 from tether.content import NO_CONTENT
+from tether.events import HttpResponseRedirectEvent
 from tether.exceptions import InvalidUrlError
 from tether.plugins.api import PluginBuilder, ResponseSend, Send, Sender, create_client_plugin
 from tether.request import HttpRequestBuilder
@@ -43,6 +44,7 @@ def same_origin(a: URL, b: URL) -> bool:
 
 def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
     config = plugin.plugin_config
+    monitor = plugin.client.monitor
 
     def passes(request: HttpRequestBuilder, response: HttpResponse) -> bool:
         return response.status not in REDIRECT_STATUSES or (
@@ -74,6 +76,7 @@ def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
                 for name in CREDENTIAL_HEADERS:
                     following.headers.popall(name, None)
             current = following
+            await monitor.emit_new(HttpResponseRedirectEvent, following, response)
             response = await sender.proceed(current)
         return response
 
