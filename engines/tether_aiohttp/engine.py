@@ -39,6 +39,7 @@ from tether.engine.support import (
     prime_read_buffers,
     protocol_version,
     request_body_bytes,
+    response_status,
 )
 from tether.exceptions import (
     ConnectError,
@@ -49,7 +50,6 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 
@@ -136,7 +136,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         try:
             response = await session.request(request.method, request.url, **options)
         except Exception as exc:
-            mapped = _translate(exc, request, connecting=True)
+            mapped = _translate(exc, request)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -145,6 +145,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             # every engine).
             raw_headers = response.raw_headers
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
+            status = response_status(response.status, response.reason, request.url)
         except TetherError:
             response.close()
             raise
@@ -170,7 +171,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 data = await response.read() if expected else b""
             except Exception as exc:
                 response.close()
-                mapped = _translate(exc, request, connecting=False)
+                mapped = _translate(exc, request)
                 if mapped is None:
                     raise
                 raise mapped from exc
@@ -180,7 +181,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             channel = ByteReadChannel(_body(response, request), on_close=release, expected_length=expected)
         version = response.version
         return HttpResponseData(
-            status=HttpStatusCode.of(response.status, response.reason or None),
+            status=status,
             headers=headers_in,
             version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
             body=channel,
@@ -210,13 +211,13 @@ async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> A
         while chunk := await response.content.readany():
             yield chunk
     except Exception as exc:
-        mapped = _translate(exc, request, connecting=False)
+        mapped = _translate(exc, request)
         if mapped is None:
             raise
         raise mapped from exc
 
 
-def _translate(exc: BaseException, request: HttpRequestData, *, connecting: bool) -> TetherError | None:
+def _translate(exc: BaseException, request: HttpRequestData) -> TetherError | None:
     """The one place aiohttp's exceptions become tether's (None: not aiohttp's; let it through)."""
     url = request.url
     timeouts = request.timeout
@@ -237,8 +238,8 @@ def _translate(exc: BaseException, request: HttpRequestData, *, connecting: bool
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
         return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")
     if isinstance(exc, aiohttp.ClientOSError):
-        if connecting and exc.errno is not None:
-            return ConnectError(f"Cannot connect to {url.host}:{url.port}: {exc}")
+        # Connecting failed as ClientConnectorError (above): this connection was up, and the peer
+        # broke it (a reset after reading the request, say) -- the server's fault, as on every engine.
         return ProtocolError(f"{request.method} {url}: {exc}")
     if isinstance(exc, aiohttp.ClientError):
         return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")

@@ -42,6 +42,7 @@ from tether.engine.support import (
     header_block_problem,
     protocol_version,
     request_body_bytes,
+    response_status,
 )
 from tether.exceptions import (
     ConnectError,
@@ -52,7 +53,6 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
@@ -255,6 +255,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                     raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(head)}")
                 headers_in = self._heads.put(head, checked)
             version_in = protocol_version(version, request.url)
+            status_in = response_status(status, reason.strip(), request.url)
         except BaseException:
             multi.cancel(transfer)
             raise
@@ -268,7 +269,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 _mapped_body(transfer, request), on_close=lambda: multi.cancel(transfer), expected_length=expected
             )
         return HttpResponseData(
-            status=HttpStatusCode.of(status, reason.strip() or None),
+            status=status_in,
             headers=headers_in,
             version=version_in,
             body=channel,

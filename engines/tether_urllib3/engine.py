@@ -57,6 +57,7 @@ from tether.engine.support import (
     header_block,
     protocol_version,
     request_body_bytes,
+    response_status,
 )
 from tether.exceptions import (
     ConnectError,
@@ -67,7 +68,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpStatusCode
+from tether.http import Headers
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_urllib3.loop_pool import LoopConnections
@@ -231,6 +232,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         try:
             raw_headers = _header_lines(response)
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
+            status = response_status(response.status, response.reason, request.url)
         except TetherError:
             response.close()
             raise
@@ -254,7 +256,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 expected_length=expected_body_length(request.method, response.status, headers_in),
             )
         return HttpResponseData(
-            status=HttpStatusCode.of(response.status, response.reason or None),
+            status=status,
             headers=headers_in,
             version=protocol_version(_version(response), request.url),
             body=channel,
@@ -404,8 +406,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 if checked is None:
                     return None
                 headers = self._heads.put(text, checked)
-            status = int(peek[9:12])
             reason = peek[13:status_end].decode("latin-1").strip()
+            status = response_status(int(peek[9:12]), reason, request.url)
             version = "1.1" if peek[7] == 0x31 else "1.0"
             body = bytes(peek[head_end:end])
             if conn.sock.recv_into(peek, end) != end:  # already buffered: cannot come short
@@ -419,7 +421,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         else:
             conn.close()
         return HttpResponseData(
-            status=HttpStatusCode.of(status, reason or None),
+            status=status,
             headers=headers,
             version=protocol_version(version, request.url),
             body=ByteReadChannel.from_bytes(body),

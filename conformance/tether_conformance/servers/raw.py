@@ -1,14 +1,17 @@
 """A raw-socket HTTP server for what a correct server never sends.
 
 `GET /raw/<name>` answers with the bytes registered under <name> and closes the connection (unless the
-response is followed by `KEEP_OPEN`). The llhttp response vectors are registered here too.
+response ends with `KEEP_OPEN` or `CLOSE_NEXT`; `RESET` resets it). The llhttp response vectors are
+registered here too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 
 from tether_conformance.servers.app import Counter
 
@@ -100,6 +103,9 @@ class RawServer:
         if length:
             await reader.readexactly(length)
         payload = self.responses.get(name, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        if payload.endswith(_CONNECTION_SCRIPTS):
+            await _scripted(self, payload, reader, writer)
+            return
         try:
             if payload:
                 writer.write(payload)
@@ -110,3 +116,75 @@ class RawServer:
             writer.close()
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
+
+
+# -- Scripted connections: what happens on the connection after the canned bytes -----------------------
+
+#: Ends a payload: the connection stays open and its next request is served by path, as a new one is.
+KEEP_OPEN = b"\x00tether:keep-open"
+#: Ends a payload: the connection stays open; the next request on it is read and the connection closed
+#: without an answer (a kept-alive connection the server dropped just as the client reused it).
+CLOSE_NEXT = b"\x00tether:close-next"
+#: The whole payload: the connection is reset (RST) once the request has been read.
+RESET = b"\x00tether:reset"
+_CONNECTION_SCRIPTS = (KEEP_OPEN, CLOSE_NEXT, RESET)
+
+
+async def _scripted(
+    server: RawServer, payload: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    try:
+        if payload == RESET:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        script = KEEP_OPEN if payload.endswith(KEEP_OPEN) else CLOSE_NEXT
+        writer.write(payload[: -len(script)])
+        await writer.drain()
+        if script is KEEP_OPEN:
+            await server._handle(reader, writer)  # the next request on this connection
+            return
+        with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            await reader.readuntil(b"\r\n\r\n")
+            server.counter.requests += 1
+    except (ConnectionError, ssl.SSLError):
+        pass
+    writer.close()
+    with contextlib.suppress(ConnectionError, ssl.SSLError):
+        await writer.wait_closed()
+
+
+# -- Framing faults (issue 15 §1, §4): the same bytes, one verdict on every engine -----------------------
+
+#: A complete response written in the same packet as the answer a second request would get.
+_STALE = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nSTALE-BYTES"
+
+RAW_RESPONSES.update(
+    {
+        # Bytes after a complete response on a kept-alive connection: never the next response.
+        "faults-204-length-then-stale": b"HTTP/1.1 204 No Content\r\nContent-Length: 46\r\n\r\n" + _STALE + KEEP_OPEN,
+        "faults-304-then-stale": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 46\r\n\r\n" + _STALE + KEEP_OPEN,
+        "faults-body-then-stale": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + _STALE + KEEP_OPEN,
+        "faults-head-with-body": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + KEEP_OPEN,
+        "faults-204-with-body": b"HTTP/1.1 204 No Content\r\n\r\nhello" + KEEP_OPEN,
+        "faults-longer-than-length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello, and more" + KEEP_OPEN,
+        # Heads and framing the engines' parsers used to judge differently.
+        "faults-status-099": b"HTTP/1.1 099 Early\r\nContent-Length: 2\r\n\r\nok",
+        "faults-status-101-no-upgrade": b"HTTP/1.1 101 Switching Protocols\r\n\r\nok",
+        "faults-status-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nok",
+        "faults-length-superscript": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nok",
+        "faults-length-list": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+        "faults-length-repeated": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        "faults-length-plus": b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+        "faults-chunk-size-0x": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        "faults-chunk-size-plus": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+        "faults-chunked-lf-only": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+        "faults-chunk-data-lf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n",
+        "faults-chunk-size-lf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        "faults-chunk-too-long": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+        # Connections that fail around the request.
+        "faults-reset-after-request": RESET,
+        "faults-keep-alive-then-drop": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst" + CLOSE_NEXT,
+    }
+)

@@ -11,9 +11,11 @@ from multidict import CIMultiDict
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
 from tether.exceptions import ProtocolError
-from tether.http import TOKEN, Headers, HttpProtocolVersion
+from tether.http import TOKEN, Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
 
 __all__ = [
+    "IDEMPOTENT_METHODS",
     "NO_BODY_STATUSES",
     "HeadersMemo",
     "READ_CHUNK_SIZE",
@@ -23,8 +25,10 @@ __all__ = [
     "header_block",
     "header_block_problem",
     "protocol_version",
+    "replayable",
     "request_body_bytes",
     "response_headers",
+    "response_status",
 ]
 
 #: Responses that never carry a body, whatever their headers say (RFC 9110 6.4.1).
@@ -64,15 +68,35 @@ def expected_body_length(method: str, status: int, headers: Headers) -> int | No
     if "Transfer-Encoding" in fields:
         return None
     lines = fields.getall("Content-Length", None)
-    if lines is None:
-        return None
-    if len(lines) == 1 and lines[0].isdigit():
-        return int(lines[0])
-    values = {value.strip() for line in lines for value in line.split(",")}
-    if len(values) != 1:
-        return None
-    value = values.pop()
-    return int(value) if value.isdigit() else None
+    if lines is None or len(lines) != 1 or _DIGITS.match(lines[0]) is None:
+        return None  # response_headers refuses these: never reached with checked headers
+    return int(lines[0])
+
+
+#: A Content-Length value: ASCII digits only (`str.isdigit` also takes "²" and "٣"), 1*DIGIT.
+_DIGITS = re.compile(r"[0-9]+\Z")
+
+#: RFC 9110 9.2.2: a request with one of these methods may be sent again with the same effect.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def replayable(request: HttpRequestData) -> bool:
+    """Whether the engine may send `request` once more on a new connection when a kept-alive one
+    turned out dead before any byte of the response arrived (RFC 9112 9.3.1): its method is
+    idempotent and its body, if any, is in memory (a stream cannot be sent twice)."""
+    return request.method in IDEMPOTENT_METHODS and request_body_bytes(request.body) is not None
+
+
+def response_status(code: int, reason: str | None, where: object = "") -> HttpStatusCode:
+    """The status of a final response to `execute`, or a ProtocolError for one tether cannot take as
+    final: a code below 100 (not a status class at all), or 101 Switching Protocols -- `execute` never
+    asks for an upgrade (`Upgrade` is an engine-controlled header; WebSockets upgrade through their own
+    SPI), and RFC 9110 7.8 forbids switching to a protocol the client did not ask for."""
+    if code == 101:
+        raise ProtocolError(f"Response from {where} switched protocols (101) without being asked to")
+    if not 100 <= code <= 999:
+        raise ProtocolError(f"Invalid status code {code:03d} in the response from {where}")
+    return HttpStatusCode.of(code, reason or None)
 
 
 def request_body_bytes(content: OutgoingContent) -> bytes | None:
@@ -191,10 +215,10 @@ def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClient
             # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
             raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
     lengths = headers.getall("Content-Length", None)
-    if lengths is not None and not (len(lengths) == 1 and lengths[0].isdigit()):
-        found = {v.strip() for line in lengths for v in line.split(",")}
-        if len(found) > 1 or not all(v.isdigit() for v in found):
-            raise ProtocolError(f"Invalid Content-Length {sorted(found)} from {where}")
+    if lengths is not None and not (len(lengths) == 1 and _DIGITS.match(lengths[0])):
+        # RFC 9112 6.3: one number, nothing else. A list or a repeat of the same number ("5, 5") is
+        # refused too: RFC 9110 8.6 lets a recipient reject it, and llhttp does, so every engine does.
+        raise ProtocolError(f"Invalid Content-Length {lengths} from {where}")
     return Headers(headers)
 
 
