@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import _EXC_SENTINEL
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent, WriterChannelContent
@@ -39,6 +41,7 @@ from tether.engine.support import (
     prime_read_buffers,
     protocol_version,
     request_body_bytes,
+    response_end,
     response_status,
 )
 from tether.exceptions import (
@@ -106,7 +109,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             }
             if config.customize_session is not None:
                 config.customize_session(kwargs)
-            kwargs["connector"] = aiohttp.TCPConnector(**kwargs["connector"])
+            kwargs["connector"] = _Connector(**kwargs["connector"])
             self._session = aiohttp.ClientSession(**kwargs)
         return self._session
 
@@ -193,6 +196,61 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _ResponseHandler(ResponseHandler):
+    """aiohttp's connection protocol, except that bytes after a complete response are extra data,
+    never the next response (RFC 9112 6.3) -- nor an error of the response they came with.
+
+    llhttp parses everything it is given: a 204 or HEAD response with a "body", or a body longer
+    than its Content-Length, arriving in one read, makes it fail on the bytes after the response,
+    and aiohttp then fails that response, which is complete. When that happens on the first bytes
+    of a response, the response is parsed again from a fresh parser, up to the end its framing gives
+    (`response_end`), and whatever follows is dropped with the connection. Costs nothing until llhttp
+    fails."""
+
+    _tether_params: dict[str, Any] | None = None
+    _tether_first: bytes | None = None  # the first bytes of a response, while llhttp parses them
+    _tether_fresh = False  # the next bytes are the first of a response
+    _tether_done = False  # the response is complete: what still arrives is dropped
+
+    def set_response_params(self, **params: Any) -> None:
+        self._tether_params = params
+        self._tether_fresh = True
+        self._tether_done = False
+        super().set_response_params(**params)
+
+    def data_received(self, data: bytes) -> None:
+        if self._tether_done:
+            return  # after a complete response: extra data (the connection is closed on release)
+        if not self._tether_fresh:
+            super().data_received(data)
+            return
+        self._tether_fresh = False
+        self._tether_first = data
+        try:
+            super().data_received(data)
+        finally:
+            self._tether_first = None
+
+    def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
+        data, self._tether_first = self._tether_first, None
+        params = self._tether_params
+        if data is not None and params is not None:
+            end = response_end(data, head_request=self._skip_payload)
+            if end is not None and end < len(data):
+                super().set_response_params(**params)  # a fresh parser for the response alone
+                super().data_received(data[:end])
+                self._tether_done = True
+                self._should_close = True
+                return
+        super().set_exception(exc, exc_cause)
+
+
+class _Connector(aiohttp.TCPConnector):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(_ResponseHandler, loop=self._loop)  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=64)

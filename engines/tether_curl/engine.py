@@ -35,6 +35,8 @@ from tether.engine import (
     SSECapability,
 )
 from tether.engine.support import (
+    IDEMPOTENT_METHODS,
+    ChunkedDecoder,
     HeadersMemo,
     chunks_of,
     expected_body_length,
@@ -122,7 +124,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.ACCEPT_ENCODING, None)  # no decoding: bodies arrive raw
         handle.setopt(pycurl.HTTP_CONTENT_DECODING, 0)
-        handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 1)
+        # Chunked bodies arrive raw and tether decodes them (ChunkedDecoder): libcurl's decoder takes
+        # bare LFs and other framing every other engine refuses. libcurl still finds the body's end.
+        handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 0)
         handle.setopt(pycurl.PATH_AS_IS, 1)
         handle.setopt(pycurl.TCP_NODELAY, 1)
         handle.setopt(pycurl.PIPEWAIT, 1)
@@ -196,6 +200,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if applied[3] != (method, upload):
             _set_method(handle, method, upload)
             applied[3] = (method, upload)
+        # libcurl sends a request again when a kept-alive connection dies before the response, whatever
+        # its method; it cannot for a body it would have to rewind (upload_bytes refuses that unless
+        # the method is idempotent). A non-idempotent request without body bytes is never sent twice
+        # by sending it on a connection of its own.
+        fresh = upload and not streaming and not data and method not in IDEMPOTENT_METHODS
+        if applied[6] != fresh:
+            handle.setopt(pycurl.FRESH_CONNECT, 1 if fresh else 0)
+            applied[6] = fresh
         if upload:
             if streaming:
                 length = body.content_length
@@ -207,7 +219,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             else:
                 assert data is not None
                 handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
-                transfer.upload_bytes(data)
+                transfer.upload_bytes(data, replayable=method in IDEMPOTENT_METHODS)
         request_headers = request.headers
         if not request_headers.multidict:
             lines = _ALL_SUPPRESSED
@@ -260,13 +272,23 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             multi.cancel(transfer)
             raise
         expected = expected_body_length(request.method, status, headers_in)
+        decoder = (
+            ChunkedDecoder(request.url)
+            if expected is None and version[0] == "1" and "Transfer-Encoding" in headers_in
+            else None
+        )
         complete = transfer.completed_body()
         if complete is not None and (expected is None or len(complete) == expected):
             # The whole (small) response arrived with its head: no stream machinery needed.
+            if decoder is not None:
+                complete = decoder.feed(complete)
+                decoder.finish()
             channel = ByteReadChannel.from_bytes(complete)
         else:
             channel = ByteReadChannel(
-                _mapped_body(transfer, request), on_close=lambda: multi.cancel(transfer), expected_length=expected
+                _mapped_body(transfer, request, decoder),
+                on_close=lambda: multi.cancel(transfer),
+                expected_length=expected,
             )
         return HttpResponseData(
             status=status_in,
@@ -291,8 +313,8 @@ _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
 #: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, upload),
-#: header lines, URL text.
-_APPLIED = 6
+#: header lines, URL text, fresh connection.
+_APPLIED = 7
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 #: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).
 #: It adds no User-Agent (USERAGENT is empty on every handle) and no Content-Type (bodies are uploads, never
@@ -320,13 +342,21 @@ def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:
         handle.setopt(pycurl.CUSTOMREQUEST, method)
 
 
-async def _mapped_body(transfer: Transfer, request: HttpRequestData) -> AsyncIterator[bytes]:
-    """The streamed body, libcurl's errors mapped where the data ends."""
+async def _mapped_body(
+    transfer: Transfer, request: HttpRequestData, decoder: ChunkedDecoder | None
+) -> AsyncIterator[bytes]:
+    """The streamed body (chunked framing decoded), libcurl's errors mapped where the data ends."""
     try:
         async for chunk in transfer.body():
+            if decoder is not None:
+                chunk = decoder.feed(chunk)
+                if not chunk:
+                    continue
             yield chunk
     except (CurlError, HeadError, SocketIdle) as exc:
         raise _translate(exc, request) from exc
+    if decoder is not None:
+        decoder.finish()
 
 
 def _translate(exc: CurlError | HeadError | SocketIdle, request: HttpRequestData) -> TetherError:

@@ -63,6 +63,7 @@ class Transfer:
         "_head_from",
         "_producer",
         "_raw_head",
+        "_replay",
         "_seen_activity",
         "_socket_timeout",
         "_upload",
@@ -102,6 +103,7 @@ class Transfer:
         self._upload_paused = False
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
+        self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
         self.abort_reason: BaseException | None = None
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
@@ -114,17 +116,23 @@ class Transfer:
         handle.setopt(pycurl.HEADERFUNCTION, self._raw_head.append)
         handle.setopt(pycurl.WRITEFUNCTION, self._on_write)
 
-    def upload_bytes(self, data: bytes) -> None:
-        """The whole body is in memory: libcurl reads it straight from a memoryview."""
+    def upload_bytes(self, data: bytes, *, replayable: bool) -> None:
+        """The whole body is in memory: libcurl reads it straight from a memoryview. `replayable`:
+        libcurl may rewind it to send the request again (it does so on a kept-alive connection that
+        died before the response; tether allows that for idempotent requests only)."""
         if data:
             self._upload.append(memoryview(data))
             self._upload_queued = len(data)
         self._upload_finished = True
-        self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+        self._replay = data if replayable else None
+        handle = self.handle
+        handle.setopt(pycurl.READFUNCTION, self._on_read)
+        handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)
 
     def upload_stream(self, source: AsyncIterator[bytes]) -> None:
         """The body is produced while it is sent; the read callback pauses when it runs dry."""
         self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+        self.handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)  # a stream cannot be rewound
         self._producer = self.owner.loop.create_task(self._produce(source))
 
     def watch_socket(self, timeout: float | None) -> None:
@@ -201,6 +209,17 @@ class Transfer:
         if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
+
+    def _on_seek(self, offset: int, origin: int) -> int:
+        """libcurl rewinds the body to send the request again: only a replayable one, to its start."""
+        data = self._replay
+        if data is None or offset != 0 or origin != 0:
+            return pycurl.SEEKFUNC_CANTSEEK  # the transfer fails (CURLE_SEND_FAIL_REWIND)
+        self._upload.clear()
+        if data:
+            self._upload.append(memoryview(data))
+        self._upload_queued = len(data)
+        return pycurl.SEEKFUNC_OK
 
     # -- the asyncio side --------------------------------------------------------------------------
     async def _produce(self, source: AsyncIterator[bytes]) -> None:

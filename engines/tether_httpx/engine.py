@@ -35,9 +35,12 @@ from tether.engine import (
     SSECapability,
 )
 from tether.engine.support import (
+    HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    header_block,
+    header_block_problem,
     prime_read_buffers,
     protocol_version,
     replayable,
@@ -56,6 +59,7 @@ from tether.exceptions import (
 )
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_httpx.heads import record_heads
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -79,6 +83,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         super().__init__(config)
         self._ssl = create_ssl_context(config)
         self._pools: dict[str, list[_Shard]] = {}
+        self._heads = HeadersMemo()  # checked headers by the text of their field lines
         prime_read_buffers()  # httpx (anyio) reads through asyncio's socket transports
 
     @functools.cached_property
@@ -140,7 +145,9 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
         if config.customize_client is not None:
             config.customize_client(kwargs)
-        return httpx.AsyncClient(**kwargs)
+        client = httpx.AsyncClient(**kwargs)
+        record_heads(client)  # h11 normalises Content-Length before tether could see it
+        return client
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         timeouts = request.timeout
@@ -196,7 +203,16 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             await response.aclose()
 
         try:
-            response_headers = response_headers_of(response.headers.raw, self.config, request.url)
+            fields = getattr(response.extensions.get("network_stream"), "fields", None)
+            if fields is None:  # HTTP/2, or a transport of the customize_client hook
+                response_headers = response_headers_of(response.headers.raw, self.config, request.url)
+            else:  # the head as it arrived (heads.py), checked as the Curl engine checks its heads
+                response_headers = self._heads.get(fields)  # type: ignore[assignment]
+                if response_headers is None:
+                    checked = header_block(fields, self.config, request.url)
+                    if checked is None:
+                        raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(fields)}")
+                    response_headers = self._heads.put(fields, checked)
             status = response_status(response.status_code, response.reason_phrase, request.url)
         except TetherError:
             await close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import errno
 import functools
 import http.client
@@ -56,6 +57,7 @@ from tether.engine.support import (
     expected_body_length,
     header_block,
     protocol_version,
+    replayable,
     request_body_bytes,
     response_status,
 )
@@ -72,7 +74,7 @@ from tether.http import Headers
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_urllib3.loop_pool import LoopConnections
-from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES
+from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES, TAKEN
 
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 
@@ -193,6 +195,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
         request_time = time.monotonic()
         response: urllib3.BaseHTTPResponse | None = None
+        # RFC 9112 9.3.1, as libcurl does: a kept-alive connection that turns out dead before any byte
+        # of the response costs an idempotent request one more try, on a new connection.
+        may_send_again = replayable(request)
         if (
             inline_allowed
             and self._loop_sends
@@ -204,24 +209,44 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             if isinstance(result, HttpResponseData):
                 slots.release()  # the body is in memory, the connection already idle again
                 return result
-            response = result
+            if result is _SENT_ON_DEAD_CONNECTION:
+                may_send_again = False  # that was the one more try; the worker sends it on a new connection
+            else:
+                response = result
 
         def send() -> urllib3.BaseHTTPResponse:
             timeouts = request.timeout
             timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
             with _mapped_errors(request):
-                response = self._pool.urlopen(
-                    request.method,
-                    str(request.url),
-                    body=payload,
-                    headers=headers,
-                    redirect=False,
-                    retries=False,
-                    timeout=timeout,
-                    preload_content=False,
-                    decode_content=False,
-                    chunked=chunked,
-                )
+                TAKEN.reused = False
+                try:
+                    response = self._pool.urlopen(
+                        request.method,
+                        str(request.url),
+                        body=payload,
+                        headers=headers,
+                        redirect=False,
+                        retries=False,
+                        timeout=timeout,
+                        preload_content=False,
+                        decode_content=False,
+                        chunked=chunked,
+                    )
+                except urllib3.exceptions.ProtocolError as exc:
+                    if not (may_send_again and TAKEN.reused and _died_before_response(exc)):
+                        raise
+                    response = self._pool.urlopen(
+                        request.method,
+                        str(request.url),
+                        body=payload,
+                        headers=headers,
+                        redirect=False,
+                        retries=False,
+                        timeout=timeout,
+                        preload_content=False,
+                        decode_content=False,
+                        chunked=chunked,
+                    )
                 _assert_head_parsed(response)
                 if inline_allowed:
                     _read_inline(response)
@@ -271,7 +296,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         headers: dict[str, str],
         loop: asyncio.AbstractEventLoop,
         request_time: float,
-    ) -> HttpResponseData | urllib3.BaseHTTPResponse | None:
+    ) -> HttpResponseData | urllib3.BaseHTTPResponse | _DeadConnection | None:
         """The fast path for plain HTTP on a kept-alive connection: send and wait on the event loop, no
         thread switch. The small request goes into an idle socket's empty send buffer, so the send
         cannot block; the loop waits for the socket to become readable; when the whole response
@@ -282,6 +307,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         without urllib3's response machinery: it comes back as the finished `HttpResponseData`.
 
         None: no idle connection was ready (nothing was sent); the caller takes the worker path.
+        `_SENT_ON_DEAD_CONNECTION`: the connection died before any byte of the response, and the
+        request may be sent once more (`replayable`): the caller sends it again from a worker.
         """
         url = request.url
         origin = (url.raw_host, url.port)
@@ -333,6 +360,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     if buffered is not _NOTHING_YET:
                         break
                     # A read event queued before the previous response was consumed: wait again.
+                if buffered is _BUFFERED and not status_end and replayable(request):
+                    return _SENT_ON_DEAD_CONNECTION  # closed below: it is never reused
                 if buffered is _BUFFERED_CHECKED_HEAD:
                     framed = self._framed(request, conn, owned, status_end, head_end, end, request_time)
                     if framed is not None:
@@ -545,6 +574,20 @@ def _buffered(sock: socket.socket, buffer: bytearray) -> tuple[str, int, int, in
     if length is None or size < head_end + int(length.group(1)):
         return _NOT_BUFFERED, 0, 0, 0
     return state, status_end, head_end, head_end + int(length.group(1))
+
+
+class _DeadConnection(enum.Enum):
+    SENT = "sent on a dead connection"
+
+
+_SENT_ON_DEAD_CONNECTION = _DeadConnection.SENT
+
+
+def _died_before_response(exc: urllib3.exceptions.ProtocolError) -> bool:
+    """Whether urllib3's "Connection aborted." means no byte of the response arrived: http.client's
+    RemoteDisconnected (closed before the status line), a reset, a broken pipe."""
+    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__
+    return isinstance(cause, (ConnectionResetError, BrokenPipeError))  # RemoteDisconnected is one
 
 
 _BARE_CR = re.compile(rb"\r(?!\n)")

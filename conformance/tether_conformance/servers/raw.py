@@ -188,3 +188,7 @@ RAW_RESPONSES.update(
         "faults-keep-alive-then-drop": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst" + CLOSE_NEXT,
     }
 )
+
+RAW_RESPONSES["faults-bad-head-then-stale"] = (
+    b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 2\r\n\r\nok" + _STALE + KEEP_OPEN
+)

@@ -15,7 +15,10 @@ from tether.http import TOKEN, Headers, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 
 __all__ = [
+    "CHUNK_SIZE_LINE",
     "IDEMPOTENT_METHODS",
+    "MAX_CHUNK_LINE",
+    "ChunkedDecoder",
     "NO_BODY_STATUSES",
     "HeadersMemo",
     "READ_CHUNK_SIZE",
@@ -27,6 +30,7 @@ __all__ = [
     "protocol_version",
     "replayable",
     "request_body_bytes",
+    "response_end",
     "response_headers",
     "response_status",
 ]
@@ -290,3 +294,156 @@ def prime_read_buffers() -> None:
         _read_buffers_primed = True
         block = bytearray(_READ_BUFFER_PRIME)
         del block
+
+
+_FINAL_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+#: A chunk-size line (RFC 9112 7.1): 1*HEXDIG, an optional extension, CRLF; whitespace after the size
+#: is taken (as h11, llhttp and http.client take it). At most 16 digits (64 bits).
+CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
+_CHUNK_SIZE_LINE = CHUNK_SIZE_LINE
+_LENGTH_FIELD = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,18})[ \t]*\r?\n", re.IGNORECASE)
+_CHUNKED_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:[ \t]*chunked[ \t]*\r?\n", re.IGNORECASE)
+
+
+def response_end(data: bytes, *, head_request: bool = False) -> int | None:
+    """Where the HTTP/1.x response at the start of `data` ends (interim 1xx heads included), by
+    RFC 9112 6.3 framing: a HEAD's, 204's and 304's after the head, a Content-Length body after that
+    many bytes, a chunked body after its last chunk and trailers. None when that end is not in `data`,
+    the body runs until the connection closes, or the framing is malformed (the engine's parser says
+    how). Pure, and only for an engine's recovery path: what follows the end is extra data, never the
+    next response (RFC 9112 6.3)."""
+    start = 0
+    while True:
+        status_line = _FINAL_STATUS_LINE.match(data, start)
+        if status_line is None:
+            return None
+        blank = data.find(b"\n\r\n", status_line.end() - 1)
+        bare = data.find(b"\n\n", status_line.end() - 1)
+        if blank < 0 or (0 <= bare < blank):
+            if bare < 0:
+                return None
+            head_end = bare + 2
+        else:
+            head_end = blank + 3
+        status = int(status_line.group(1))
+        if 100 <= status < 200 and status != 101:
+            start = head_end
+            continue
+        break
+    head = data[status_line.end() - 1 : head_end]
+    if head_request or status in NO_BODY_STATUSES or status < 200:
+        return head_end
+    if _CHUNKED_FIELD.search(head):
+        return _chunked_end(data, head_end)
+    lengths = _LENGTH_FIELD.findall(head)
+    if len(lengths) != 1:
+        return None
+    end = head_end + int(lengths[0])
+    return end if end <= len(data) else None
+
+
+def _chunked_end(data: bytes, position: int) -> int | None:
+    """Where a chunked body starting at `position` ends (after its trailer section), None when it does
+    not end in `data` or breaks RFC 9112 7.1 (hex sizes, CRLF after every line and chunk)."""
+    while True:
+        line = _CHUNK_SIZE_LINE.match(data, position)
+        if line is None:
+            return None
+        size = int(line.group(1), 16)
+        position = line.end()
+        if size == 0:
+            break
+        position += size
+        if data[position : position + 2] != b"\r\n":
+            return None
+        position += 2
+    while True:  # the trailer section: field lines up to an empty line
+        line_end = data.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        if line_end == position:
+            return position + 2
+        position = line_end + 2
+
+
+#: Longest chunk-size or trailer line a ChunkedDecoder buffers (http.client's and urllib3's limit).
+MAX_CHUNK_LINE = 65536
+
+
+class ChunkedDecoder:
+    """Strict chunked transfer decoding (RFC 9112 7.1), fed the raw body in pieces of any size.
+
+    Sizes are 1*HEXDIG (no `0x`, sign or space before them), every size line and chunk ends in CRLF;
+    a chunk extension and the trailer fields are skipped. For an engine whose library accepts looser framing
+    (libcurl takes bare LFs), so every engine gives the same verdict. Bytes after the last chunk's
+    trailer section are extra data, never part of the body (RFC 9112 6.3).
+
+        decoder = ChunkedDecoder()
+        body = decoder.feed(b"5\\r\\nhello\\r\\n0\\r\\n\\r\\n")   # b"hello"; decoder.done is True
+    """
+
+    __slots__ = ("_left", "_pending", "_state", "where")
+
+    _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+    def __init__(self, where: object = "") -> None:
+        self.where = where
+        self._state = self._SIZE
+        self._left = 0  # data bytes left in the current chunk
+        self._pending = b""  # an incomplete line (or CRLF) carried to the next piece
+
+    @property
+    def done(self) -> bool:
+        return self._state == self._DONE
+
+    def feed(self, data: bytes) -> bytes:
+        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken."""
+        if self._pending:
+            data, self._pending = self._pending + data, b""
+        size = len(data)
+        position = 0
+        out: list[bytes] = []
+        while position < size:
+            state = self._state
+            if state == self._DATA:
+                end = min(size, position + self._left)
+                out.append(data[position:end])
+                self._left -= end - position
+                position = end
+                if not self._left:
+                    self._state = self._DATA_END
+            elif state == self._DATA_END:
+                if size - position < 2:
+                    self._pending = data[position:]
+                    break
+                if data[position : position + 2] != b"\r\n":
+                    raise ProtocolError(f"Chunk data from {self.where} is not followed by CRLF")
+                position += 2
+                self._state = self._SIZE
+            elif state == self._DONE:
+                break  # extra data after the body: not ours
+            else:
+                line_end = data.find(b"\n", position) + 1
+                if not line_end:
+                    if size - position > MAX_CHUNK_LINE:
+                        raise ProtocolError(f"Chunk line from {self.where} is longer than {MAX_CHUNK_LINE} bytes")
+                    self._pending = data[position:]
+                    break
+                if state == self._SIZE:
+                    line = _CHUNK_SIZE_LINE.match(data, position, line_end)
+                    if line is None:
+                        raise ProtocolError(
+                            f"Malformed chunk size line {data[position:line_end][:60]!r} from {self.where}"
+                        )
+                    self._left = int(line.group(1), 16)
+                    self._state = self._DATA if self._left else self._TRAILER
+                elif line_end - position <= 2 and data[position : line_end - 1] in (b"", b"\r"):
+                    self._state = self._DONE  # the empty line after the trailer fields (field lines
+                    # may end in a bare LF, as a head's may: RFC 9112 2.2)
+                position = line_end
+        return b"".join(out) if len(out) != 1 else out[0]
+
+    def finish(self) -> None:
+        """The body ended (the transfer completed): ProtocolError unless the last chunk was seen."""
+        if self._state != self._DONE:
+            raise ProtocolError(f"Chunked body from {self.where} ended before its last chunk")
