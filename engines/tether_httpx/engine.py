@@ -53,6 +53,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_httpx.orphans import reclaim_orphans
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -133,7 +134,9 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
         if config.customize_client is not None:
             config.customize_client(kwargs)
-        return httpx.AsyncClient(**kwargs)
+        client = httpx.AsyncClient(**kwargs)
+        reclaim_orphans(client)  # httpcore#1093: cancelled requests would fill the pool for good
+        return client
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         timeouts = request.timeout

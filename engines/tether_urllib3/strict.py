@@ -20,6 +20,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
+from tether_urllib3.abort import Abortable
 from tether_urllib3.loop_pool import idle_and_open
 
 __all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "StrictHTTPResponse"]
@@ -77,7 +78,7 @@ class StrictHTTPResponse(http.client.HTTPResponse):
             http.client._read_headers(self.fp)  # type: ignore[attr-defined]
 
 
-class _StrictHTTPConnection(HTTPConnection):
+class _StrictHTTPConnection(Abortable, HTTPConnection):
     response_class = StrictHTTPResponse
     #: Set while the event loop watches this connection's socket (`loop_pool.LoopConnections`): told
     #: before the socket closes, so the loop stops watching a file descriptor that is about to go.
@@ -97,7 +98,7 @@ class _StrictHTTPConnection(HTTPConnection):
         super().close()
 
 
-class _StrictHTTPSConnection(HTTPSConnection):
+class _StrictHTTPSConnection(Abortable, HTTPSConnection):
     response_class = StrictHTTPResponse
 
 
