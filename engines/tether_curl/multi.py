@@ -56,6 +56,7 @@ class Transfer:
         "_body_paused",
         "_body_ready",
         "_buffered",
+        "_checked_at",
         "_head_done",
         "_head_from",
         "_producer",
@@ -104,6 +105,7 @@ class Transfer:
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
         self._quiet_since = 0.0
+        self._checked_at = 0.0
         self._socket_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -263,7 +265,7 @@ class Transfer:
     def start_watchdog(self) -> None:
         if self._socket_timeout is not None:
             self._seen_activity = self._activity
-            self._quiet_since = self.owner.loop.time()
+            self._quiet_since = self._checked_at = self.owner.loop.time()
             self._schedule_watchdog(self._socket_timeout)
 
     def _schedule_watchdog(self, delay: float) -> None:
@@ -280,13 +282,16 @@ class Transfer:
         owner = self.owner
         now = owner.loop.time()
         activity = self._activity + len(self._raw_head)
-        if activity != self._seen_activity:  # data moved without a socket event (a resumed transfer)
+        last_io = owner.last_io(self.handle)
+        if activity != self._seen_activity:
             self._seen_activity = activity
-            self._quiet_since = now
-        quiet_since = max(self._quiet_since, owner.last_io(self.handle))
+            if last_io <= self._checked_at:  # data moved with no socket event (a resumed transfer)
+                self._quiet_since = now
+        quiet_since = max(self._quiet_since, last_io)
         if not self.connected or self._body_paused:  # a slow reader is not a silent socket
             quiet_since = now
         self._quiet_since = quiet_since
+        self._checked_at = now
         if now - quiet_since < timeout:
             self._schedule_watchdog(quiet_since + timeout - now)
             return

@@ -21,6 +21,7 @@ from tether import (
     HttpClientConfig,
     ProtocolError,
     SocketTimeoutException,
+    TetherError,
 )
 from tether.engine import HttpClientEngineConfig
 from tether.plugins import HttpTimeout
@@ -38,6 +39,8 @@ HANG = 10.0
 async def bounded(action: Awaitable[T], what: str, limit: float = HANG) -> T:
     try:
         return await asyncio.wait_for(action, limit)
+    except TetherError:
+        raise  # tether's timeout exceptions are TimeoutErrors too: not a hang
     except asyncio.TimeoutError:
         raise AssertionError(f"{what}: still not done after {limit:g} s (hung)") from None
 
@@ -123,9 +126,12 @@ async def connect_timeout_then_healthy(t: CaseContext) -> None:
 async def cut_then_healthy(t: CaseContext) -> None:
     server = fault_server()
     async with t.client() as client:
-        for index in range(8):
-            await bounded(t.raises(ProtocolError, client.get(server.url("cut"))), "cut response")
+        for index in range(12):
+            cut = server.url("cut") if index % 2 else t.env.raw_url("truncated-content-length")
+            await bounded(t.raises(ProtocolError, client.get(cut)), "cut response")
             await ok(client, server.url("ok"), f"healthy request {index} after a cut one")
+            response = await bounded(client.get(t.env.http("/delay?seconds=0")), f"request {index} to another server")
+            t.equal(response.status, 200, "status")
 
 
 @case("faults", "connection-close-churn", timeout=120)
