@@ -27,9 +27,6 @@ __all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
 BODY_HIGH_WATER = 1024 * 1024
 #: Upload bytes queued ahead of libcurl per transfer.
 UPLOAD_HIGH_WATER = 1024 * 1024
-#: Seconds a socket libcurl stopped watching stays registered with the loop, in case the next
-#: transfer on the same kept-alive connection wants it again (it usually does, within microseconds).
-IDLE_SWEEP = 0.05
 
 _CSELECT_IN = pycurl.CSELECT_IN
 _CRLF = b"\r\n"
@@ -59,9 +56,11 @@ class Transfer:
         "_body_paused",
         "_body_ready",
         "_buffered",
+        "_checked_at",
         "_head_done",
         "_head_from",
         "_producer",
+        "_quiet_since",
         "_raw_head",
         "_replay",
         "_seen_activity",
@@ -107,6 +106,8 @@ class Transfer:
         self.abort_reason: BaseException | None = None
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
+        self._quiet_since = 0.0
+        self._checked_at = 0.0
         self._socket_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -283,24 +284,38 @@ class Transfer:
     def start_watchdog(self) -> None:
         if self._socket_timeout is not None:
             self._seen_activity = self._activity
+            self._quiet_since = self._checked_at = self.owner.loop.time()
             self._schedule_watchdog(self._socket_timeout)
 
     def _schedule_watchdog(self, delay: float) -> None:
         self._watchdog = self.owner.loop.call_later(delay, self._check_idle)
 
     def _check_idle(self) -> None:
-        # Runs every socket_timeout seconds: idle means no callback moved data since the last check.
-        if self.finished or self._socket_timeout is None:
+        # Idle means no byte moved on the transfer's socket for socket_timeout seconds. Each time the
+        # socket becomes ready counts (a byte of a header line too, not only whole lines), and the
+        # check runs again when the quiet time would reach the timeout: it fires within the timeout
+        # plus the loop's latency, not up to twice the timeout.
+        timeout = self._socket_timeout
+        if self.finished or timeout is None:
             return
+        owner = self.owner
+        now = owner.loop.time()
         activity = self._activity + len(self._raw_head)
-        moved = activity != self._seen_activity
-        self._seen_activity = activity
-        waiting_for_reader = self._body_paused  # a slow reader is not a silent socket
-        if not self.connected or waiting_for_reader or moved:
-            self._schedule_watchdog(self._socket_timeout)
+        last_io = owner.last_io(self.handle)
+        if activity != self._seen_activity:
+            self._seen_activity = activity
+            if last_io <= self._checked_at:  # data moved with no socket event (a resumed transfer)
+                self._quiet_since = now
+        quiet_since = max(self._quiet_since, last_io)
+        if not self.connected or self._body_paused:  # a slow reader is not a silent socket
+            quiet_since = now
+        self._quiet_since = quiet_since
+        self._checked_at = now
+        if now - quiet_since < timeout:
+            self._schedule_watchdog(quiet_since + timeout - now)
             return
-        self.abort_reason = SocketIdle(self._socket_timeout)
-        self.owner.abort_soon(self)
+        self.abort_reason = SocketIdle(timeout)
+        owner.abort_soon(self)
 
     def finish(self, error: BaseException | None) -> None:
         if self._watchdog is not None:
@@ -376,7 +391,7 @@ class CurlMultiLoop:
         self._collect_pending = False
         self._watched: dict[int, int] = {}  # fd -> events registered with the loop
         self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
-        self._sweep: asyncio.TimerHandle | None = None
+        self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
         self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
@@ -459,25 +474,20 @@ class CurlMultiLoop:
 
     # -- libcurl -> asyncio ---------------------------------------------------------------------------
     def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
+        # The loop watches exactly what libcurl wants, and stops the moment libcurl says so: libcurl
+        # says POLL_REMOVE before it closes a socket, and may close it (and open another with the
+        # same number) right after. A registration kept past that point would watch a closed file
+        # (epoll drops it, the selector does not), so a new socket with that number -- libcurl's,
+        # or any other code's on this loop -- would never be watched, or would be unregistered by us.
         if event == pycurl.POLL_REMOVE:
-            # Keep the loop's registration a moment: the next transfer on this kept-alive
-            # connection usually wants the same events, and re-registering costs two epoll_ctl calls
-            # per request. The sweep drops registrations still unwanted after IDLE_SWEEP seconds, so
-            # a socket libcurl closes later is never left registered for long.
-            self._wanted[fd] = 0
-            if self._sweep is None:
-                self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
+            self._wanted.pop(fd, None)
+            self._io_at.pop(fd, None)
+            if fd in self._watched:
+                self._register(fd, 0)
             return
         self._wanted[fd] = event
         if self._watched.get(fd, 0) != event:
             self._register(fd, event)
-
-    def _sweep_idle(self) -> None:
-        self._sweep = None
-        for fd, wanted in list(self._wanted.items()):
-            if not wanted:
-                del self._wanted[fd]
-                self._register(fd, 0)
 
     def _register(self, fd: int, event: int) -> None:
         registered = self._watched.pop(fd, 0)
@@ -485,34 +495,28 @@ class CurlMultiLoop:
             self.loop.remove_reader(fd)
         if registered & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
             self.loop.remove_writer(fd)
-        try:
-            if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
-                self.loop.add_reader(fd, self._readable, fd)
-            if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
-                self.loop.add_writer(fd, self._writable, fd)
-        except OSError:
-            # The fd number was closed and reused behind our back: drop the stale registration.
-            self.loop.remove_reader(fd)
-            self.loop.remove_writer(fd)
-            registered = 0
-            if event & pycurl.POLL_IN:
-                self.loop.add_reader(fd, self._readable, fd)
-            if event & pycurl.POLL_OUT:
-                self.loop.add_writer(fd, self._writable, fd)
+        if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
+            self.loop.add_reader(fd, self._readable, fd)
+        if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
+            self.loop.add_writer(fd, self._writable, fd)
         if event:
             self._watched[fd] = event
 
     def _readable(self, fd: int) -> None:
-        if self._wanted.get(fd, 0) & pycurl.POLL_IN:
-            self._action(fd, _CSELECT_IN)
-        else:  # an idle kept-alive connection became readable (the server closed it): stop watching
-            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_IN)
+        self._io_at[fd] = self.loop.time()
+        self._action(fd, _CSELECT_IN)
 
     def _writable(self, fd: int) -> None:
-        if self._wanted.get(fd, 0) & pycurl.POLL_OUT:
-            self._action(fd, pycurl.CSELECT_OUT)
-        else:
-            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_OUT)
+        self._io_at[fd] = self.loop.time()
+        self._action(fd, pycurl.CSELECT_OUT)
+
+    def last_io(self, handle: pycurl.Curl) -> float:
+        """When the socket `handle` uses last became readable or writable (0.0: not seen)."""
+        try:
+            fd = handle.getinfo(pycurl.ACTIVESOCKET)
+        except pycurl.error:
+            return 0.0
+        return self._io_at.get(fd, 0.0)
 
     def _on_timer(self, timeout_ms: int) -> None:
         if timeout_ms == 0:  # "act now", as on every add_handle: one action per loop iteration
@@ -595,8 +599,6 @@ class CurlMultiLoop:
             self._register(fd, 0)
         if self._timer is not None:
             self._timer.cancel()
-        if self._sweep is not None:
-            self._sweep.cancel()
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()

@@ -60,6 +60,7 @@ from tether.exceptions import (
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_httpx.heads import record_heads
+from tether_httpx.orphans import reclaim_orphans
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -147,6 +148,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             config.customize_client(kwargs)
         client = httpx.AsyncClient(**kwargs)
         record_heads(client)  # h11 normalises Content-Length before tether could see it
+        reclaim_orphans(client)  # httpcore#1093: cancelled requests would fill the pool for good
         return client
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:

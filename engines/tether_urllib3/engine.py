@@ -18,6 +18,7 @@ import importlib.util
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -73,6 +74,7 @@ from tether.exceptions import (
 from tether.http import Headers
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_urllib3.abort import WorkerCall, shut_down
 from tether_urllib3.loop_pool import LoopConnections
 from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES, TAKEN
 
@@ -119,6 +121,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._http_pools: dict[tuple[str | None, int | None], HTTPConnectionPool] = {}
         self._loop_conns: LoopConnections | None = None
         self._idle_limit = config.max_connections_per_host or config.max_connections
+        self._calls: set[WorkerCall] = set()  # blocking calls on workers right now (aborted by close())
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -253,7 +256,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 return response
 
         if response is None:
-            response = await _in_worker(self._executor, loop, send)
+            response = await _in_worker(self._executor, loop, send, self._calls)
         try:
             raw_headers = _header_lines(response)
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
@@ -268,7 +271,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             if not released:
                 released = True
                 slots.release()
-                response.release_conn() if response.closed else response.close()
+                if response.closed:  # read to the end: the connection goes back to its pool
+                    response.release_conn()
+                else:
+                    self._abandon(response)
 
         inline: bytes | None = getattr(response, "_tether_inline", None)
         if inline is not None:
@@ -398,7 +404,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
             if on_loop:
                 return finish()
-            return await _in_worker(self._executor, loop, finish)
+            return await _in_worker(self._executor, loop, finish, self._calls)
         except Exception as exc:
             mapped = _translated(exc, request)
             if mapped is None:
@@ -470,13 +476,44 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         while chunk := await loop.run_in_executor(self._executor, read):
             yield chunk
 
+    def _abandon(self, response: urllib3.BaseHTTPResponse) -> None:
+        """A response closed before its end (cancelled, or the caller stopped reading): returns at
+        once. A worker may be blocked reading it, holding the lock `response.close()` takes: the
+        socket is shut down (which wakes that worker), and the response is closed on a worker."""
+        conn = getattr(response, "_connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is None:  # released already, or read through http.client's file only
+            raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
+            sock = getattr(raw, "_sock", None)
+        shut_down(sock)
+        try:
+            self._executor.submit(response.close)
+        except RuntimeError:  # the executor is shut down (the engine is closing): a thread of its own
+            threading.Thread(target=response.close, name="tether-urllib3-close", daemon=True).start()
+
     async def _close(self) -> None:
+        for call in list(self._calls):
+            call.abort()  # workers blocked on a server that never answers are freed first
         if self._loop_conns is not None:
             self._loop_conns.close()
-        pool, executor = self._pool, self._owned_executor
-        await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
+        executor = self._owned_executor
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_pools)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def _close_pools(self) -> None:
+        """Close every idle connection now. `PoolManager.clear()` only forgets its pools (urllib3 2
+        closes their connections when a pool is garbage-collected), which left them open."""
+        manager = self._pool
+        pools = list(self._http_pools.values())
+        for key in manager.pools.keys():  # noqa: SIM118 - the container refuses plain iteration
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pools.append(pool)
+        manager.clear()
+        self._http_pools.clear()
+        for pool in pools:
+            pool.close()
 
 
 def _keeps_alive(version: str, headers: Headers) -> bool:
@@ -635,18 +672,35 @@ def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLo
 
 
 def _in_worker(
-    executor: Executor, loop: asyncio.AbstractEventLoop, send: Callable[[], urllib3.BaseHTTPResponse]
+    executor: Executor,
+    loop: asyncio.AbstractEventLoop,
+    send: Callable[[], urllib3.BaseHTTPResponse],
+    calls: set[WorkerCall],
 ) -> asyncio.Future[urllib3.BaseHTTPResponse]:
     """Run `send` on a worker; the future settles on the loop. Lighter than run_in_executor + shield
     (no chained futures): the worker hands its outcome straight to the loop. Cancelling the future
-    does not interrupt the worker; a response it returns after that is closed, never leaked."""
+    aborts the worker's call (its socket is shut down: the worker is free again at once, never stuck
+    on a server that does not answer); a response it returns after that is closed, never leaked.
+    `calls` holds the calls in flight, for the engine's close()."""
     future: asyncio.Future[urllib3.BaseHTTPResponse] = loop.create_future()
+    call = WorkerCall()
+    calls.add(call)
+
+    def done(settled: asyncio.Future[urllib3.BaseHTTPResponse]) -> None:
+        calls.discard(call)
+        if settled.cancelled():
+            call.abort()
+
+    future.add_done_callback(done)
 
     def run() -> None:
         response: urllib3.BaseHTTPResponse | None = None
         error: BaseException | None = None
         try:
-            response = send()
+            with call:
+                if call.aborted:
+                    raise asyncio.CancelledError()
+                response = send()
         except BaseException as exc:
             error = exc
         try:

@@ -22,6 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
 from tether.engine.support import CHUNK_SIZE_LINE, MAX_CHUNK_LINE
+from tether_urllib3.abort import Abortable
 from tether_urllib3.loop_pool import idle_and_open
 
 __all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "TAKEN", "StrictHTTPResponse"]
@@ -105,7 +106,7 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         return super()._get_chunk_left()  # type: ignore[misc,no-any-return]
 
 
-class _StrictHTTPConnection(HTTPConnection):
+class _StrictHTTPConnection(Abortable, HTTPConnection):
     response_class = StrictHTTPResponse
     #: Set while the event loop watches this connection's socket (`loop_pool.LoopConnections`): told
     #: before the socket closes, so the loop stops watching a file descriptor that is about to go.
@@ -125,7 +126,7 @@ class _StrictHTTPConnection(HTTPConnection):
         super().close()
 
 
-class _StrictHTTPSConnection(HTTPSConnection):
+class _StrictHTTPSConnection(Abortable, HTTPSConnection):
     response_class = StrictHTTPResponse
 
 

@@ -12,6 +12,8 @@ import contextlib
 import socket
 import ssl
 import struct
+import threading
+from collections.abc import Awaitable, Callable
 
 from tether_conformance.servers.app import Counter
 
@@ -172,7 +174,7 @@ RAW_RESPONSES.update(
         # Heads and framing the engines' parsers used to judge differently.
         "faults-status-099": b"HTTP/1.1 099 Early\r\nContent-Length: 2\r\n\r\nok",
         "faults-status-101-no-upgrade": b"HTTP/1.1 101 Switching Protocols\r\n\r\nok",
-        "faults-status-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nok",
+        "faults-status-101-upgrade": b"HTTP/1.1 101 Switching\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nok",
         "faults-length-superscript": b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nok",
         "faults-length-list": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
         "faults-length-repeated": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
@@ -192,3 +194,146 @@ RAW_RESPONSES.update(
 RAW_RESPONSES["faults-bad-head-then-stale"] = (
     b"HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 2\r\n\r\nok" + _STALE + KEEP_OPEN
 )
+# -- Fault scenarios (issue 15, section 2: hangs, a blocked loop, a poisoned loop) --------------------
+
+#: A scripted answer: gets the connection after one request head was read; True keeps the connection
+#: for the next request (keep-alive), False closes it.
+FaultScript = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]]
+
+#: The longest any script keeps a connection open or dribbles bytes: every scenario ends by itself.
+FAULT_SCRIPT_LIMIT = 8.0
+
+
+async def _until_client_closes(reader: asyncio.StreamReader, limit: float = FAULT_SCRIPT_LIMIT) -> None:
+    async def drain() -> None:
+        while await reader.read(4096):
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+        await asyncio.wait_for(drain(), limit)
+
+
+def _answer(payload: bytes, *, keep_alive: bool = True) -> FaultScript:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        writer.write(payload)
+        await writer.drain()
+        return keep_alive
+
+    return script
+
+
+def _answer_then_stall(payload: bytes) -> FaultScript:
+    """Send `payload` (a head and the start of a body), then nothing until the client goes away."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        writer.write(payload)
+        await writer.drain()
+        await _until_client_closes(reader)
+        return False
+
+    return script
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    await _until_client_closes(reader)
+    return False
+
+
+def _drip(payload: bytes, interval: float) -> FaultScript:
+    """`payload` one byte per `interval` seconds (the whole of it, or until FAULT_SCRIPT_LIMIT)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FAULT_SCRIPT_LIMIT
+        for index in range(len(payload)):
+            if loop.time() > deadline:
+                return False
+            writer.write(payload[index : index + 1])
+            await writer.drain()
+            await asyncio.sleep(interval)
+        return False
+
+    return script
+
+
+async def _endless_continue(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    for _ in range(int(FAULT_SCRIPT_LIMIT / 0.01)):
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.01)
+    return False
+
+
+#: name -> script, served by `FaultServer` at `/<name>`.
+FAULT_SCRIPTS: dict[str, FaultScript] = {
+    "ok": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    "ok-close": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", keep_alive=False),
+    "cut": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", keep_alive=False),
+    "silent": _silent,
+    "stall-body": _answer_then_stall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000),
+    "stall-sse": _answer_then_stall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: one\n\n"),
+    "drip-head": _drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0.1),
+    "drip-endless-head": _drip(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000, 0.05),
+    "endless-continue": _endless_continue,
+}
+
+
+class FaultServer:
+    """A loopback server on a thread and event loop of its own, so a client that blocks its loop
+    cannot block the server as well (a blocked loop shows as a long gap, never as a deadlock).
+
+    `GET /<name>` runs `FAULT_SCRIPTS[name]`; `open_connections` counts the connections the client
+    has not closed yet (a leak check, read from any thread)."""
+
+    def __init__(self) -> None:
+        self.open_connections = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tether-fault-server", daemon=True)
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    async def _start(self) -> int:
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        port: int = server.sockets[0].getsockname()[1]
+        return port
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_connections += 1
+
+        async def answer() -> bool:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else "/"
+            script = FAULT_SCRIPTS.get(path.lstrip("/").split("?", 1)[0])
+            return script is not None and await script(reader, writer)
+
+        try:
+            for _ in range(10_000):  # requests on one connection
+                if not await asyncio.wait_for(answer(), FAULT_SCRIPT_LIMIT * 2):
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), FAULT_SCRIPT_LIMIT)
+            self.open_connections -= 1
+
+
+_fault_server: FaultServer | None = None
+_fault_server_lock = threading.Lock()
+
+
+def fault_server() -> FaultServer:
+    """The process's fault server, started on first use (a daemon thread: it ends with the process)."""
+    global _fault_server
+    with _fault_server_lock:
+        if _fault_server is None:
+            _fault_server = FaultServer().start()
+        return _fault_server

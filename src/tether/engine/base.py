@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Iterable
@@ -12,10 +13,18 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from tether.engine.capabilities import (
     DEFAULT_CAPABILITIES,
     HttpClientEngineCapability,
+    HttpTimeoutCapability,
+    HttpTimeoutConfig,
     SocksProxyCapability,
 )
 from tether.engine.config import HttpClientEngineConfig, ProxyType
-from tether.exceptions import ClientClosedError, InvalidHeaderError, UnsafeHeaderException, UnsupportedCapabilityError
+from tether.exceptions import (
+    ClientClosedError,
+    InvalidHeaderError,
+    SocketTimeoutException,
+    UnsafeHeaderException,
+    UnsupportedCapabilityError,
+)
 from tether.http import TOKEN, UNSAFE_HEADERS, Headers
 
 if TYPE_CHECKING:
@@ -69,6 +78,13 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
         if self._closed:
             raise ClientClosedError(f"Engine {self.name} is already closed")
+        config = self.config
+        timeouts = request.timeout
+        if timeouts.connect_timeout is None and config.connect_timeout is not None:
+            request = _with_timeouts(request, _default_connect(timeouts, config.connect_timeout))
+        limit = config.response_head_timeout
+        if limit is not None and timeouts.request_timeout is None and not _streamed(request.body):
+            return _head_within(self._execute(request), limit, request)
         return self._execute(request)  # returned, not awaited: no extra coroutine frame per request
 
     @abstractmethod
@@ -83,6 +99,57 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     async def _close(self) -> None:
         """Override to release the library's resources."""
         await asyncio.sleep(0)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_connect(timeouts: HttpTimeoutConfig, connect_timeout: float) -> HttpTimeoutConfig:
+    return dataclasses.replace(timeouts, connect_timeout=connect_timeout)
+
+
+def _with_timeouts(request: HttpRequestData, timeouts: HttpTimeoutConfig) -> HttpRequestData:
+    """The request with the engine's default connect timeout filled in (engines read only
+    `request.timeout`)."""
+    capabilities = dict(request.capabilities)
+    capabilities[HttpTimeoutCapability] = timeouts
+    return type(request)(request.url, request.method, request.headers, request.body, request.attributes, capabilities)
+
+
+def _streamed(body: object) -> bool:
+    """A body produced while it is sent (an upload, a duplex stream): its head may come late."""
+    from tether.content import StreamContent, WriterChannelContent
+
+    return isinstance(body, (StreamContent, WriterChannelContent))
+
+
+async def _head_within(
+    call: Coroutine[Any, Any, HttpResponseData], limit: float, request: HttpRequestData
+) -> HttpResponseData:
+    """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
+    `response_head_timeout`: a head dripped byte by byte, or endless interim 1xx heads, never hang a
+    request that has no timeout of its own. A timer cancels the task (no extra task per request)."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(limit, expire)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancellation was ours
+        if uncancel is not None:
+            uncancel()
+        raise SocketTimeoutException(
+            request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
+        ) from None
+    finally:
+        timer.cancel()
 
 
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
