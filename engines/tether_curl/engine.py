@@ -201,13 +201,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             _set_method(handle, method, upload)
             applied[3] = (method, upload)
         # libcurl sends a request again when a kept-alive connection dies before the response, whatever
-        # its method; it cannot for a body it would have to rewind (upload_bytes refuses that unless
-        # the method is idempotent). A non-idempotent request without body bytes is never sent twice
-        # by sending it on a connection of its own.
-        fresh = upload and not streaming and not data and method not in IDEMPOTENT_METHODS
-        if applied[6] != fresh:
-            handle.setopt(pycurl.FRESH_CONNECT, 1 if fresh else 0)
-            applied[6] = fresh
+        # its method (a body it must rewind only if upload_bytes allows: idempotent methods). A
+        # non-idempotent request is sent once: a second send is refused before it starts.
+        once = method not in IDEMPOTENT_METHODS
+        if once:
+            transfer.send_once()
+        elif applied[6]:
+            handle.unsetopt(pycurl.PREREQFUNCTION)
+        applied[6] = once
         if upload:
             if streaming:
                 length = body.content_length
@@ -313,7 +314,7 @@ _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
 #: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, upload),
-#: header lines, URL text, fresh connection.
+#: header lines, URL text, whether a second send is refused.
 _APPLIED = 7
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 #: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).

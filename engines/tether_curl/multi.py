@@ -64,6 +64,7 @@ class Transfer:
         "_raw_head",
         "_replay",
         "_seen_activity",
+        "_sends",
         "_socket_timeout",
         "_upload",
         "_upload_finished",
@@ -103,6 +104,7 @@ class Transfer:
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
+        self._sends = 0  # requests libcurl started to send (`send_once`)
         self.abort_reason: BaseException | None = None
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
@@ -210,6 +212,21 @@ class Transfer:
         if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
+
+    def send_once(self) -> None:
+        """Refuse a second send of this request (libcurl retries any request on a kept-alive
+        connection that died before the response; a non-idempotent one must not go out twice)."""
+        self.handle.setopt(pycurl.PREREQFUNCTION, self._on_send)
+
+    def _on_send(self, *connection: object) -> int:
+        self._sends += 1
+        if self._sends == 1:
+            return pycurl.PREREQFUNC_OK
+        if self.abort_reason is None:
+            self.abort_reason = HeadError(
+                "the kept-alive connection closed before the response; a non-idempotent request is not sent again"
+            )
+        return pycurl.PREREQFUNC_ABORT
 
     def _on_seek(self, offset: int, origin: int) -> int:
         """libcurl rewinds the body to send the request again: only a replayable one, to its start."""
