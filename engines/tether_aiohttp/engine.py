@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import ClientPayloadError
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.helpers import _EXC_SENTINEL
+from aiohttp.helpers import set_exception as aiohttp_set_exception
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent, WriterChannelContent
@@ -34,10 +36,14 @@ from tether.engine import (
     SSECapability,
 )
 from tether.engine.support import (
+    NO_BODY_STATUSES,
+    ChunkedDecoder,
     HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    final_head,
+    is_chunked,
     prime_read_buffers,
     protocol_version,
     request_body_bytes,
@@ -199,30 +205,57 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
 
 class _ResponseHandler(ResponseHandler):
-    """aiohttp's connection protocol, except that bytes after a complete response are extra data,
-    never the next response (RFC 9112 6.3) -- nor an error of the response they came with.
+    """aiohttp's connection protocol, with the framing verdicts every engine gives.
 
-    llhttp parses everything it is given: a 204 or HEAD response with a "body", or a body longer
-    than its Content-Length, arriving in one read, makes it fail on the bytes after the response,
-    and aiohttp then fails that response, which is complete. When that happens on the first bytes
-    of a response, the response is parsed again from a fresh parser, up to the end its framing gives
-    (`response_end`), and whatever follows is dropped with the connection. Costs nothing until llhttp
-    fails."""
+    Bytes after a complete response are extra data, never the next response (RFC 9112 6.3) -- nor
+    an error of the response they came with. llhttp parses everything it is given: a 204 or HEAD
+    response with a "body", or a body longer than its Content-Length, arriving in one read, makes it
+    fail on the bytes after the response, and aiohttp then fails that response, which is complete.
+    When that happens on the first bytes of a response, the response is parsed again from a fresh
+    parser, up to the end its framing gives (`response_end`), and whatever follows is dropped with
+    the connection. Costs nothing until llhttp fails.
+
+    Chunked framing is checked as RFC 9112 7.1 writes it (`ChunkedDecoder.check`, as the Curl engine
+    decodes it): aiohttp sets llhttp lenient outside dev mode, and it then takes bare LFs and spaces
+    in chunk lines. Costs one look at each response head (`final_head`) and, for a chunked body, a
+    scan of its chunk lines; the body bytes themselves are not copied.
+    """
 
     _tether_params: dict[str, Any] | None = None
     _tether_first: bytes | None = None  # the first bytes of a response, while llhttp parses them
     _tether_fresh = False  # the next bytes are the first of a response
     _tether_done = False  # the response is complete: what still arrives is dropped
+    _tether_head: bytes | None = None  # the start of a head still arriving
+    _tether_chunks: ChunkedDecoder | None = None  # checks the chunked body being received
 
     def set_response_params(self, **params: Any) -> None:
         self._tether_params = params
         self._tether_fresh = True
         self._tether_done = False
+        self._tether_head = None
+        self._tether_chunks = None
         super().set_response_params(**params)
 
     def data_received(self, data: bytes) -> None:
         if self._tether_done:
             return  # after a complete response: extra data (the connection is closed on release)
+        body_start = -1
+        if self._tether_fresh or self._tether_head is not None:
+            body_start = self._tether_look_at_head(data)
+        chunks = self._tether_chunks
+        if chunks is not None:
+            try:
+                used = chunks.check(data[body_start:] if body_start > 0 else data)
+            except ProtocolError as exc:
+                self._tether_refuse(exc, head_delivered=body_start < 0)
+                return
+            if chunks.done:
+                self._tether_chunks = None
+                end = max(body_start, 0) + used
+                if end < len(data):  # bytes after the last chunk: extra data, dropped with the connection
+                    self._tether_done = True
+                    self._should_close = True
+                    data = data[:end]
         if not self._tether_fresh:
             super().data_received(data)
             return
@@ -232,6 +265,34 @@ class _ResponseHandler(ResponseHandler):
             super().data_received(data)
         finally:
             self._tether_first = None
+
+    def _tether_look_at_head(self, data: bytes) -> int:
+        """Find the end of the response head; for a chunked body, start checking it. Where the body
+        starts in `data` when the head ended in it and the body is chunked, else -1."""
+        seen = self._tether_head
+        buffer = data if seen is None else seen + data
+        found = final_head(buffer)
+        if found is None:
+            # The head goes on in the next read; llhttp refuses one this long anyway.
+            self._tether_head = buffer if len(buffer) <= _HEAD_LOOK_LIMIT else None
+            return -1
+        self._tether_head = None
+        status, fields, head_end = found
+        if self._skip_payload or status in NO_BODY_STATUSES or not is_chunked(buffer[fields:head_end]):
+            return -1
+        self._tether_chunks = ChunkedDecoder("the server")
+        return head_end - (len(buffer) - len(data))
+
+    def _tether_refuse(self, exc: ProtocolError, *, head_delivered: bool) -> None:
+        self._tether_chunks = None
+        self._tether_done = True
+        error = ClientPayloadError(str(exc))
+        if head_delivered and self._payload is not None:
+            aiohttp_set_exception(self._payload, error)  # the body being read fails
+        else:
+            self.set_exception(error)  # the request fails
+        if self.transport is not None:
+            self.transport.close()
 
     def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
         data, self._tether_first = self._tether_first, None
@@ -245,6 +306,10 @@ class _ResponseHandler(ResponseHandler):
                 self._should_close = True
                 return
         super().set_exception(exc, exc_cause)
+
+
+#: Bytes of a head `_ResponseHandler` keeps while its end has not arrived (llhttp refuses longer ones).
+_HEAD_LOOK_LIMIT = 1024 * 1024
 
 
 class _Connector(aiohttp.TCPConnector):

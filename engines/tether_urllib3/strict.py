@@ -21,7 +21,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
-from tether.engine.support import CHUNK_SIZE_LINE, MAX_CHUNK_LINE
+from tether.engine.support import CHUNK_SIZE_LINE, MAX_CHUNK_LINE, NO_BODY_STATUSES
 from tether_urllib3.abort import Abortable
 from tether_urllib3.loop_pool import idle_and_open
 
@@ -71,6 +71,13 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
         self.fp = _StrictHeadReader(self.fp)  # type: ignore[assignment]
 
+    def begin(self) -> None:
+        super().begin()
+        if self.status in NO_BODY_STATUSES:
+            # No body, whatever the head says (RFC 9110 6.4.1): http.client reads a 204's chunked one.
+            self.chunked = False
+            self.length = 0
+
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             # A new head starts (also after a 1xx interim response).
@@ -104,6 +111,17 @@ class StrictHTTPResponse(http.client.HTTPResponse):
                 raise http.client.HTTPException("chunk data not followed by CRLF")
             self.chunk_left = None
         return super()._get_chunk_left()  # type: ignore[misc,no-any-return]
+
+    def _read_and_discard_trailer(self) -> None:
+        # http.client takes the end of the stream for the empty line that ends the trailer section.
+        while True:
+            line = self.fp.readline(MAX_CHUNK_LINE + 1)
+            if not line:
+                raise http.client.IncompleteRead(b"")  # the body ended before the message did
+            if len(line) > MAX_CHUNK_LINE:
+                raise http.client.LineTooLong("trailer line")
+            if line in (b"\r\n", b"\n"):
+                return
 
 
 class _StrictHTTPConnection(Abortable, HTTPConnection):

@@ -25,8 +25,10 @@ __all__ = [
     "chunks_of",
     "create_ssl_context",
     "expected_body_length",
+    "final_head",
     "header_block",
     "header_block_problem",
+    "is_chunked",
     "protocol_version",
     "replayable",
     "request_body_bytes",
@@ -297,9 +299,10 @@ def prime_read_buffers() -> None:
 
 
 _FINAL_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
-#: A chunk-size line (RFC 9112 7.1): 1*HEXDIG, an optional extension, CRLF; whitespace after the size
-#: is taken (as h11, llhttp and http.client take it). At most 16 digits (64 bits).
-CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
+#: A chunk-size line (RFC 9112 7.1): 1*HEXDIG, an optional extension, CRLF. Whitespace before the CRLF
+#: is taken (h11, llhttp and http.client take it), but not before ";" -- the grammar's BWS, which h11
+#: refuses (httpx cannot be made to take it). At most 16 digits (64 bits).
+CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
 _CHUNK_SIZE_LINE = CHUNK_SIZE_LINE
 _LENGTH_FIELD = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,18})[ \t]*\r?\n", re.IGNORECASE)
 _CHUNKED_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:[ \t]*chunked[ \t]*\r?\n", re.IGNORECASE)
@@ -312,13 +315,34 @@ def response_end(data: bytes, *, head_request: bool = False) -> int | None:
     the body runs until the connection closes, or the framing is malformed (the engine's parser says
     how). Pure, and only for an engine's recovery path: what follows the end is extra data, never the
     next response (RFC 9112 6.3)."""
+    found = final_head(data)
+    if found is None:
+        return None
+    status, head_start, head_end = found
+    head = data[head_start:head_end]
+    if head_request or status in NO_BODY_STATUSES or status < 200:
+        return head_end
+    if _CHUNKED_FIELD.search(head):
+        return _chunked_end(data, head_end)
+    lengths = _LENGTH_FIELD.findall(head)
+    if len(lengths) != 1:
+        return None
+    end = head_end + int(lengths[0])
+    return end if end <= len(data) else None
+
+
+def final_head(data: bytes | bytearray) -> tuple[int, int, int] | None:
+    """The final response head at the start of `data` (after any interim 1xx heads): its status, where
+    its field lines start (the end of its status line) and where the head ends (after the empty
+    line); None when it is not complete in `data` or its status line is not a plain HTTP/1.x one."""
     start = 0
     while True:
         status_line = _FINAL_STATUS_LINE.match(data, start)
         if status_line is None:
             return None
-        blank = data.find(b"\n\r\n", status_line.end() - 1)
-        bare = data.find(b"\n\n", status_line.end() - 1)
+        fields = status_line.end()
+        blank = data.find(b"\n\r\n", fields - 1)
+        bare = data.find(b"\n\n", fields - 1)
         if blank < 0 or (0 <= bare < blank):
             if bare < 0:
                 return None
@@ -329,17 +353,12 @@ def response_end(data: bytes, *, head_request: bool = False) -> int | None:
         if 100 <= status < 200 and status != 101:
             start = head_end
             continue
-        break
-    head = data[status_line.end() - 1 : head_end]
-    if head_request or status in NO_BODY_STATUSES or status < 200:
-        return head_end
-    if _CHUNKED_FIELD.search(head):
-        return _chunked_end(data, head_end)
-    lengths = _LENGTH_FIELD.findall(head)
-    if len(lengths) != 1:
-        return None
-    end = head_end + int(lengths[0])
-    return end if end <= len(data) else None
+        return status, fields - 1, head_end
+
+
+def is_chunked(head: bytes | bytearray) -> bool:
+    """Whether the field lines of a head (as `final_head` delimits them) declare a chunked body."""
+    return b"hunked" in head and _CHUNKED_FIELD.search(head) is not None
 
 
 def _chunked_end(data: bytes, position: int) -> int | None:
@@ -398,16 +417,28 @@ class ChunkedDecoder:
 
     def feed(self, data: bytes) -> bytes:
         """The body bytes in `data` (maybe none); ProtocolError when the framing is broken."""
-        if self._pending:
+        out: list[bytes] = []
+        self._run(data, out)
+        return b"".join(out) if len(out) != 1 else out[0]
+
+    def check(self, data: bytes) -> int:
+        """Only check the framing in `data` (for an engine whose library decodes it, too leniently):
+        how many of its bytes belong to the message -- all, unless its last chunk's trailer section
+        ends inside `data`. ProtocolError when the framing is broken."""
+        return self._run(data, None)
+
+    def _run(self, data: bytes, out: list[bytes] | None) -> int:
+        carried = len(self._pending)
+        if carried:
             data, self._pending = self._pending + data, b""
         size = len(data)
         position = 0
-        out: list[bytes] = []
         while position < size:
             state = self._state
             if state == self._DATA:
                 end = min(size, position + self._left)
-                out.append(data[position:end])
+                if out is not None:
+                    out.append(data[position:end])
                 self._left -= end - position
                 position = end
                 if not self._left:
@@ -441,7 +472,7 @@ class ChunkedDecoder:
                     self._state = self._DONE  # the empty line after the trailer fields (field lines
                     # may end in a bare LF, as a head's may: RFC 9112 2.2)
                 position = line_end
-        return b"".join(out) if len(out) != 1 else out[0]
+        return (position if self._state == self._DONE else size) - carried
 
     def finish(self) -> None:
         """The body ended (the transfer completed): ProtocolError unless the last chunk was seen."""
