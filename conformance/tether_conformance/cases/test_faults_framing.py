@@ -39,6 +39,14 @@ for _name, _raw, _method, _status, _body, _what in [
     ("head-response-with-body", "faults-head-with-body", "HEAD", 200, b"", "a HEAD answered with a body"),
     ("204-with-body", "faults-204-with-body", "GET", 204, b"", "a 204 with a body"),
     ("body-longer-than-content-length", "faults-longer-than-length", "GET", 200, b"hello", "more than promised"),
+    (
+        "stale-bytes-after-last-chunk",
+        "faults-chunked-then-stale",
+        "GET",
+        200,
+        b"hello",
+        "a response after a chunked one",
+    ),
 ]:
     _extra_bytes_case(_name, _raw, _method, _status, _body, _what)
 
@@ -66,9 +74,28 @@ for _name, _raw, _what in [
     ("chunked-lf-only", "faults-chunked-lf-only", "chunk lines ending in a bare LF"),
     ("chunk-size-line-lf", "faults-chunk-size-lf", "a chunk-size line ending in a bare LF"),
     ("chunk-longer-than-size", "faults-chunk-too-long", "a chunk longer than its size"),
+    ("chunk-data-line-lf", "faults-chunk-data-lf", "chunk data followed by a bare LF"),
+    ("chunk-size-space-before-extension", "faults-chunk-size-space-before-ext", "5 ;a=b (h11 refuses the BWS)"),
+    ("chunked-cut-in-trailer-section", "faults-chunked-cut-in-trailer", "the stream ends before the empty line"),
     ("reset-after-request", "faults-reset-after-request", "a reset once the request was read (no retry)"),
 ]:
     _rejected_case(_name, _raw, _what)
+
+
+@case("faults", "chunk-size-space-before-crlf-is-taken")
+async def chunk_size_space(t: CaseContext) -> None:
+    """Whitespace between a chunk size and its CRLF is taken, as h11, llhttp and http.client take it."""
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("faults-chunk-size-space-before-crlf"))
+        t.equal(await response.body_as_bytes(), b"hello", "body")
+
+
+@case("faults", "204-with-chunked-body-has-no-body")
+async def no_content_chunked(t: CaseContext) -> None:
+    """A 204 has no body whatever its head says (RFC 9110 6.4.1), a chunked one included."""
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("faults-204-chunked-body"))
+        t.equal((int(response.status), await response.body_as_bytes()), (204, b""), "the response")
 
 
 async def _after_a_kept_alive_connection_drops(t: CaseContext, method: str, content: bytes | None) -> Any:

@@ -337,3 +337,15 @@ def fault_server() -> FaultServer:
         if _fault_server is None:
             _fault_server = FaultServer().start()
         return _fault_server
+
+
+_CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+RAW_RESPONSES.update(
+    {
+        "faults-204-chunked-body": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+        "faults-chunk-size-space-before-ext": _CHUNKED_HEAD + b"5 ;a=b\r\nhello\r\n0\r\n\r\n",
+        "faults-chunk-size-space-before-crlf": _CHUNKED_HEAD + b"5 \r\nhello\r\n0\r\n\r\n",
+        "faults-chunked-cut-in-trailer": _CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n",
+        "faults-chunked-then-stale": _CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n\r\n" + _STALE + KEEP_OPEN,
+    }
+)
