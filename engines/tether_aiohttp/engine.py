@@ -156,7 +156,12 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
             status = response_status(response.status, response.reason, request.url)
         except TetherError:
+            # aiohttp gave the connection back to its pool when a short body ended with the head:
+            # closing the protocol makes the pool drop it instead of reusing a refused connection.
+            protocol = getattr(response, "_protocol", None)
             response.close()
+            if protocol is not None:
+                protocol.close()
             raise
 
         def release() -> None:

@@ -113,7 +113,21 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 self._multi.close()
             config = self.config
             self._multi = CurlMultiLoop(loop, config.max_connections, config.max_connections_per_host)
+            self._multi.head_problem = self._head_problem
         return self._multi
+
+    def _head_problem(self, status: int, fields: str) -> str | None:
+        """The engine's head checks (`_execute` runs them again, through the memo), as the head arrives."""
+        try:
+            if self._heads.get(fields) is None:
+                checked = header_block(fields, self.config)
+                if checked is None:
+                    return header_block_problem(fields)
+                self._heads.put(fields, checked)
+            response_status(status, None)
+        except ProtocolError as exc:
+            return str(exc)
+        return None
 
     def _configure_handle(self, handle: pycurl.Curl, multi: CurlMultiLoop) -> None:
         """Options that are the same for every request of this engine: set once per easy handle

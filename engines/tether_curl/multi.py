@@ -169,8 +169,15 @@ class Transfer:
                 continue  # an interim response: the real head follows
             # The field lines are checked and split once the engine has them (`header_block`).
             self._head_done = True
-            if not self.head.done():
-                self.head.set_result((version, status, reason, b"".join(raw[start + 1 : end]).decode("latin-1")))
+            fields = b"".join(raw[start + 1 : end]).decode("latin-1")
+            check = self.owner.head_problem
+            problem = check(status, fields) if check is not None else None
+            if problem is not None:
+                # Refused now, inside libcurl's callback: libcurl fails the transfer and closes its
+                # connection instead of keeping it for the next request.
+                self._fail_head(problem)
+            elif not self.head.done():
+                self.head.set_result((version, status, reason, fields))
             return True
 
     def _fail_head(self, message: str) -> None:
@@ -416,6 +423,9 @@ class CurlMultiLoop:
         self.applied: dict[pycurl.Curl, list[Any]] = {}
         self._max_idle = max_total
         self._closed = False
+        #: What is wrong with a final head (status, field lines), None when nothing: the engine's head
+        #: checks, run as the head arrives so a refused one never leaves its connection reusable.
+        self.head_problem: Callable[[int, str], str | None] | None = None
 
     # -- handles ------------------------------------------------------------------------------------
     def acquire_handle(self) -> pycurl.Curl:

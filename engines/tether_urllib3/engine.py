@@ -251,7 +251,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                         chunked=chunked,
                     )
                 _assert_head_parsed(response)
-                if inline_allowed:
+                if inline_allowed and self._head_passes(response, request):
                     _read_inline(response)
                 return response
 
@@ -396,7 +396,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     raise
                 try:
                     _assert_head_parsed(response)
-                    _read_inline(response)
+                    if self._head_passes(response, request):
+                        _read_inline(response)
                 except BaseException:
                     response.close()
                     raise
@@ -463,6 +464,17 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             request_time=request_time,
             response_time=time.monotonic(),
         )
+
+    def _head_passes(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> bool:
+        """Whether tether's head checks pass (`_send` runs them again, through the memo): only then is
+        the body read ahead. A body read to its end gives the connection back to urllib3's pool, and a
+        connection whose head tether refuses is closed with its response instead, never reused."""
+        try:
+            self._heads.response_headers(_header_lines(response), self.config, request.url)
+            response_status(response.status, response.reason, request.url)
+        except TetherError:
+            return False
+        return True
 
     async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":

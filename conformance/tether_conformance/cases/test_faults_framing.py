@@ -135,12 +135,25 @@ async def stale_empty_post(t: CaseContext) -> None:
     t.equal(await _after_a_kept_alive_connection_drops(t, "POST", b""), (ProtocolError, 1), "(outcome, requests)")
 
 
-@case("faults", "rejected-head-never-reuses-the-connection")
-async def rejected_head(t: CaseContext) -> None:
-    """A response refused for its head leaves bytes on its connection: they never answer a later request."""
-    async with t.client() as client:
-        await t.raises(ProtocolError, client.get(t.env.raw_url("faults-bad-head-then-stale")))
-        await _next_request_gets_its_own_answer(t, client)
+def _refused_head_case(name: str, raw: str, what: str) -> None:
+    """A connection whose response head tether refused is closed, never pooled for a later request."""
+
+    @case("faults", name)
+    async def check(t: CaseContext) -> None:
+        async with t.client() as client:
+            await t.raises(ProtocolError, client.get(t.env.raw_url(raw)))
+            await _next_request_gets_its_own_answer(t, client)
+
+    check.__doc__ = what
+
+
+for _name, _raw, _what in [
+    ("refused-head-with-stale-bytes-never-reused", "faults-bad-head-then-stale", "a bad header name, then bytes"),
+    ("refused-content-length-list-never-reused", "faults-refused-head-tell-reuse", "the parser took it, tether not"),
+    ("refused-status-never-reused", "faults-bad-status-tell-reuse", "status 099, then a reused connection"),
+    ("refused-header-value-never-reused", "faults-nul-in-header-tell-reuse", "a NUL in a header value"),
+]:
+    _refused_head_case(_name, _raw, _what)
 
 
 # -- No engine keeps state tether does not own (issue 15 §3) -------------------------------------------

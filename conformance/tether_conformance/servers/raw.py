@@ -129,7 +129,11 @@ KEEP_OPEN = b"\x00tether:keep-open"
 CLOSE_NEXT = b"\x00tether:close-next"
 #: The whole payload: the connection is reset (RST) once the request has been read.
 RESET = b"\x00tether:reset"
-_CONNECTION_SCRIPTS = (KEEP_OPEN, CLOSE_NEXT, RESET)
+#: Ends a payload: the next request on this connection is answered `REUSED_ANSWER` (shows the client
+#: reused a connection it should have closed).
+TELL_REUSE = b"\x00tether:tell-reuse"
+REUSED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\nthis connection reused!"
+_CONNECTION_SCRIPTS = (KEEP_OPEN, CLOSE_NEXT, RESET, TELL_REUSE)
 
 
 async def _scripted(
@@ -141,7 +145,7 @@ async def _scripted(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
             return
-        script = KEEP_OPEN if payload.endswith(KEEP_OPEN) else CLOSE_NEXT
+        script = next(script for script in _CONNECTION_SCRIPTS if payload.endswith(script))
         writer.write(payload[: -len(script)])
         await writer.drain()
         if script is KEEP_OPEN:
@@ -150,6 +154,9 @@ async def _scripted(
         with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             await reader.readuntil(b"\r\n\r\n")
             server.counter.requests += 1
+            if script is TELL_REUSE:
+                writer.write(REUSED_ANSWER)
+                await writer.drain()
     except (ConnectionError, ssl.SSLError):
         pass
     writer.close()
@@ -349,3 +356,8 @@ RAW_RESPONSES.update(
         "faults-chunked-then-stale": _CHUNKED_HEAD + b"5\r\nhello\r\n0\r\n\r\n" + _STALE + KEEP_OPEN,
     }
 )
+# A head the engines' own parsers take and tether refuses (Content-Length list), on a connection that
+# answers any later request with REUSED_ANSWER.
+RAW_RESPONSES["faults-refused-head-tell-reuse"] = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello" + TELL_REUSE
+RAW_RESPONSES["faults-bad-status-tell-reuse"] = b"HTTP/1.1 099 Early\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
+RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
