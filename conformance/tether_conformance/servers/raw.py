@@ -360,4 +360,6 @@ RAW_RESPONSES.update(
 # answers any later request with REUSED_ANSWER.
 RAW_RESPONSES["faults-refused-head-tell-reuse"] = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello" + TELL_REUSE
 RAW_RESPONSES["faults-bad-status-tell-reuse"] = b"HTTP/1.1 099 Early\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
-RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
+RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = (
+    b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
+)
