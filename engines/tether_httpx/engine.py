@@ -209,12 +209,13 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             if fields is None:  # HTTP/2, or a transport of the customize_client hook
                 response_headers = response_headers_of(response.headers.raw, self.config, request.url)
             else:  # the head as it arrived (heads.py), checked as the Curl engine checks its heads
-                response_headers = self._heads.get(fields)  # type: ignore[assignment]
-                if response_headers is None:
+                memo = self._heads.get(fields)
+                if memo is None:
                     checked = header_block(fields, self.config, request.url)
                     if checked is None:
                         raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(fields)}")
-                    response_headers = self._heads.put(fields, checked)
+                    memo = self._heads.put(fields, checked)
+                response_headers = memo
             status = response_status(response.status_code, response.reason_phrase, request.url)
         except TetherError:
             await close()

@@ -221,9 +221,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             timeouts = request.timeout
             timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
             with _mapped_errors(request):
-                TAKEN.reused = False
-                try:
-                    response = self._pool.urlopen(
+
+                def urlopen() -> urllib3.BaseHTTPResponse:
+                    return self._pool.urlopen(
                         request.method,
                         str(request.url),
                         body=payload,
@@ -235,21 +235,14 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                         decode_content=False,
                         chunked=chunked,
                     )
+
+                TAKEN.reused = False
+                try:
+                    response = urlopen()
                 except urllib3.exceptions.ProtocolError as exc:
                     if not (may_send_again and TAKEN.reused and _died_before_response(exc)):
                         raise
-                    response = self._pool.urlopen(
-                        request.method,
-                        str(request.url),
-                        body=payload,
-                        headers=headers,
-                        redirect=False,
-                        retries=False,
-                        timeout=timeout,
-                        preload_content=False,
-                        decode_content=False,
-                        chunked=chunked,
-                    )
+                    response = urlopen()  # once more, on a new connection (TAKEN: the dead one was kept alive)
                 _assert_head_parsed(response)
                 if inline_allowed and self._head_passes(response, request):
                     _read_inline(response)
