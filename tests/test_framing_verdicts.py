@@ -98,7 +98,8 @@ def test_final_head_skips_interim_heads_and_finds_chunked() -> None:
     assert found is not None
     status, fields, end = found
     assert (status, end) == (200, len(data))
-    assert is_chunked(data[fields:end])
+    assert is_chunked(data, fields, end)
+    assert not is_chunked(data, 0, fields)
 
 
 @pytest.mark.parametrize("code", [99, 0, 101, 1000])

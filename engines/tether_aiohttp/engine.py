@@ -275,6 +275,8 @@ class _ResponseHandler(ResponseHandler):
         """Find the end of the response head; for a chunked body, start checking it. Where the body
         starts in `data` when the head ended in it and the body is chunked, else -1."""
         seen = self._tether_head
+        if seen is None and b"hunked" not in data and data[9:10] != b"1" and b"\n\r\n" in data:
+            return -1  # the common case, in two scans: a whole final head here, and no chunked body
         buffer = data if seen is None else seen + data
         found = final_head(buffer)
         if found is None:
@@ -283,7 +285,7 @@ class _ResponseHandler(ResponseHandler):
             return -1
         self._tether_head = None
         status, fields, head_end = found
-        if self._skip_payload or status in NO_BODY_STATUSES or not is_chunked(buffer[fields:head_end]):
+        if self._skip_payload or status in NO_BODY_STATUSES or not is_chunked(buffer, fields, head_end):
             return -1
         self._tether_chunks = ChunkedDecoder("the server")
         return head_end - (len(buffer) - len(data))

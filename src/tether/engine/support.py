@@ -319,12 +319,11 @@ def response_end(data: bytes, *, head_request: bool = False) -> int | None:
     if found is None:
         return None
     status, head_start, head_end = found
-    head = data[head_start:head_end]
     if head_request or status in NO_BODY_STATUSES or status < 200:
         return head_end
-    if _CHUNKED_FIELD.search(head):
+    if is_chunked(data, head_start, head_end):
         return _chunked_end(data, head_end)
-    lengths = _LENGTH_FIELD.findall(head)
+    lengths = _LENGTH_FIELD.findall(data, head_start, head_end)
     if len(lengths) != 1:
         return None
     end = head_end + int(lengths[0])
@@ -342,7 +341,8 @@ def final_head(data: bytes | bytearray) -> tuple[int, int, int] | None:
             return None
         fields = status_line.end()
         blank = data.find(b"\n\r\n", fields - 1)
-        bare = data.find(b"\n\n", fields - 1)
+        # A bare-LF empty line counts only before the CRLF one: never scan a body for it.
+        bare = data.find(b"\n\n", fields - 1, blank + 1 if blank >= 0 else len(data))
         if blank < 0 or (0 <= bare < blank):
             if bare < 0:
                 return None
@@ -356,9 +356,11 @@ def final_head(data: bytes | bytearray) -> tuple[int, int, int] | None:
         return status, fields - 1, head_end
 
 
-def is_chunked(head: bytes | bytearray) -> bool:
-    """Whether the field lines of a head (as `final_head` delimits them) declare a chunked body."""
-    return b"hunked" in head and _CHUNKED_FIELD.search(head) is not None
+def is_chunked(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bool:
+    """Whether the field lines of a head (`data[start:end]`, as `final_head` delimits them) declare a
+    chunked body."""
+    end = len(data) if end is None else end
+    return data.find(b"hunked", start, end) >= 0 and _CHUNKED_FIELD.search(data, start, end) is not None
 
 
 def _chunked_end(data: bytes, position: int) -> int | None:
