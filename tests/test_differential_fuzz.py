@@ -66,7 +66,8 @@ def exchanges(draw: st.DrawFn) -> Exchange:
     if coding:
         fields.append(b"Content-Encoding: " + coding.encode())
     if draw(st.booleans()):
-        fields.append(b"X-Fuzz: " + draw(st.sampled_from([b"1", b"two words", b"caf\xe9"])))
+        value = draw(st.sampled_from([b"1", b"two words", b"caf\xe9", b"", b"a\r\n folded", b"a\n\tfolded"]))
+        fields.append(b"X-Fuzz: " + value)
     framing = draw(
         st.sampled_from(
             [

@@ -17,6 +17,7 @@ from tether.engine.config import HttpClientEngineConfig
 from tether.engine.support import (
     ChunkedDecoder,
     final_head,
+    header_block,
     is_chunked,
     replayable,
     response_end,
@@ -66,6 +67,17 @@ def test_a_chunked_body_cut_before_its_end_is_a_protocol_error() -> None:
     decoder.feed(b"5\r\nhello\r\n0\r\n")
     with pytest.raises(ProtocolError):
         decoder.finish()
+
+
+def test_an_obsolete_line_folding_is_unfolded_to_one_space() -> None:
+    headers = header_block("X-Fold: a\r\n folded\r\n\tagain\r\nB: 1\n", HttpClientEngineConfig())
+    assert headers is not None
+    assert (headers["X-Fold"], headers["B"]) == ("a folded again", "1")
+
+
+def test_a_folding_a_library_left_in_a_value_is_unfolded_too() -> None:
+    headers = response_headers([("X-Fold", "a\n\tfolded"), ("B", "c\r\n d")], HttpClientEngineConfig())
+    assert (headers["X-Fold"], headers["B"]) == ("a folded", "c d")
 
 
 def test_check_says_where_the_message_ends_without_copying_the_body() -> None:

@@ -153,11 +153,17 @@ def response_headers(
         bad = next(name for name, _ in pairs if _TOKEN.match(name) is None)
         raise ProtocolError(f"Invalid response header name {bad!r} from {where}")
     if "\r" in joined_values or "\n" in joined_values or "\x00" in joined_values:
-        bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
-        raise ProtocolError(f"Invalid character in response header {bad} from {where}")
+        # A library may leave an obsolete line folding in a value (http.client does after a bare LF):
+        # it becomes one space (RFC 9112 5.2), as `header_block` makes it.
+        pairs = [(name, _OBS_FOLD.sub(" ", value) if "\n" in value else value) for name, value in pairs]
+        joined_values = "\x01".join(value for _, value in pairs)
+        if "\r" in joined_values or "\n" in joined_values or "\x00" in joined_values:
+            bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
+            raise ProtocolError(f"Invalid character in response header {bad} from {where}")
     return _checked_headers(pairs, len(joined_names) + len(joined_values) + 2 * count, config, where)
 
 
+_OBS_FOLD = re.compile(r"[ \t]*\r?\n[ \t]+")
 _HEADER_BLOCK = re.compile(rf"(?:{TOKEN}:[^\r\n\x00]*\r?\n)*\Z")
 
 
@@ -165,10 +171,15 @@ def header_block(text: str, config: HttpClientEngineConfig, where: object = "") 
     """The headers of a head's field lines (`Name: value`, each ending in CRLF or LF), checked as
     `response_headers` checks them; None when a line is malformed (the caller says which, and how).
     One regex validates every line at once: this runs for every response of the engines that see the
-    raw head.
+    raw head. An obsolete line folding is replaced by one space first (RFC 9112 5.2, as libcurl and
+    http.client unfold it); a first line that starts with whitespace stays refused (RFC 9112 2.2).
     """
     if _HEADER_BLOCK.match(text) is None:
-        return None
+        if "\n " not in text and "\n\t" not in text:
+            return None
+        text = _OBS_FOLD.sub(" ", text)
+        if _HEADER_BLOCK.match(text) is None:
+            return None
     pairs = [(name, value.strip(" \t\r")) for name, _, value in (line.partition(":") for line in text.split("\n")[:-1])]
     if not pairs:
         return Headers(CIMultiDict())
