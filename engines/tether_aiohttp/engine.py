@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -275,8 +276,10 @@ class _ResponseHandler(ResponseHandler):
         """Find the end of the response head; for a chunked body, start checking it. Where the body
         starts in `data` when the head ended in it and the body is chunked, else -1."""
         seen = self._tether_head
-        if seen is None and b"hunked" not in data and data[9:10] != b"1" and b"\n\r\n" in data:
-            return -1  # the common case, in two scans: a whole final head here, and no chunked body
+        if seen is None and data[9:10] != b"1":
+            head_end = data.find(b"\n\r\n")
+            if head_end >= 0 and _TRANSFER_ENCODING.search(data, 0, head_end) is None:
+                return -1  # the common case: a whole final head here, and no Transfer-Encoding in it
         buffer = data if seen is None else seen + data
         found = final_head(buffer)
         if found is None:
@@ -315,6 +318,7 @@ class _ResponseHandler(ResponseHandler):
         super().set_exception(exc, exc_cause)
 
 
+_TRANSFER_ENCODING = re.compile(rb"\n[ \t]*transfer-encoding[ \t]*:", re.IGNORECASE)
 #: Bytes of a head `_ResponseHandler` keeps while its end has not arrived (llhttp refuses longer ones).
 _HEAD_LOOK_LIMIT = 1024 * 1024
 

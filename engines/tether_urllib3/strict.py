@@ -77,6 +77,13 @@ class StrictHTTPResponse(http.client.HTTPResponse):
             # No body, whatever the head says (RFC 9110 6.4.1): http.client reads a 204's chunked one.
             self.chunked = False
             self.length = 0
+        elif not self.chunked and (self.headers.get("Transfer-Encoding") or "").strip(" \t").lower() == "chunked":
+            # http.client compares the raw value: "chunked " (field values lose surrounding whitespace,
+            # RFC 9110 5.5) would be read until the server closes.
+            self.chunked = True
+            self.chunk_left = None
+            self.length = None
+            self.will_close = self._check_close()  # type: ignore[attr-defined]
 
     def _read_status(self) -> tuple[str, int, str]:
         while True:

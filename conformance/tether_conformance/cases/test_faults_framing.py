@@ -39,6 +39,7 @@ for _name, _raw, _method, _status, _body, _what in [
     ("head-response-with-body", "faults-head-with-body", "HEAD", 200, b"", "a HEAD answered with a body"),
     ("204-with-body", "faults-204-with-body", "GET", 204, b"", "a 204 with a body"),
     ("body-longer-than-content-length", "faults-longer-than-length", "GET", 200, b"hello", "more than promised"),
+    ("chunked-with-padded-value", "faults-chunked-value-padded", "GET", 200, b"hello", "'chunked ' is chunked"),
     (
         "stale-bytes-after-last-chunk",
         "faults-chunked-then-stale",

@@ -363,3 +363,6 @@ RAW_RESPONSES["faults-bad-status-tell-reuse"] = b"HTTP/1.1 099 Early\r\nContent-
 RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = (
     b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
 )
+RAW_RESPONSES["faults-chunked-value-padded"] = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n" + KEEP_OPEN
+)

@@ -370,8 +370,7 @@ def final_head(data: bytes | bytearray) -> tuple[int, int, int] | None:
 def is_chunked(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bool:
     """Whether the field lines of a head (`data[start:end]`, as `final_head` delimits them) declare a
     chunked body."""
-    end = len(data) if end is None else end
-    return data.find(b"hunked", start, end) >= 0 and _CHUNKED_FIELD.search(data, start, end) is not None
+    return _CHUNKED_FIELD.search(data, start, len(data) if end is None else end) is not None
 
 
 def _chunked_end(data: bytes, position: int) -> int | None:
