@@ -455,6 +455,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
             sock = getattr(raw, "_sock", None)
         shut_down(sock)
+        hook = getattr(conn, "_tether_on_close", None)
+        if hook is not None:
+            hook(conn)  # a connection the loop watches: it stops watching here, on the loop's thread
         try:
             self._executor.submit(response.close)
         except RuntimeError:  # the executor is shut down (the engine is closing): a thread of its own
