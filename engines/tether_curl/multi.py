@@ -460,7 +460,7 @@ class CurlMultiLoop:
         # same number) right after. A registration kept past that point would watch a closed file
         # (epoll drops it, the selector does not), so a new socket with that number -- libcurl's,
         # or any other code's on this loop -- would never be watched, or would be unregistered by us.
-        if event == pycurl.POLL_REMOVE:
+        if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
             self._wanted.pop(fd, None)
             self._io_at.pop(fd, None)
             if fd in self._watched:
@@ -586,6 +586,8 @@ class CurlMultiLoop:
         self._awaiting_head.clear()
         self.applied.clear()
         self.multi.close()
+        for fd in list(self._watched):  # anything libcurl asked for while closing
+            self._register(fd, 0)
 
 
 TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]

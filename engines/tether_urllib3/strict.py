@@ -20,7 +20,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
-from tether_urllib3.abort import Abortable
+from tether_urllib3.abort import Abortable, ReleasesToPool
 from tether_urllib3.loop_pool import idle_and_open
 
 __all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "StrictHTTPResponse"]
@@ -102,7 +102,7 @@ class _StrictHTTPSConnection(Abortable, HTTPSConnection):
     response_class = StrictHTTPResponse
 
 
-class _StrictHTTPConnectionPool(HTTPConnectionPool):
+class _StrictHTTPConnectionPool(ReleasesToPool, HTTPConnectionPool):
     ConnectionCls = _StrictHTTPConnection
 
     def ready_connection(self) -> HTTPConnection | None:
@@ -140,7 +140,7 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
         return response
 
 
-class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
+class _StrictHTTPSConnectionPool(ReleasesToPool, HTTPSConnectionPool):
     ConnectionCls = _StrictHTTPSConnection
 
 

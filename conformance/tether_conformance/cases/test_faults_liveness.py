@@ -277,9 +277,9 @@ async def cancellation_storm(t: CaseContext) -> None:
 # -- defaults that never hang; a socket timeout that counts bytes ------------------------------------
 @case("faults", "a-slow-but-moving-head-is-not-a-socket-timeout", timeout=120)
 async def slow_head_moves(t: CaseContext) -> None:
-    # One byte every 0.1 s: no read waits 0.5 s, though no complete header line arrives for 1.7 s.
+    # One byte every 0.1 s: no read waits 1 s, though no complete header line arrives for 1.7 s.
     server = fault_server()
-    async with t.client(lambda config: config.install(HttpTimeout, socket_timeout=0.5)) as client:
+    async with t.client(lambda config: config.install(HttpTimeout, socket_timeout=1.0)) as client:
         await ok(client, server.url("drip-head"), "a head dripping one byte per 0.1 s")
 
 
