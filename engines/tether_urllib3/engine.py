@@ -450,7 +450,13 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         once. A worker may be blocked reading it, holding the lock `response.close()` takes: the
         socket is shut down (which wakes that worker), and the response is closed on a worker."""
         conn = getattr(response, "_connection", None)  # None: already back in a pool, not ours to stop
-        shut_down(getattr(conn, "sock", None))
+        sock = getattr(conn, "sock", None)
+        if conn is not None and sock is None:
+            # A response read until the server closes took the socket over from its connection
+            # (http.client's will_close): the socket is the response's alone.
+            raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
+            sock = getattr(raw, "_sock", None)
+        shut_down(sock)
         hook = getattr(conn, "_tether_on_close", None)
         if hook is not None:
             hook(conn)  # a connection the loop watches: it stops watching here, on the loop's thread

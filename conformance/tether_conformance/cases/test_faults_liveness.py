@@ -27,7 +27,7 @@ from tether.engine import HttpClientEngineConfig
 from tether.plugins import HttpTimeout
 from tether.plugins.sse import SSE
 from tether_conformance.registry import CaseContext, case
-from tether_conformance.servers.raw import FaultServer, fault_server
+from tether_conformance.servers.raw import FAULT_SCRIPT_LIMIT, FaultServer, fault_server
 
 T = TypeVar("T")
 
@@ -69,8 +69,9 @@ async def ok(client: HttpClient, url: str, what: str) -> None:
 
 
 async def connections_closed(server: FaultServer, before: int, what: str) -> None:
-    """The server sees every connection the client opened closed again (bounded wait)."""
-    for _ in range(int(HANG / 0.05)):
+    """The server sees every connection the client opened closed again: within half the time after
+    which the server's scripts give up and close by themselves (so a leak cannot hide behind them)."""
+    for _ in range(int(FAULT_SCRIPT_LIMIT / 2 / 0.05)):
         if server.open_connections <= before:
             return
         await asyncio.sleep(0.05)
