@@ -53,7 +53,7 @@ from tether.exceptions import (
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
-from tether_httpx.orphans import reclaim_orphans
+from tether_httpx.orphans import finish_close, reclaim_orphans
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -176,7 +176,10 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             if not closed:
                 closed = True
                 shard.active -= 1
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                await finish_close(response)  # httpcore#1093: a close a cancellation interrupted
 
         try:
             response_headers = response_headers_of(response.headers.raw, self.config, request.url)
