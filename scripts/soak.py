@@ -286,7 +286,8 @@ async def soak_engine(name: str, port: int, requests: int) -> EngineResult:
                     await _bounded(client.get(f"{base}/silent", timeout=quick), f"silent {index}")
                     fail(f"silent {index}: no error")
                 else:
-                    await checked(client, index)
+                    await checked(client, index)  # counts itself
+                    return
             except ProtocolError:
                 if kind != 0:
                     fail(f"fault {index} (kind {kind}): unexpected ProtocolError")
