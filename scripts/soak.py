@@ -199,6 +199,7 @@ async def soak_engine(name: str, port: int, requests: int) -> EngineResult:
     def fail(message: str) -> None:
         if len(result.failures) < 20:
             result.failures.append(message)
+            print(f"  {name:8} FAILURE: {message}", flush=True)
 
     async def sample(phase: str, client: HttpClient | None) -> Sample:
         gc.collect()
@@ -250,11 +251,17 @@ async def soak_engine(name: str, port: int, requests: int) -> EngineResult:
 
         async def cancelled(index: int) -> None:
             nonlocal done
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 response = await asyncio.wait_for(client.get(f"{base}/slow?{index}"), randomness.uniform(0, 0.04))
                 body = await _bounded(response.body_as_text(), f"slow body {index}")
                 if body != f"body-of-{index}":
                     fail(f"slow request {index}: wrong body {body[:60]!r}")
+            except TetherError as exc:
+                fail(f"slow request {index}: {type(exc).__name__}: {exc}")
+            except asyncio.TimeoutError:
+                pass  # cancelled, as planned
+            except Exception as exc:
+                fail(f"slow request {index}: {type(exc).__name__}: {exc}")
             done += 1
 
         await timed("cancellation storm", 5_000, cancelled)
@@ -279,7 +286,8 @@ async def soak_engine(name: str, port: int, requests: int) -> EngineResult:
                     await _bounded(client.get(f"{base}/silent", timeout=quick), f"silent {index}")
                     fail(f"silent {index}: no error")
                 else:
-                    await checked(client, index)
+                    await checked(client, index)  # counts itself
+                    return
             except ProtocolError:
                 if kind != 0:
                     fail(f"fault {index} (kind {kind}): unexpected ProtocolError")

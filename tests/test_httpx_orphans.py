@@ -57,3 +57,38 @@ async def test_a_cancelled_request_leaves_no_never_connected_connection() -> Non
             assert response.text == "ok"
         finally:
             await client.aclose()
+
+
+class _Fake:
+    def __init__(self, **fields: object) -> None:
+        self.__dict__.update(fields)
+
+
+class _State:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_which_connections_count_as_orphans() -> None:
+    from tether_httpx.orphans import _reclaiming, _unused
+
+    unconnected = _Fake(_connection=None, _connect_failed=False)
+    failed = _Fake(_connection=None, _connect_failed=True)
+    fresh = _Fake(_connection=_Fake(_state=_State("NEW"), _request_count=0))
+    used = _Fake(_connection=_Fake(_state=_State("IDLE"), _request_count=3))
+    proxied_fresh = _Fake(_connection=_Fake(_connection=_Fake(_state=_State("NEW"), _request_count=0)))
+    assert [_unused(c) for c in (unconnected, failed, fresh, used, proxied_fresh)] == [
+        "unconnected",
+        None,
+        "connected",
+        None,
+        "connected",
+    ]
+    owned_fresh = _Fake(_connection=_Fake(_state=_State("NEW"), _request_count=0))
+    pool = _Fake(
+        _requests=[_Fake(connection=owned_fresh)],
+        _connections=[unconnected, failed, fresh, used, owned_fresh],
+    )
+    closing = _reclaiming(pool, lambda: [])()
+    assert pool._connections == [failed, used, owned_fresh]  # a connection a request owns is never taken
+    assert closing == [fresh]  # the connected orphan is closed by the pool; the unconnected one has no socket

@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,6 +28,9 @@ __all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
 BODY_HIGH_WATER = 1024 * 1024
 #: Upload bytes queued ahead of libcurl per transfer.
 UPLOAD_HIGH_WATER = 1024 * 1024
+#: Seconds a socket libcurl stopped watching stays watched (through the engine's own duplicate), in
+#: case the next transfer on the same kept-alive connection wants it again (it usually does, at once).
+IDLE_SWEEP = 0.05
 
 _CSELECT_IN = pycurl.CSELECT_IN
 _CRLF = b"\r\n"
@@ -395,6 +399,27 @@ class SocketIdle(Exception):
         self.timeout = timeout
 
 
+class _Watch:
+    """How the loop watches one of libcurl's sockets: through `dup`, a duplicate of libcurl's `fd` that
+    the engine owns (registered with the loop, closed by the engine only); `ino` tells whether `fd`
+    still is the same socket."""
+
+    __slots__ = ("dup", "events", "fd", "ino", "wanted")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.dup = os.dup(fd)
+        self.ino = os.fstat(self.dup).st_ino
+        self.events = 0  # registered with the loop (on `dup`)
+        self.wanted = 0  # what libcurl wants now; 0: it stopped watching (POLL_REMOVE)
+
+    def same_socket(self) -> bool:
+        try:
+            return os.fstat(self.fd).st_ino == self.ino
+        except OSError:
+            return False
+
+
 class CurlMultiLoop:
     """The CurlMulti of one engine, bound to the event loop it was first used on."""
 
@@ -413,8 +438,8 @@ class CurlMultiLoop:
         self._awaiting_head: dict[Transfer, None] = {}
         self._heads_check_pending = False
         self._collect_pending = False
-        self._watched: dict[int, int] = {}  # fd -> events registered with the loop
-        self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
+        self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
+        self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
         self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
@@ -501,41 +526,71 @@ class CurlMultiLoop:
 
     # -- libcurl -> asyncio ---------------------------------------------------------------------------
     def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
-        # The loop watches exactly what libcurl wants, and stops the moment libcurl says so: libcurl
-        # says POLL_REMOVE before it closes a socket, and may close it (and open another with the
-        # same number) right after. A registration kept past that point would watch a closed file
-        # (epoll drops it, the selector does not), so a new socket with that number -- libcurl's,
-        # or any other code's on this loop -- would never be watched, or would be unregistered by us.
-        if event == pycurl.POLL_REMOVE:
-            self._wanted.pop(fd, None)
-            self._io_at.pop(fd, None)
-            if fd in self._watched:
-                self._register(fd, 0)
+        # The loop never watches libcurl's file descriptor itself: libcurl closes a socket right
+        # after POLL_REMOVE, and its number may then be reused at once, by libcurl or by any other
+        # code on this loop; a registration of that number (epoll drops the closed file, asyncio's
+        # selector keeps the number) would leave the new socket unwatched, or have us unregister
+        # someone else's. The loop watches a duplicate instead (`_Watch.dup`), a number the engine
+        # owns and alone closes. A socket libcurl stopped watching stays watched for a moment
+        # (`IDLE_SWEEP`): the next request on a kept-alive connection usually wants it again at once,
+        # and then costs one fstat (is it still the same socket?) instead of two epoll_ctl calls.
+        watch = self._watches.get(fd)
+        if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
+            if watch is not None:
+                watch.wanted = 0
+                if self._closed:
+                    self._drop(watch)
+                elif self._sweep is None:
+                    self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
             return
-        self._wanted[fd] = event
-        if self._watched.get(fd, 0) != event:
-            self._register(fd, event)
+        if watch is not None and not watch.wanted and not watch.same_socket():
+            self._drop(watch)  # libcurl closed it and opened another socket with the same number
+            watch = None
+        if watch is None:
+            watch = self._watches[fd] = _Watch(fd)
+        watch.wanted = event
+        if watch.events != event:
+            self._register(watch, event)
 
-    def _register(self, fd: int, event: int) -> None:
-        registered = self._watched.pop(fd, 0)
+    def _register(self, watch: _Watch, event: int) -> None:
+        registered, dup = watch.events, watch.dup
         if registered & pycurl.POLL_IN and not event & pycurl.POLL_IN:
-            self.loop.remove_reader(fd)
+            self.loop.remove_reader(dup)
         if registered & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
-            self.loop.remove_writer(fd)
+            self.loop.remove_writer(dup)
         if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
-            self.loop.add_reader(fd, self._readable, fd)
+            self.loop.add_reader(dup, self._readable, watch)
         if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
-            self.loop.add_writer(fd, self._writable, fd)
-        if event:
-            self._watched[fd] = event
+            self.loop.add_writer(dup, self._writable, watch)
+        watch.events = event
 
-    def _readable(self, fd: int) -> None:
-        self._io_at[fd] = self.loop.time()
-        self._action(fd, _CSELECT_IN)
+    def _drop(self, watch: _Watch) -> None:
+        """Stop watching and close the duplicate (the socket itself is libcurl's)."""
+        if self._watches.get(watch.fd) is watch:
+            del self._watches[watch.fd]
+        self._io_at.pop(watch.fd, None)
+        self._register(watch, 0)
+        os.close(watch.dup)
 
-    def _writable(self, fd: int) -> None:
-        self._io_at[fd] = self.loop.time()
-        self._action(fd, pycurl.CSELECT_OUT)
+    def _sweep_idle(self) -> None:
+        self._sweep = None
+        for watch in list(self._watches.values()):
+            if not watch.wanted:
+                self._drop(watch)
+
+    def _readable(self, watch: _Watch) -> None:
+        if watch.wanted & pycurl.POLL_IN:
+            self._io_at[watch.fd] = self.loop.time()
+            self._action(watch.fd, _CSELECT_IN)
+        else:  # an idle kept-alive connection became readable (the server closed it): stop watching
+            self._register(watch, watch.events & ~pycurl.POLL_IN)
+
+    def _writable(self, watch: _Watch) -> None:
+        if watch.wanted & pycurl.POLL_OUT:
+            self._io_at[watch.fd] = self.loop.time()
+            self._action(watch.fd, pycurl.CSELECT_OUT)
+        else:
+            self._register(watch, watch.events & ~pycurl.POLL_OUT)
 
     def last_io(self, handle: pycurl.Curl) -> float:
         """When the socket `handle` uses last became readable or writable (0.0: not seen)."""
@@ -622,16 +677,18 @@ class CurlMultiLoop:
         self._closed = True
         for handle in list(self._transfers):
             self._complete(handle, CurlError(42, "engine closed"))
-        for fd in list(self._watched):
-            self._register(fd, 0)
         if self._timer is not None:
             self._timer.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()
         self._awaiting_head.clear()
         self.applied.clear()
         self.multi.close()
+        for watch in list(self._watches.values()):  # the duplicates are the engine's to close
+            self._drop(watch)
 
 
 TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]

@@ -60,7 +60,7 @@ from tether.exceptions import (
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_httpx.heads import record_heads
-from tether_httpx.orphans import reclaim_orphans
+from tether_httpx.orphans import finish_close, reclaim_orphans
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -202,7 +202,10 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             if not closed:
                 closed = True
                 shard.active -= 1
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                await finish_close(response)  # httpcore#1093: a close a cancellation interrupted
 
         try:
             fields = getattr(response.extensions.get("network_stream"), "fields", None)

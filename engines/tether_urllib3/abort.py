@@ -21,7 +21,7 @@ import socket
 import threading
 from typing import Any
 
-__all__ = ["Abortable", "WorkerCall", "shut_down"]
+__all__ = ["Abortable", "ReleasesToPool", "WorkerCall", "shut_down"]
 
 _current = threading.local()
 
@@ -43,20 +43,27 @@ class WorkerCall:
         self._sock: socket.socket | None = None
         self.aborted = False
 
+    # The socket is shut down while the lock is held (a system call that never blocks): once `release`
+    # or `__exit__` returned, the socket may serve another request, and must never be shut down by
+    # this call any more.
     def attach(self, sock: socket.socket) -> None:
         with self._lock:
             self._sock = sock
-            aborted = self.aborted
-        if aborted:  # aborted before the socket existed (while connecting): stop at once
-            shut_down(sock)
+            if self.aborted:  # aborted before the socket existed (while connecting): stop at once
+                shut_down(sock)
+
+    def release(self, sock: socket.socket | None) -> None:
+        """`sock` went back to a pool (its response was read whole): no longer this call's."""
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
 
     def abort(self) -> None:
         """Stop the call: its socket is shut down now, or as soon as it has one. Any thread."""
         with self._lock:
             self.aborted = True
-            sock = self._sock
-        if sock is not None:
-            shut_down(sock)
+            if self._sock is not None:
+                shut_down(self._sock)
 
     def __enter__(self) -> WorkerCall:
         _current.call = self
@@ -72,6 +79,17 @@ def _attach(sock: socket.socket | None) -> None:
     call: WorkerCall | None = getattr(_current, "call", None)
     if call is not None and sock is not None:
         call.attach(sock)
+
+
+class ReleasesToPool:
+    """Mixin for urllib3's pool classes: a connection put back into the pool (urllib3 does that as
+    soon as a response was read whole, still inside the worker's call) leaves the thread's call."""
+
+    def _put_conn(self, conn: Any) -> None:
+        call: WorkerCall | None = getattr(_current, "call", None)
+        if call is not None and conn is not None:
+            call.release(getattr(conn, "sock", None))
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
 class Abortable:

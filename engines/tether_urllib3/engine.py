@@ -485,12 +485,17 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         """A response closed before its end (cancelled, or the caller stopped reading): returns at
         once. A worker may be blocked reading it, holding the lock `response.close()` takes: the
         socket is shut down (which wakes that worker), and the response is closed on a worker."""
-        conn = getattr(response, "_connection", None)
+        conn = getattr(response, "_connection", None)  # None: already back in a pool, not ours to stop
         sock = getattr(conn, "sock", None)
-        if sock is None:  # released already, or read through http.client's file only
+        if conn is not None and sock is None:
+            # A response read until the server closes took the socket over from its connection
+            # (http.client's will_close): the socket is the response's alone.
             raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
             sock = getattr(raw, "_sock", None)
         shut_down(sock)
+        hook = getattr(conn, "_tether_on_close", None)
+        if hook is not None:
+            hook(conn)  # a connection the loop watches: it stops watching here, on the loop's thread
         try:
             self._executor.submit(response.close)
         except RuntimeError:  # the executor is shut down (the engine is closing): a thread of its own

@@ -22,7 +22,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
 from tether.engine.support import CHUNK_SIZE_LINE, MAX_CHUNK_LINE, NO_BODY_STATUSES
-from tether_urllib3.abort import Abortable
+from tether_urllib3.abort import Abortable, ReleasesToPool
 from tether_urllib3.loop_pool import idle_and_open
 
 __all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "TAKEN", "StrictHTTPResponse"]
@@ -164,7 +164,7 @@ class _TakesNote:
         return conn
 
 
-class _StrictHTTPConnectionPool(_TakesNote, HTTPConnectionPool):
+class _StrictHTTPConnectionPool(_TakesNote, ReleasesToPool, HTTPConnectionPool):
     ConnectionCls = _StrictHTTPConnection
 
     def ready_connection(self) -> HTTPConnection | None:
@@ -202,7 +202,7 @@ class _StrictHTTPConnectionPool(_TakesNote, HTTPConnectionPool):
         return response
 
 
-class _StrictHTTPSConnectionPool(_TakesNote, HTTPSConnectionPool):
+class _StrictHTTPSConnectionPool(_TakesNote, ReleasesToPool, HTTPSConnectionPool):
     ConnectionCls = _StrictHTTPSConnection
 
 
