@@ -8,11 +8,13 @@ that is not a token never reaches the wire.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
-from tether import HttpClientConfig, InvalidMethodError, ProtocolError, ResponseClosedError
-from tether.plugins import ContentEncoding
+from tether import HttpClientConfig, InvalidMethodError, ProtocolError, ResponseClosedError, SSEClientException
+from tether.plugins import SSE, ContentEncoding
+from tether.plugins.sse import SSEBufferPolicy
 from tether_conformance.registry import CaseContext, case
 from tether_conformance.servers.raw import FAULTS_PLAIN
 
@@ -134,3 +136,42 @@ async def extension_method(t: CaseContext) -> None:
     async with t.client() as client:
         echo = await t.json_of(await client.request("PROPFIND", t.env.http("/echo")))
     t.equal(echo["method"], "PROPFIND")
+
+
+# --- SSE: an exception from the caller's block keeps what the session processed ----------------------
+def _sse_buffering(config: HttpClientConfig[Any]) -> None:
+    config.install(SSE, buffer_policy=SSEBufferPolicy.last_events(10))
+
+
+class _HandlingFailed(Exception):
+    pass
+
+
+@case("faults", "sse-error-in-the-block-is-an-sse-client-exception-with-the-buffer")
+async def sse_block_error(t: CaseContext) -> None:
+    async with t.client(_sse_buffering) as client:
+        try:
+            async with client.sse(t.env.http("/sse/basic")) as session:
+                async for event in session.incoming:
+                    if event.data == "hello":
+                        raise _HandlingFailed("cannot handle hello")
+        except SSEClientException as exc:
+            t.check(isinstance(exc.__cause__, _HandlingFailed), f"cause: {exc.__cause__!r}")
+            t.check(exc.response is not None, "the exception carries the buffered response")
+            assert exc.response is not None
+            buffered = await exc.response.body_as_text()
+            t.check("data: hello" in buffered, f"the buffer holds the processed event: {buffered!r}")
+            return
+        raise AssertionError("the block's exception did not come out as SSEClientException")
+
+
+@case("faults", "sse-cancellation-in-the-block-passes-through")
+async def sse_block_cancelled(t: CaseContext) -> None:
+    async with t.client(_sse_buffering) as client:
+        try:
+            async with client.sse(t.env.http("/sse/basic")) as session:
+                async for _ in session.incoming:
+                    raise asyncio.CancelledError
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("CancelledError did not pass through unchanged")
