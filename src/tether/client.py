@@ -49,7 +49,7 @@ from tether.plugins.api import (
 )
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
-from tether.url import QueryParams, with_params
+from tether.url import QueryParams, take_userinfo, with_params
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
@@ -421,6 +421,8 @@ class HttpClient:
             await call_handler(on_request(builder, builder.body))
         if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
             await self._transform_body(builder)
+        if builder._url.raw_user is not None:
+            _userinfo_to_credentials(builder)
         _check_url(builder._url)
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
@@ -541,6 +543,15 @@ def _wrap(
 ) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
     # A partial, not a closure: calling it runs the interceptor without another Python frame.
     return functools.partial(interceptor, Sender(next_))
+
+
+def _userinfo_to_credentials(builder: HttpRequestBuilder) -> None:
+    """`http://user:pw@host/`: the userinfo leaves the URL (never logged, never in a message, never
+    sent by an engine) and becomes Basic credentials of this request, unless it sets Authorization
+    itself. HttpRedirect drops them on a hop to another origin, as any Authorization."""
+    builder._url, authorization = take_userinfo(builder._url)
+    if authorization is not None and "Authorization" not in builder.headers:
+        builder.headers["Authorization"] = authorization
 
 
 def _check_url(url: URL) -> None:
