@@ -129,3 +129,10 @@ def test_sensitive_headers_must_be_a_collection_of_names() -> None:
 
     with pytest.raises(TypeError, match="collection of header names"):
         HttpClient(MockEngine(lambda request: respond()), configure)
+
+
+async def test_a_builder_and_a_statement_show_no_password() -> None:
+    async with HttpClient(MockEngine(lambda request: respond())) as client:
+        statement = client.prepare_get("http://alice:s3cret@api.test/x")
+    assert "s3cret" not in repr(statement.builder)
+    assert "s3cret" not in repr(statement)

@@ -49,7 +49,7 @@ from tether.plugins.api import (
 )
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
-from tether.url import QueryParams, take_userinfo, with_params
+from tether.url import QueryParams, redact_userinfo, take_userinfo, with_params
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
@@ -635,4 +635,4 @@ class HttpStatement:
         return _Execution(self.client, self.builder)
 
     def __repr__(self) -> str:
-        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+        return f"<HttpStatement {self.builder.method} {redact_userinfo(str(self.builder.url))}>"
