@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from yarl import URL
 
 from tether import HttpClient, HttpClientConfig, HttpRequestData, HttpResponseData
-from tether.plugins import HttpCookies, HttpRedirect
+from tether.plugins import HttpCookies, HttpRedirect, PluginBuilder, create_client_plugin
 from tether.plugins.cookies import AcceptAllCookiesStorage, is_public_suffix, parse_set_cookie
 from tether.testing import MockEngine, respond
 from tether.url import parse_url, redact_userinfo, take_userinfo
@@ -136,3 +137,27 @@ async def test_a_builder_and_a_statement_show_no_password() -> None:
         statement = client.prepare_get("http://alice:s3cret@api.test/x")
     assert "s3cret" not in repr(statement.builder)
     assert "s3cret" not in repr(statement)
+
+
+async def test_plugins_see_no_userinfo_and_a_default_url_with_userinfo_gives_basic() -> None:
+    seen_by_plugin: list[str] = []
+
+    @dataclass
+    class Nothing:
+        pass
+
+    @create_client_plugin("SeesUrl", Nothing)
+    def sees_url(plugin: PluginBuilder[Nothing]) -> None:
+        plugin.on_request(lambda request, content: seen_by_plugin.append(str(request.url)))
+
+    engine = MockEngine(lambda request: respond())
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.default_request(url="https://bob:hunter2@api.test/v1/")
+        config.install(sees_url)
+
+    async with HttpClient(engine, configure) as client:
+        await client.get("users")
+    assert seen_by_plugin == ["https://api.test/v1/users"]
+    assert str(engine.requests[0].url) == "https://api.test/v1/users"
+    assert engine.requests[0].headers.get("Authorization") == "Basic Ym9iOmh1bnRlcjI="

@@ -417,11 +417,13 @@ class HttpClient:
         self._check_open()
         for setup in self._setup_request:
             await call_handler(setup(builder))
+        if builder._url.raw_user is not None:  # after DefaultRequest, before any other plugin sees it
+            _userinfo_to_credentials(builder)
         for on_request in self._on_request:
             await call_handler(on_request(builder, builder.body))
         if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
             await self._transform_body(builder)
-        if builder._url.raw_user is not None:
+        if builder._url.raw_user is not None:  # a plugin's on_request set a URL with userinfo
             _userinfo_to_credentials(builder)
         _check_url(builder._url)
         state = _SendState()
