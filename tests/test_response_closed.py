@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tether import ByteReadChannel, HttpClient, ResponseClosedError
+from tether import ByteReadChannel, HttpClient, ProtocolError, ResponseClosedError
 from tether.testing import MockEngine, respond
 
 
@@ -60,3 +60,11 @@ async def test_a_streamed_response_read_after_its_block_raises() -> None:
             pass
         with pytest.raises(ResponseClosedError):
             await response.body_as_bytes()
+
+
+async def test_a_read_after_a_body_shorter_than_its_length_raises_again() -> None:
+    channel = ByteReadChannel(chunks(b"abc"), expected_length=10)
+    with pytest.raises(ProtocolError, match="shorter than its Content-Length"):
+        await channel.read_all()
+    with pytest.raises(ResponseClosedError):
+        await channel.read(1)

@@ -139,6 +139,7 @@ class ByteReadChannel:
             self._eof = True
             if self._expected is not None and self._read < self._expected:
                 await self.aclose()
+                self._lost = True  # the missing bytes are lost: a later read must not look like the end
                 raise ProtocolError(
                     f"Response body ended after {self._read} of {self._expected} bytes "
                     "(shorter than its Content-Length)"
