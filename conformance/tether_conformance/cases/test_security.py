@@ -20,7 +20,7 @@ from tether.plugins import Auth, HttpRedirect, Logging, LogLevel
 from tether.plugins.auth import BasicAuthCredentials
 from tether.plugins.redirect import DEFAULT_SENSITIVE_HEADERS
 from tether_conformance.registry import CaseContext, case
-from tether_conformance.servers.app import BASIC_PASSWORD, BASIC_USER
+from tether_conformance.servers.app import BASIC_PASSWORD, BASIC_USER, LOCATION_USERINFO_PASSWORD
 
 SECRET = "pa55-w0rd-never-shown"
 
@@ -149,31 +149,55 @@ async def location_userinfo(t: CaseContext) -> None:
     t.equal(t.header_values(echo, "authorization"), [], "Authorization after a Location with userinfo")
 
 
-@case("security", "userinfo-password-redacted-in-logging")
-async def userinfo_logging(t: CaseContext) -> None:
+def _logged_text(t: CaseContext, url: str, **kwargs: Any) -> Any:
+    """The log lines of one call with Logging at ALL (a coroutine giving the lines)."""
     records: list[str] = []
 
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record.getMessage())
 
-    logger = logging.getLogger(f"tether.conformance.security.{t.engine_name}")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handler = Keep()
-    logger.addHandler(handler)
+    async def run() -> list[str]:
+        logger = logging.getLogger(f"tether.conformance.security.{t.engine_name}")
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        handler = Keep()
+        logger.addHandler(handler)
 
-    def configure(config: HttpClientConfig[Any]) -> None:
-        config.install(Logging, level=LogLevel.ALL, logger=logger)
+        def configure(config: HttpClientConfig[Any]) -> None:
+            config.install(Logging, level=LogLevel.ALL, logger=logger)
 
-    try:
-        async with t.client(configure) as client:
-            await client.get(_with_userinfo(t.env.http("/redirect")), params={"to": "/echo"})
-    finally:
-        logger.removeHandler(handler)
+        try:
+            async with t.client(configure) as client:
+                await (await client.get(url, **kwargs)).body_as_bytes()
+        finally:
+            logger.removeHandler(handler)
+        return records
+
+    return run()
+
+
+@case("security", "userinfo-password-redacted-in-logging")
+async def userinfo_logging(t: CaseContext) -> None:
+    records = await _logged_text(t, _with_userinfo(t.env.http("/redirect")), params={"to": "/echo"})
     text = "\n".join(records)
     t.check(len(records) >= 4, f"both hops logged: {records!r}")
     t.check(SECRET not in text and quote(SECRET) not in text, f"the password in the log: {text!r}")
+
+
+@case("security", "location-userinfo-redacted-in-logging")
+async def location_logging(t: CaseContext) -> None:
+    records = await _logged_text(t, t.env.http("/redirect/with-userinfo"))
+    text = "\n".join(records)
+    t.check("location: http://mallory:***@" in text.lower(), f"the Location header logged redacted: {text!r}")
+    t.check(LOCATION_USERINFO_PASSWORD not in text, f"the password in the log: {text!r}")
+
+
+@case("security", "same-origin-location-userinfo-sends-no-credentials")
+async def same_origin_location_userinfo(t: CaseContext) -> None:
+    async with t.client() as client:
+        echo = await t.json_of(await client.get(t.env.http("/redirect/with-userinfo")))
+    t.equal(t.header_values(echo, "authorization"), [], "Authorization after a Location with userinfo")
 
 
 @case("security", "userinfo-password-redacted-in-exception-messages")
