@@ -76,7 +76,8 @@ def _is_ip(host: str) -> bool:
 
 @functools.cache
 def _public_suffixes() -> Any:
-    # Loaded on the first Domain attribute seen (about 0.1 s): most clients never need it.
+    # Parsed once per process (about 0.1 s), when the first HttpCookies client is built: never on the
+    # event loop in the middle of a response.
     from publicsuffixlist import PublicSuffixList
 
     return PublicSuffixList()
@@ -254,6 +255,7 @@ def _pairs(header: str) -> list[tuple[str, str]]:
 
 def _install(plugin: PluginBuilder[HttpCookiesConfig]) -> None:
     storage = plugin.plugin_config.storage
+    _public_suffixes()
 
     def remember_caller_cookies(request: HttpRequestBuilder, content: object) -> None:
         pairs = [pair for value in request.headers.getall("Cookie", []) for pair in _pairs(value)]
