@@ -83,6 +83,13 @@ async def gzip_trailing_garbage_streamed(t: CaseContext) -> None:
         await t.raises(ProtocolError, response.body_as_channel().read_to(io.BytesIO()))
 
 
+@case("faults", "content-encoding-6-codings-raise-protocol-error")
+async def six_codings(t: CaseContext) -> None:
+    # A short header every engine reads: only the bound on stacked codings can refuse it.
+    async with t.client(_decoding) as client:
+        await t.raises(ProtocolError, client.get(t.env.raw_url("faults-identity-6-times")))
+
+
 @case("faults", "content-encoding-3000-codings-raise-protocol-error")
 async def too_many_codings(t: CaseContext) -> None:
     async with t.client(_decoding) as client:

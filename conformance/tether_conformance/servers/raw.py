@@ -141,5 +141,9 @@ def _add_compressed_faults() -> None:
         + b"\r\nContent-Length: 5\r\n\r\nhello"
     )
 
+    RAW_RESPONSES["faults-identity-6-times"] = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: " + b", ".join([b"identity"] * 6) + b"\r\nContent-Length: 5\r\n\r\nhello"
+    )
+
 
 _add_compressed_faults()
