@@ -12,7 +12,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from tether.exceptions import ProtocolError, TetherError
+from tether.exceptions import ProtocolError, ResponseClosedError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
 
@@ -51,7 +51,18 @@ class ByteReadChannel:
     b'hello'
     """
 
-    __slots__ = ("_buffer", "_closed", "_deadline", "_eof", "_expected", "_memory", "_on_close", "_read", "_source")
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_deadline",
+        "_eof",
+        "_expected",
+        "_lost",
+        "_memory",
+        "_on_close",
+        "_read",
+        "_source",
+    )
 
     def __init__(
         self,
@@ -67,6 +78,7 @@ class ByteReadChannel:
         self._read = 0  # bytes taken from the source so far
         self._eof = False
         self._closed = False
+        self._lost = False  # closed before every byte was handed out: reads raise, never b""
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
 
@@ -80,7 +92,7 @@ class ByteReadChannel:
         channel._expected = channel._read = len(data)
         channel._buffer = bytearray()
         channel._eof = True
-        channel._closed = False
+        channel._closed = channel._lost = False
         channel._memory = data if data else None
         channel._deadline = None
         return channel
@@ -109,6 +121,11 @@ class ByteReadChannel:
             chunk, self._memory = self._memory, None
             return chunk
         if self._eof or self._closed:
+            if self._lost:
+                raise ResponseClosedError(
+                    f"The response body was closed after {self._read} bytes, before it was read to the end "
+                    "(read a streamed body inside its `async with statement.execute()` block)"
+                )
             return None
         try:
             while True:
@@ -122,6 +139,7 @@ class ByteReadChannel:
             self._eof = True
             if self._expected is not None and self._read < self._expected:
                 await self.aclose()
+                self._lost = True  # the missing bytes are lost: a later read must not look like the end
                 raise ProtocolError(
                     f"Response body ended after {self._read} of {self._expected} bytes "
                     "(shorter than its Content-Length)"
@@ -255,6 +273,7 @@ class ByteReadChannel:
         if self._closed:
             return
         self._closed = True
+        self._lost = bool(self._buffer) or self._memory is not None or not self._eof
         self._buffer.clear()
         self._memory = None
         closer = getattr(self._source, "aclose", None)

@@ -366,3 +366,40 @@ RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = (
 RAW_RESPONSES["faults-chunked-value-padded"] = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n" + KEEP_OPEN
 )
+
+
+# --- faults: compressed bodies that end early or run on (issue 15 §1) -----------------------------
+def _encoded(coding: str, body: bytes) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+#: What the compressed fault scenarios decode to (when they decode at all): 256 KiB that compress to a
+#: few hundred bytes, so the chunk where a stream ends decodes to more than 64 KiB.
+FAULTS_PLAIN = b"tether faults " * (256 * 1024 // 14)
+
+
+def _add_compressed_faults() -> None:
+    from tether_conformance.servers.app import compress
+
+    for coding in ("gzip", "deflate", "br", "zstd"):
+        whole = compress(coding, FAULTS_PLAIN)
+        # An honest Content-Length, but only the first 60% of the compressed stream.
+        RAW_RESPONSES[f"faults-{coding}-truncated"] = _encoded(coding, whole[: len(whole) * 6 // 10])
+    gzipped = compress("gzip", FAULTS_PLAIN)
+    RAW_RESPONSES["faults-gzip-without-trailer"] = _encoded("gzip", gzipped[:-8])
+    RAW_RESPONSES["faults-gzip-two-members"] = _encoded("gzip", gzipped + gzipped)
+    RAW_RESPONSES["faults-gzip-trailing-garbage"] = _encoded("gzip", gzipped + b"trailing garbage")
+    RAW_RESPONSES["faults-zstd-two-frames"] = _encoded("zstd", compress("zstd", FAULTS_PLAIN) * 2)
+    RAW_RESPONSES["faults-identity-3000-times"] = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: "
+        + b", ".join([b"identity"] * 3000)
+        + b"\r\nContent-Length: 5\r\n\r\nhello"
+    )
+
+    RAW_RESPONSES["faults-identity-6-times"] = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: " + b", ".join([b"identity"] * 6) + b"\r\nContent-Length: 5\r\n\r\nhello"
+    )
+
+
+_add_compressed_faults()

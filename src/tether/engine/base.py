@@ -20,6 +20,7 @@ from tether.engine.config import HttpClientEngineConfig, ProxyType
 from tether.exceptions import (
     ClientClosedError,
     InvalidHeaderError,
+    InvalidMethodError,
     SocketTimeoutException,
     UnsafeHeaderException,
     UnsupportedCapabilityError,
@@ -219,9 +220,13 @@ async def _head_within(
 
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
-    engine-owned headers are rejected, header fields must be sendable as given on every engine, and
-    every required capability must be declared. Returns the request to send: the same one, or a copy
-    whose header values lost their surrounding whitespace."""
+    the method must be a token, engine-owned headers are rejected, header fields must be sendable as
+    given on every engine, and every required capability must be declared. Returns the request to
+    send: the same one, or a copy whose header values lost their surrounding whitespace."""
+    method = request.method
+    if method not in _COMMON_METHODS and (type(method) is not str or _METHOD.fullmatch(method) is None):
+        # libcurl sends a CR LF inside a method as is: a second request on the wire.
+        raise InvalidMethodError(method)
     headers = request.headers
     fields = headers.multidict  # the C multidict: this runs for every request
     if fields:
@@ -238,6 +243,10 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpReq
         raise UnsupportedCapabilityError(engine.name, SocksProxyCapability, f"configured {proxy}")
     return request
 
+
+#: The methods nearly every request uses: a set lookup instead of a regex match.
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_METHOD = re.compile(TOKEN)
 
 _VALUE = r"[\t\x20-\x7e]*"  # visible ASCII, SP and HTAB (RFC 9110 5.5)
 #: The same, without surrounding whitespace (possessive: no backtracking).
