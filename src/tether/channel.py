@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from typing import Any, Protocol
 
 from tether.blocking import MIN_WRITE_BATCH, WRITE_BATCH, is_blocking_sink, outcome, settle, write_batch
-from tether.exceptions import ProtocolError, TetherError
+from tether.exceptions import ProtocolError, ResponseClosedError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
 
@@ -59,6 +59,7 @@ class ByteReadChannel:
         "_deadline",
         "_eof",
         "_expected",
+        "_lost",
         "_memory",
         "_on_close",
         "_read",
@@ -80,6 +81,7 @@ class ByteReadChannel:
         self._read = 0  # bytes taken from the source so far
         self._eof = False
         self._closed = False
+        self._lost = False  # closed before every byte was handed out: reads raise, never b""
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
         #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
@@ -96,7 +98,7 @@ class ByteReadChannel:
         channel._expected = channel._read = len(data)
         channel._buffer = bytearray()
         channel._eof = True
-        channel._closed = False
+        channel._closed = channel._lost = False
         channel._memory = data if data else None
         channel._deadline = None
         channel.executor = None
@@ -126,6 +128,11 @@ class ByteReadChannel:
             chunk, self._memory = self._memory, None
             return chunk
         if self._eof or self._closed:
+            if self._lost:
+                raise ResponseClosedError(
+                    f"The response body was closed after {self._read} bytes, before it was read to the end "
+                    "(read a streamed body inside its `async with statement.execute()` block)"
+                )
             return None
         try:
             while True:
@@ -139,6 +146,7 @@ class ByteReadChannel:
             self._eof = True
             if self._expected is not None and self._read < self._expected:
                 await self.aclose()
+                self._lost = True  # the missing bytes are lost: a later read must not look like the end
                 raise ProtocolError(
                     f"Response body ended after {self._read} of {self._expected} bytes "
                     "(shorter than its Content-Length)"
@@ -314,6 +322,7 @@ class ByteReadChannel:
         if self._closed:
             return
         self._closed = True
+        self._lost = bool(self._buffer) or self._memory is not None or not self._eof
         self._buffer.clear()
         self._memory = None
         closer = getattr(self._source, "aclose", None)

@@ -56,7 +56,7 @@ from tether.plugins.api import (
 )
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
-from tether.url import QueryParams, with_params
+from tether.url import QueryParams, redact_userinfo, take_userinfo, with_params
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
@@ -435,10 +435,14 @@ class HttpClient:
         try:
             for setup in self._setup_request:
                 await call_handler(setup(builder))
+            if builder._url.raw_user is not None:  # after DefaultRequest, before any other plugin sees it
+                _userinfo_to_credentials(builder)
             for on_request in self._on_request:
                 await call_handler(on_request(builder, builder.body))
             if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
                 await self._transform_body(builder)
+            if builder._url.raw_user is not None:  # a plugin's on_request set a URL with userinfo
+                _userinfo_to_credentials(builder)
             _check_url(builder._url)
             values = builder.attributes._values  # a hook may have replaced the attributes
             values[_SEND_STATE] = state
@@ -567,6 +571,15 @@ def _wrap(
     return functools.partial(interceptor, Sender(next_))
 
 
+def _userinfo_to_credentials(builder: HttpRequestBuilder) -> None:
+    """`http://user:pw@host/`: the userinfo leaves the URL (never logged, never in a message, never
+    sent by an engine) and becomes Basic credentials of this request, unless it sets Authorization
+    itself. HttpRedirect drops them on a hop to another origin, as any Authorization."""
+    builder._url, authorization = take_userinfo(builder._url)
+    if authorization is not None and "Authorization" not in builder.headers:
+        builder.headers["Authorization"] = authorization
+
+
 def _check_url(url: URL) -> None:
     if url.scheme not in SUPPORTED_SCHEMES or not url.raw_host:
         hint = " (a relative URL needs a base: config.default_request(url=...))" if not url.scheme else ""
@@ -648,4 +661,4 @@ class HttpStatement:
         return _Execution(self.client, self.builder)
 
     def __repr__(self) -> str:
-        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+        return f"<HttpStatement {self.builder.method} {redact_userinfo(str(self.builder.url))}>"

@@ -200,7 +200,14 @@ async def open_session(
 
 
 class SSESessionContext:
-    """`async with client.sse(url) as session:` — connects on entry, closes on exit."""
+    """`async with client.sse(url) as session:` — connects on entry, closes on exit.
+
+    As in Ktor 3.3, an exception the block raises while handling events comes out as
+    `SSEClientException` whose `response` holds what the buffer policy kept (so the caller can read
+    what was processed) and whose cause is the original; cancellation (and any other `BaseException`
+    that is not an `Exception`) passes through unchanged, as does an `SSEClientException` that
+    already carries a response.
+    """
 
     def __init__(self, opening: Any) -> None:
         self._opening = opening
@@ -213,5 +220,10 @@ class SSESessionContext:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
+        session = self._session
+        if session is None:
+            return
+        await session.close()
+        if not isinstance(exc, Exception) or (isinstance(exc, SSEClientException) and exc.response is not None):
+            return  # nothing raised, a cancellation, or already what the caller should see
+        raise session._failure(exc) from exc
