@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck docs unit compat package-check conformance bench bench-quick clean
+.PHONY: demo test lint typecheck docs unit compat package-check conformance bench bench-quick soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run --quick
+
+# Not part of `make test`: 50,000 requests per engine at c64, a cancellation storm and a fault mix,
+# sampling RSS, fds, tasks and pool connections (docs/reliability.md). Loopback only; minutes.
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
 
 clean:
 	rm -rf $(VENV) .venv-py3.* .mypy_cache .ruff_cache .pytest_cache site

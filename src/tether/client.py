@@ -29,6 +29,13 @@ from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import HttpClientEngineFactory, default_engine_factory, engine_factory_named
+from tether.events import (
+    Events,
+    HttpClientClosed,
+    HttpRequestCreated,
+    HttpRequestIsReadyForSending,
+    HttpResponseReceived,
+)
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
@@ -49,7 +56,7 @@ from tether.plugins.api import (
 )
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
-from tether.url import QueryParams, with_params
+from tether.url import QueryParams, redact_userinfo, take_userinfo, with_params
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
@@ -173,6 +180,10 @@ class HttpClient:
         self._holder = holder
         holder.references += 1
         self._closed = False
+        #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
+        self.monitor = Events()
+        self._subscribers = self.monitor.subscribers  # empty while nobody listens: events cost nothing
+        self._executor = holder.engine.executor  # where blocking work on response bodies runs
         self.plugins: dict[ClientPlugin[Any], PluginBuilder[Any]] = {}
         self._build_pipeline()
 
@@ -292,6 +303,8 @@ class HttpClient:
                 await call_handler(handler())
         finally:
             await self._holder.release()
+        if self._subscribers:
+            await self.monitor.emit_new(HttpClientClosed, self)
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -449,17 +462,24 @@ class HttpClient:
             # No keywords: the builder needs none of build_request's steps.
             builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
         self._check_open()
-        for setup in self._setup_request:
-            await call_handler(setup(builder))
-        for on_request in self._on_request:
-            await call_handler(on_request(builder, builder.body))
-        if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
-            await self._transform_body(builder)
-        _check_url(builder._url)
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestCreated, builder)
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
-        values[_SEND_STATE] = state
         try:
+            for setup in self._setup_request:
+                await call_handler(setup(builder))
+            if builder._url.raw_user is not None:  # after DefaultRequest, before any other plugin sees it
+                _userinfo_to_credentials(builder)
+            for on_request in self._on_request:
+                await call_handler(on_request(builder, builder.body))
+            if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
+                await self._transform_body(builder)
+            if builder._url.raw_user is not None:  # a plugin's on_request set a URL with userinfo
+                _userinfo_to_credentials(builder)
+            _check_url(builder._url)
+            values = builder.attributes._values  # a hook may have replaced the attributes
+            values[_SEND_STATE] = state
             response = await (self._chain(builder) if not builder.call_options else self._chain_for(builder)(builder))
             if read:
                 try:
@@ -468,9 +488,13 @@ class HttpClient:
                     await response.aclose()
                     raise
             return response
-        except BaseException:
-            if state.last_response is not None:
-                await state.last_response.aclose()
+        except BaseException as cause:
+            try:
+                if self._subscribers:
+                    await self.monitor.emit_call_ended(builder, state.last_response, cause)
+            finally:
+                if state.last_response is not None:
+                    await state.last_response.aclose()
             raise
         finally:
             # The call is over: no more sends. Dropping the state breaks the cycle
@@ -503,6 +527,8 @@ class HttpClient:
             await previous.aclose()
         for sending in self._sending_request:
             await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestIsReadyForSending, builder, state.count)
         data = builder.build()
         engine = self._holder.engine
         data = check_request(engine, data)
@@ -511,8 +537,10 @@ class HttpClient:
                 f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
-        response = HttpResponse(await engine.execute(data), data, self._convert_body)
+        response = HttpResponse(await engine.execute(data), data, self._convert_body, self._executor)
         state.last_response = response
+        if self._subscribers:
+            await self.monitor.emit_new(HttpResponseReceived, response)
         for on_response in self._on_response:
             await call_handler(on_response(response))
         return response
@@ -575,6 +603,15 @@ def _wrap(
 ) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
     # A partial, not a closure: calling it runs the interceptor without another Python frame.
     return functools.partial(interceptor, Sender(next_))
+
+
+def _userinfo_to_credentials(builder: HttpRequestBuilder) -> None:
+    """`http://user:pw@host/`: the userinfo leaves the URL (never logged, never in a message, never
+    sent by an engine) and becomes Basic credentials of this request, unless it sets Authorization
+    itself. HttpRedirect drops them on a hop to another origin, as any Authorization."""
+    builder._url, authorization = take_userinfo(builder._url)
+    if authorization is not None and "Authorization" not in builder.headers:
+        builder.headers["Authorization"] = authorization
 
 
 def _check_url(url: URL) -> None:
@@ -658,4 +695,4 @@ class HttpStatement:
         return _Execution(self.client, self.builder)
 
     def __repr__(self) -> str:
-        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+        return f"<HttpStatement {self.builder.method} {redact_userinfo(str(self.builder.url))}>"

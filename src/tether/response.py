@@ -6,6 +6,7 @@ import base64
 import html
 import json as jsonlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -85,12 +86,15 @@ class HttpResponse:
         data: HttpResponseData,
         request: HttpRequestData,
         body_transformer: BodyTransformer | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._data = data
         self.request = request
         self._channel_taken = False
         self._content: bytes | None = None
         self._body_transformer = body_transformer
+        #: Where blocking work on this body runs (`read_to` into a file): the engine's executor.
+        self.executor = executor
 
     # -- status line and headers ------------------------------------------------------------------
     @property
@@ -129,13 +133,16 @@ class HttpResponse:
     def body_as_channel(self) -> ByteReadChannel:
         """The body as a stream. A body kept in memory gives a fresh channel every time."""
         if self._content is not None:
-            return ByteReadChannel.from_bytes(self._content)
-        if self._channel_taken:
+            channel = ByteReadChannel.from_bytes(self._content)
+        elif self._channel_taken:
             raise BodyAlreadyConsumedError(
                 f"The body of {self.request.method} {self.request.url} was already read as a stream"
             )
-        self._channel_taken = True
-        return self._data.body
+        else:
+            self._channel_taken = True
+            channel = self._data.body
+        channel.executor = self.executor
+        return channel
 
     async def body_as_bytes(self) -> bytes:
         """The whole body; kept so it can be read again."""
@@ -229,7 +236,7 @@ class HttpResponse:
 
     def _with_content(self, content: bytes) -> HttpResponse:
         """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""
-        clone = HttpResponse(self._data, self.request, self._body_transformer)
+        clone = HttpResponse(self._data, self.request, self._body_transformer, self.executor)
         clone._content = content
         return clone
 

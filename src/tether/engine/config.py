@@ -95,6 +95,14 @@ class HttpClientEngineConfig:
     max_connections_per_host: int = 0
     #: Seconds an idle keep-alive connection is kept in the pool.
     keep_alive_timeout: float = 15.0
+    #: Seconds establishing a connection (TCP, TLS, proxy) may take when the request sets no connect
+    #: timeout of its own (`HttpTimeout`); then `ConnectTimeoutException`. None: no limit.
+    connect_timeout: float | None = 10.0
+    #: Seconds from the start of a request to its complete response head (interim 1xx heads
+    #: included); then `SocketTimeoutException`. Not applied to requests with a streamed body
+    #: (uploads, duplex) nor to requests with their own `request_timeout`, which bounds the head
+    #: too. None: no limit. Bodies and streams (SSE) are never limited by default.
+    response_head_timeout: float | None = 60.0
     #: A response with more header lines than this is a `ProtocolError` (same limit on every engine).
     max_response_headers: int = 256
     #: A response head (all header names and values) larger than this is a `ProtocolError`.
@@ -127,6 +135,10 @@ class HttpClientEngineConfig:
             raise ValueError(f"max_connections_per_host must be >= 0, got {self.max_connections_per_host}")
         if self.keep_alive_timeout < 0:
             raise ValueError(f"keep_alive_timeout must be >= 0, got {self.keep_alive_timeout}")
+        for name in ("connect_timeout", "response_head_timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be None or > 0, got {value!r}")
         if self.max_response_headers < 1 or self.max_response_head_size < 1024:
             raise ValueError("max_response_headers must be >= 1 and max_response_head_size >= 1024")
         if self.proxy is not None and not isinstance(self.proxy, ProxyConfig):

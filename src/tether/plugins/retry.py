@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Union
 
 from tether.content import StreamContent, WriterChannelContent
+from tether.events import HttpRequestRetryEvent
 from tether.exceptions import (
     BodyNotReplayableError,
     ConnectError,
@@ -153,6 +154,7 @@ def _install(plugin: PluginBuilder[RetryPolicy]) -> None:
                     "(pass a callable returning a fresh stream to allow retries)"
                 ) from cause
             attempt += 1
+            await client.monitor.emit_new(HttpRequestRetryEvent, request, attempt, response, cause)
             await asyncio.sleep(policy.delay(attempt, response))
             if policy.modify_request is not None:
                 await call_handler(policy.modify_request(request, attempt, response, cause))
