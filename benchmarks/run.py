@@ -79,7 +79,10 @@ SCENARIOS = [
         1,
         2,
         1,
-        ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
+        [
+            *(f"tether+{engine}" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
+            *(f"tether+{engine}:memory-sink" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
+        ],
         read_to=True,
         body_size=100 * 1024 * 1024,
     ),
@@ -165,6 +168,16 @@ TARGETS = [
     ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90),
     ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5),
     ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0),
+    *(
+        (
+            f"tether+{engine} read_to a file (on the executor) / into memory, 100 MiB",
+            "download-100m-read-to",
+            f"tether+{engine}",
+            f"tether+{engine}:memory-sink",
+            0.90,
+        )
+        for engine in ("curl", "aiohttp", "httpx", "urllib3")
+    ),
     (
         "tether SSE parser / httpx-sse, 100k events/s",
         "sse-parse-100k-events",

@@ -497,3 +497,18 @@ PREFIX_ROUTES: dict[str, Handler] = {
     "/redirect/chain/": redirect_chain,
     "/compressed/": compressed,
 }
+
+
+# --- security: a Location carrying userinfo (issue 15 §3) ------------------------------------------
+LOCATION_USERINFO_PASSWORD = "location-pa55-never-logged"
+
+
+async def redirect_with_userinfo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """302 to `/echo` on the same host, with userinfo in the Location (the password is not in the request)."""
+    await read_body(receive)
+    host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode("latin-1")
+    location = f"http://mallory:{LOCATION_USERINFO_PASSWORD}@{host}/echo"
+    await respond(send, 302, b"redirecting", [("location", location)])
+
+
+ROUTES["/redirect/with-userinfo"] = redirect_with_userinfo

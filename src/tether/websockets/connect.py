@@ -18,6 +18,7 @@ from yarl import URL
 
 from tether.engine.capabilities import Http2Capability, HttpClientEngineCapability, WebSocketCapability
 from tether.engine.upgrade import UPGRADE_CALL, UpgradedStream
+from tether.events import WebSocketOpened
 from tether.exceptions import UnsupportedCapabilityError
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
@@ -127,7 +128,13 @@ async def open_session(
                 f"The server refused the WebSocket upgrade of GET {response.request.url}: {response.status}",
             )
         subprotocol, extensions = _check_answer(response, key, subprotocols, offered)
-        return WebSocketSession(upgrader.stream, response, subprotocol, extensions, settings)
+        session = WebSocketSession(upgrader.stream, response, subprotocol, extensions, settings, client.monitor)
+        try:
+            await client.monitor.emit_new(WebSocketOpened, response.request, response, subprotocol)
+        except BaseException:
+            session._abort()
+            raise
+        return session
     except BaseException:
         upgrader.discard()
         raise

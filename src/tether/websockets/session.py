@@ -24,6 +24,7 @@ from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
 from tether.engine.upgrade import UpgradedStream
+from tether.events import Events, WebSocketClosed
 from tether.websockets.exceptions import (
     FrameTooBigException,
     WebSocketClosedException,
@@ -139,8 +140,11 @@ class WebSocketSession:
         subprotocol: str | None,
         extensions: list[Extension],
         settings: WebSocketsConfig,
+        monitor: Events | None = None,
     ) -> None:
         self._stream = stream
+        self._monitor = monitor
+        self._closed_report: asyncio.Task[None] | None = None
         self.response = response
         #: The subprotocol the server chose (None: none).
         self.subprotocol = subprotocol
@@ -300,6 +304,8 @@ class WebSocketSession:
                 await asyncio.wait_for(asyncio.shield(self._done.wait()), CLOSE_TIMEOUT)
         finally:
             self._abort()
+        if self._closed_report is not None:  # WebSocketClosed handlers have run when close() returns
+            await asyncio.shield(self._closed_report)
 
     async def _send_close(self, code: int, reason: str) -> None:
         async with self._write_lock:
@@ -320,6 +326,17 @@ class WebSocketSession:
         self._reader.cancel()
         if self._pinger is not None:
             self._pinger.cancel()
+        self._report_closed()
+
+    def _report_closed(self) -> None:
+        """Emit `WebSocketClosed` once, when the session has ended (whoever ended it)."""
+        monitor = self._monitor
+        if monitor is None or self._closed_report is not None or WebSocketClosed not in monitor.subscribers:
+            return
+        code = self.close_code if self.close_code is not None else 1006
+        self._closed_report = asyncio.ensure_future(
+            monitor.emit_new(WebSocketClosed, self.response.request, code, self.close_reason or "", self._failure)
+        )
 
     def _finish(self, failure: BaseException | None, code: int | None, reason: str | None = None) -> None:
         if failure is not None and self._failure is None and not self._done.is_set():
@@ -366,6 +383,7 @@ class WebSocketSession:
             self._stream.abort()
             if self._pinger is not None:
                 self._pinger.cancel()
+            self._report_closed()
 
     async def _drain(self) -> None:
         while await self._stream.read(READ_SIZE):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from tether.response import HttpResponse
 from tether.websockets.exceptions import WebSocketClosedException, WebSocketConnectionLostException
 from tether.websockets.session import WebSocketMessage
 from tether.websockets.session import WebSocketSession as AsyncWebSocketSession
+
+if TYPE_CHECKING:
+    from tether.sync import HttpResponse, _LoopThread
 
 __all__ = ["WebSocketSession"]
 
@@ -28,13 +30,17 @@ Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 class WebSocketSession:
     """Blocking twin of `tether.websockets.WebSocketSession`."""
 
-    def __init__(self, inner: AsyncWebSocketSession, run: Runner) -> None:
+    def __init__(self, inner: AsyncWebSocketSession, runner: _LoopThread) -> None:
         self._inner = inner
-        self._run = run
+        self._runner = runner
+        self._run: Runner = runner.run
 
     @property
     def response(self) -> HttpResponse:
-        return self._inner.response
+        """The 101 response of the handshake (blocking, as `tether.sync.HttpResponse`)."""
+        from tether.sync import HttpResponse
+
+        return HttpResponse(self._inner.response, self._runner)
 
     @property
     def subprotocol(self) -> str | None:
