@@ -95,8 +95,21 @@ def _tether_factory(engine: str) -> Any:
     return Urllib3
 
 
+class _CountingSink:
+    """An in-memory sink that keeps nothing: the ceiling a file sink is compared with. Its `write`
+    is a coroutine, so `read_to` calls it on the loop (no executor)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    async def write(self, data: bytes) -> None:
+        self.size += len(data)
+
+
 class TetherContestant(AsyncContestant):
     engine = ""
+    #: What `read_to` writes into: a temporary file (blocking: written on the executor) or "memory".
+    sink = "file"
 
     async def open(self) -> None:
         from tether import HttpClient
@@ -116,6 +129,9 @@ class TetherContestant(AsyncContestant):
 
     async def one(self) -> int:
         job, client = self.job, self.client
+        if job.read_to and self.sink == "memory":
+            async with client.prepare_get(job.url).execute() as response:
+                return await response.body_as_channel().read_to(_CountingSink())
         if job.read_to:
             with tempfile.TemporaryFile() as sink:
                 async with client.prepare_get(job.url).execute() as response:
@@ -128,8 +144,8 @@ class TetherContestant(AsyncContestant):
         await self.client.close()
 
 
-def _tether(engine: str) -> type[TetherContestant]:
-    return type(f"Tether{engine.title()}", (TetherContestant,), {"engine": engine})
+def _tether(engine: str, sink: str = "file") -> type[TetherContestant]:
+    return type(f"Tether{engine.title()}{sink.title()}", (TetherContestant,), {"engine": engine, "sink": sink})
 
 
 class TetherSync(SyncContestant):
@@ -367,6 +383,7 @@ CONTESTANTS: dict[str, type[AsyncContestant] | type[SyncContestant]] = {
     "tether+aiohttp": _tether("aiohttp"),
     "tether+httpx": _tether("httpx"),
     "tether+urllib3": _tether("urllib3"),
+    **{f"tether+{engine}:memory-sink": _tether(engine, "memory") for engine in ("curl", "aiohttp", "httpx", "urllib3")},
     "aiohttp": AiohttpContestant,
     "aiohttp-primed": AiohttpPrimedContestant,
     "httpx": HttpxContestant,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import websocket
 from benchmarks.server import NginxServer
 
 RESULTS = Path(__file__).parent / "results"
@@ -78,7 +79,10 @@ SCENARIOS = [
         1,
         2,
         1,
-        ["tether+curl", "tether+aiohttp", "tether+httpx", "tether+urllib3"],
+        [
+            *(f"tether+{engine}" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
+            *(f"tether+{engine}:memory-sink" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
+        ],
         read_to=True,
         body_size=100 * 1024 * 1024,
     ),
@@ -164,6 +168,16 @@ TARGETS = [
     ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90),
     ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5),
     ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0),
+    *(
+        (
+            f"tether+{engine} read_to a file (on the executor) / into memory, 100 MiB",
+            "download-100m-read-to",
+            f"tether+{engine}",
+            f"tether+{engine}:memory-sink",
+            0.90,
+        )
+        for engine in ("curl", "aiohttp", "httpx", "urllib3")
+    ),
     (
         "tether SSE parser / httpx-sse, 100k events/s",
         "sse-parse-100k-events",
@@ -238,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {scenario.name} done ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
     report = render(selected, results, ceilings)
     print(report)
+    sockets: dict[str, Any] | None = None
+    if not args.scenario or any(pattern in "websocket-echo" for pattern in args.scenario):
+        sockets = websocket.run(args.quick, rounds)  # its own echo server: not nginx
+        print(websocket.render(sockets))
     document = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
         "mode": "quick" if args.quick else "full",
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, scen, a, b, goal in TARGETS
         ]
         + streaming_targets(results),
+        "websocket": sockets,
         "informational": [
             {"ratio_of": label, "ratio": ratio(results, scen, a, b)} for label, scen, a, b in INFORMATION
         ],

@@ -447,7 +447,7 @@ def test_header_field_check_agrees_with_rfc_9110(fields: list[tuple[str, str]]) 
         return bool(name) and all(c in _TOKEN_CHARS for c in name) and all(" " <= c <= "~" or c == "\t" for c in value)
 
     assume(not any(name.lower() in ("upgrade", "transfer-encoding") for name, _ in fields))
-    request = HttpRequestBuilder(URL)
+    request = HttpRequestBuilder("GET", URL)
     for name, value in fields:
         request.headers.add(name, value)
     data = request.build()

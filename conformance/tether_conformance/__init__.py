@@ -5,9 +5,22 @@
 Cases live in `tether_conformance.cases`; see `tether_conformance.registry` to write one.
 """
 
-from tether_conformance.registry import CASES, Case, CaseContext, case
-from tether_conformance.runner import Verdict, load_cases, load_engine, render, run_case, run_matrix
-from tether_conformance.servers import ServerEnvironment
+import importlib.util
+
+#: What the local servers need; without one of them many cases would FAIL for the wrong reason.
+_NEEDED = ("hypercorn", "trustme", "aioquic", "brotli", "zstandard")
+_missing = [name for name in _NEEDED if importlib.util.find_spec(name) is None]
+if _missing:
+    raise ModuleNotFoundError(
+        f"The tether conformance suite needs {', '.join(_missing)}, which "
+        f"{'is' if len(_missing) == 1 else 'are'} not installed: pip install 'tether[conformance]'",
+        name=_missing[0],
+    )
+
+# After the check above (noqa E402): a missing server dependency is named, not a traceback from deep inside.
+from tether_conformance.registry import CASES, Case, CaseContext, case  # noqa: E402
+from tether_conformance.runner import Verdict, load_cases, load_engine, render, run_case, run_matrix  # noqa: E402
+from tether_conformance.servers import ServerEnvironment  # noqa: E402
 
 __all__ = [
     "CASES",

@@ -3,19 +3,27 @@
 Switched off so every engine behaves the same: redirects, automatic decompression, the default
 `User-Agent`/`Accept`/`Accept-Encoding` headers, environment proxies and aiohttp's default 5-minute
 total timeout (tether imposes no hidden timeout; HttpTimeout sets explicit ones). HTTP/1.1 only.
+aiohttp resolves names with `getaddrinfo` on the loop's default executor; here on the engine's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import ClientPayloadError
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import _EXC_SENTINEL
+from aiohttp.helpers import set_exception as aiohttp_set_exception
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent, WriterChannelContent
@@ -30,16 +38,24 @@ from tether.engine import (
     HttpTimeoutConfig,
     ProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
+    NO_BODY_STATUSES,
+    ChunkedDecoder,
     HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    final_head,
+    is_chunked,
     prime_read_buffers,
     protocol_version,
     request_body_bytes,
+    response_end,
+    response_status,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -49,9 +65,9 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_aiohttp import websocket
 
 __all__ = ["Aiohttp", "AiohttpConfig", "AiohttpEngine"]
 
@@ -67,6 +83,24 @@ class AiohttpConfig(HttpClientEngineConfig):
     customize_session: Callable[[dict[str, Any]], None] | None = None
 
 
+class _ExecutorLoop:
+    """The two loop methods aiohttp's `ThreadedResolver` calls, run on the engine's executor instead
+    of the loop's default one (the resolver takes the loop it uses as a constructor argument)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: Executor) -> None:
+        self._loop = loop
+        self._executor = executor
+
+    async def getaddrinfo(
+        self, host: str, port: int, *, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
+        resolve = functools.partial(socket.getaddrinfo, host, port, family, type, proto, flags)
+        return await self._loop.run_in_executor(self._executor, resolve)
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> tuple[str, str]:
+        return await self._loop.run_in_executor(self._executor, socket.getnameinfo, sockaddr, flags)
+
+
 class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
     name = "Aiohttp"
 
@@ -79,7 +113,10 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
 
     @functools.cached_property
     def capabilities(self) -> frozenset[HttpClientEngineCapability[Any]]:  # fixed once the engine exists
-        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability}
+        return DEFAULT_CAPABILITIES | {ProxyCapability, DuplexStreamingCapability, SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_aiohttp/websocket.py
 
     def _get_session(self) -> aiohttp.ClientSession:
         # aiohttp binds a session to the running loop, so it is made on first use.
@@ -90,6 +127,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 "limit_per_host": config.max_connections_per_host,
                 "keepalive_timeout": config.keep_alive_timeout,
                 "ssl": self._ssl,
+                "resolver": aiohttp.ThreadedResolver(_ExecutorLoop(asyncio.get_running_loop(), self.executor)),  # type: ignore[arg-type]
             }
             kwargs: dict[str, Any] = {
                 "connector": connector_kwargs,
@@ -106,7 +144,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             }
             if config.customize_session is not None:
                 config.customize_session(kwargs)
-            kwargs["connector"] = aiohttp.TCPConnector(**kwargs["connector"])
+            kwargs["connector"] = _Connector(**kwargs["connector"])
             self._session = aiohttp.ClientSession(**kwargs)
         return self._session
 
@@ -136,7 +174,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         try:
             response = await session.request(request.method, request.url, **options)
         except Exception as exc:
-            mapped = _translate(exc, request, connecting=True)
+            mapped = _translate(exc, request)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -145,8 +183,14 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             # every engine).
             raw_headers = response.raw_headers
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
+            status = response_status(response.status, response.reason, request.url)
         except TetherError:
+            # aiohttp gave the connection back to its pool when a short body ended with the head:
+            # closing the protocol makes the pool drop it instead of reusing a refused connection.
+            protocol = getattr(response, "_protocol", None)
             response.close()
+            if protocol is not None:
+                protocol.close()
             raise
 
         def release() -> None:
@@ -170,7 +214,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 data = await response.read() if expected else b""
             except Exception as exc:
                 response.close()
-                mapped = _translate(exc, request, connecting=False)
+                mapped = _translate(exc, request)
                 if mapped is None:
                     raise
                 raise mapped from exc
@@ -180,7 +224,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             channel = ByteReadChannel(_body(response, request), on_close=release, expected_length=expected)
         version = response.version
         return HttpResponseData(
-            status=HttpStatusCode.of(response.status, response.reason or None),
+            status=status,
             headers=headers_in,
             version=protocol_version(f"{version.major}.{version.minor}" if version else "1.1", request.url),
             body=channel,
@@ -192,6 +236,125 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _ResponseHandler(ResponseHandler):
+    """aiohttp's connection protocol, with the framing verdicts every engine gives.
+
+    Bytes after a complete response are extra data, never the next response (RFC 9112 6.3) -- nor
+    an error of the response they came with. llhttp parses everything it is given: a 204 or HEAD
+    response with a "body", or a body longer than its Content-Length, arriving in one read, makes it
+    fail on the bytes after the response, and aiohttp then fails that response, which is complete.
+    When that happens on the first bytes of a response, the response is parsed again from a fresh
+    parser, up to the end its framing gives (`response_end`), and whatever follows is dropped with
+    the connection. Costs nothing until llhttp fails.
+
+    Chunked framing is checked as RFC 9112 7.1 writes it (`ChunkedDecoder.check`, as the Curl engine
+    decodes it): aiohttp sets llhttp lenient outside dev mode, and it then takes bare LFs and spaces
+    in chunk lines. Costs one look at each response head (`final_head`) and, for a chunked body, a
+    scan of its chunk lines; the body bytes themselves are not copied.
+    """
+
+    _tether_params: dict[str, Any] | None = None
+    _tether_first: bytes | None = None  # the first bytes of a response, while llhttp parses them
+    _tether_fresh = False  # the next bytes are the first of a response
+    _tether_done = False  # the response is complete: what still arrives is dropped
+    _tether_head: bytes | None = None  # the start of a head still arriving
+    _tether_chunks: ChunkedDecoder | None = None  # checks the chunked body being received
+
+    def set_response_params(self, **params: Any) -> None:
+        self._tether_params = params
+        self._tether_fresh = True
+        self._tether_done = False
+        self._tether_head = None
+        self._tether_chunks = None
+        super().set_response_params(**params)
+
+    def data_received(self, data: bytes) -> None:
+        if self._tether_done:
+            return  # after a complete response: extra data (the connection is closed on release)
+        body_start = -1
+        if self._tether_fresh or self._tether_head is not None:
+            body_start = self._tether_look_at_head(data)
+        chunks = self._tether_chunks
+        if chunks is not None:
+            try:
+                used = chunks.check(data[body_start:] if body_start > 0 else data)
+            except ProtocolError as exc:
+                self._tether_refuse(exc, head_delivered=body_start < 0)
+                return
+            if chunks.done:
+                self._tether_chunks = None
+                end = max(body_start, 0) + used
+                if end < len(data):  # bytes after the last chunk: extra data, dropped with the connection
+                    self._tether_done = True
+                    self._should_close = True
+                    data = data[:end]
+        if not self._tether_fresh:
+            super().data_received(data)
+            return
+        self._tether_fresh = False
+        self._tether_first = data
+        try:
+            super().data_received(data)
+        finally:
+            self._tether_first = None
+
+    def _tether_look_at_head(self, data: bytes) -> int:
+        """Find the end of the response head; for a chunked body, start checking it. Where the body
+        starts in `data` when the head ended in it and the body is chunked, else -1."""
+        seen = self._tether_head
+        if seen is None and data[9:10] != b"1":
+            head_end = data.find(b"\n\r\n")
+            if head_end >= 0 and _TRANSFER_ENCODING.search(data, 0, head_end) is None:
+                return -1  # the common case: a whole final head here, and no Transfer-Encoding in it
+        buffer = data if seen is None else seen + data
+        found = final_head(buffer)
+        if found is None:
+            # The head goes on in the next read; llhttp refuses one this long anyway.
+            self._tether_head = buffer if len(buffer) <= _HEAD_LOOK_LIMIT else None
+            return -1
+        self._tether_head = None
+        status, fields, head_end = found
+        if self._skip_payload or status in NO_BODY_STATUSES or not is_chunked(buffer, fields, head_end):
+            return -1
+        self._tether_chunks = ChunkedDecoder("the server")
+        return head_end - (len(buffer) - len(data))
+
+    def _tether_refuse(self, exc: ProtocolError, *, head_delivered: bool) -> None:
+        self._tether_chunks = None
+        self._tether_done = True
+        error = ClientPayloadError(str(exc))
+        if head_delivered and self._payload is not None:
+            aiohttp_set_exception(self._payload, error)  # the body being read fails
+        else:
+            self.set_exception(error)  # the request fails
+        if self.transport is not None:
+            self.transport.close()
+
+    def set_exception(self, exc: BaseException, exc_cause: BaseException = _EXC_SENTINEL) -> None:
+        data, self._tether_first = self._tether_first, None
+        params = self._tether_params
+        if data is not None and params is not None:
+            end = response_end(data, head_request=self._skip_payload)
+            if end is not None and end < len(data):
+                super().set_response_params(**params)  # a fresh parser for the response alone
+                super().data_received(data[:end])
+                self._tether_done = True
+                self._should_close = True
+                return
+        super().set_exception(exc, exc_cause)
+
+
+_TRANSFER_ENCODING = re.compile(rb"\n[ \t]*transfer-encoding[ \t]*:", re.IGNORECASE)
+#: Bytes of a head `_ResponseHandler` keeps while its end has not arrived (llhttp refuses longer ones).
+_HEAD_LOOK_LIMIT = 1024 * 1024
+
+
+class _Connector(aiohttp.TCPConnector):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(_ResponseHandler, loop=self._loop)  # type: ignore[assignment]
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,13 +373,13 @@ async def _body(response: aiohttp.ClientResponse, request: HttpRequestData) -> A
         while chunk := await response.content.readany():
             yield chunk
     except Exception as exc:
-        mapped = _translate(exc, request, connecting=False)
+        mapped = _translate(exc, request)
         if mapped is None:
             raise
         raise mapped from exc
 
 
-def _translate(exc: BaseException, request: HttpRequestData, *, connecting: bool) -> TetherError | None:
+def _translate(exc: BaseException, request: HttpRequestData) -> TetherError | None:
     """The one place aiohttp's exceptions become tether's (None: not aiohttp's; let it through)."""
     url = request.url
     timeouts = request.timeout
@@ -237,8 +400,8 @@ def _translate(exc: BaseException, request: HttpRequestData, *, connecting: bool
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
         return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")
     if isinstance(exc, aiohttp.ClientOSError):
-        if connecting and exc.errno is not None:
-            return ConnectError(f"Cannot connect to {url.host}:{url.port}: {exc}")
+        # Connecting failed as ClientConnectorError (above): this connection was up, and the peer
+        # broke it (a reset after reading the request, say) -- the server's fault, as on every engine.
         return ProtocolError(f"{request.method} {url}: {exc}")
     if isinstance(exc, aiohttp.ClientError):
         return ProtocolError(f"{request.method} {url}: {exc or type(exc).__name__}")

@@ -5,6 +5,9 @@ def configure(config: HttpClientConfig[CurlConfig]) -> None:
     config.engine.duplex_streaming_enabled = True
 """
 
-from tether_curl.engine import Curl, CurlConfig, CurlEngine, HttpVersion
+from tether.engine.factory import requires_extra
+
+with requires_extra("tether_curl", "curl", "pycurl"):
+    from tether_curl.engine import Curl, CurlConfig, CurlEngine, HttpVersion
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]

@@ -33,8 +33,11 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
+    IDEMPOTENT_METHODS,
+    ChunkedDecoder,
     HeadersMemo,
     chunks_of,
     expected_body_length,
@@ -42,7 +45,9 @@ from tether.engine.support import (
     header_block_problem,
     protocol_version,
     request_body_bytes,
+    response_status,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -52,9 +57,9 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_curl import websocket
 from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
@@ -102,7 +107,10 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             extra.add(Http3Capability)
         if self.config.duplex_streaming_enabled:
             extra.add(DuplexStreamingCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_curl/websocket.py
 
     def _loop_multi(self) -> CurlMultiLoop:
         loop = asyncio.get_running_loop()
@@ -111,7 +119,21 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 self._multi.close()
             config = self.config
             self._multi = CurlMultiLoop(loop, config.max_connections, config.max_connections_per_host)
+            self._multi.head_problem = self._head_problem
         return self._multi
+
+    def _head_problem(self, status: int, fields: str) -> str | None:
+        """The engine's head checks (`_execute` runs them again, through the memo), as the head arrives."""
+        try:
+            if self._heads.get(fields) is None:
+                checked = header_block(fields, self.config)
+                if checked is None:
+                    return header_block_problem(fields)
+                self._heads.put(fields, checked)
+            response_status(status, None)
+        except ProtocolError as exc:
+            return str(exc)
+        return None
 
     def _configure_handle(self, handle: pycurl.Curl, multi: CurlMultiLoop) -> None:
         """Options that are the same for every request of this engine: set once per easy handle
@@ -122,7 +144,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.ACCEPT_ENCODING, None)  # no decoding: bodies arrive raw
         handle.setopt(pycurl.HTTP_CONTENT_DECODING, 0)
-        handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 1)
+        # Chunked bodies arrive raw and tether decodes them (ChunkedDecoder): libcurl's decoder takes
+        # bare LFs and other framing every other engine refuses. libcurl still finds the body's end.
+        handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 0)
         handle.setopt(pycurl.PATH_AS_IS, 1)
         handle.setopt(pycurl.TCP_NODELAY, 1)
         handle.setopt(pycurl.PIPEWAIT, 1)
@@ -196,6 +220,15 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if applied[3] != (method, upload):
             _set_method(handle, method, upload)
             applied[3] = (method, upload)
+        # libcurl sends a request again when a kept-alive connection dies before the response, whatever
+        # its method (a body it must rewind only if upload_bytes allows: idempotent methods). A
+        # non-idempotent request is sent once: a second send is refused before it starts.
+        once = method not in IDEMPOTENT_METHODS
+        if once:
+            transfer.send_once()
+        elif applied[6]:
+            handle.unsetopt(pycurl.PREREQFUNCTION)
+        applied[6] = once
         if upload:
             if streaming:
                 length = body.content_length
@@ -207,7 +240,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             else:
                 assert data is not None
                 handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
-                transfer.upload_bytes(data)
+                transfer.upload_bytes(data, replayable=method in IDEMPOTENT_METHODS)
         request_headers = request.headers
         if not request_headers.multidict:
             lines = _ALL_SUPPRESSED
@@ -255,20 +288,31 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                     raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(head)}")
                 headers_in = self._heads.put(head, checked)
             version_in = protocol_version(version, request.url)
+            status_in = response_status(status, reason.strip(), request.url)
         except BaseException:
             multi.cancel(transfer)
             raise
         expected = expected_body_length(request.method, status, headers_in)
+        decoder = (
+            ChunkedDecoder(request.url)
+            if expected is None and version[0] == "1" and "Transfer-Encoding" in headers_in
+            else None
+        )
         complete = transfer.completed_body()
         if complete is not None and (expected is None or len(complete) == expected):
             # The whole (small) response arrived with its head: no stream machinery needed.
+            if decoder is not None:
+                complete = decoder.feed(complete)
+                decoder.finish()
             channel = ByteReadChannel.from_bytes(complete)
         else:
             channel = ByteReadChannel(
-                _mapped_body(transfer, request), on_close=lambda: multi.cancel(transfer), expected_length=expected
+                _mapped_body(transfer, request, decoder),
+                on_close=lambda: multi.cancel(transfer),
+                expected_length=expected,
             )
         return HttpResponseData(
-            status=HttpStatusCode.of(status, reason.strip() or None),
+            status=status_in,
             headers=headers_in,
             version=version_in,
             body=channel,
@@ -290,8 +334,8 @@ _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
 #: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, upload),
-#: header lines, URL text.
-_APPLIED = 6
+#: header lines, URL text, whether a second send is refused.
+_APPLIED = 7
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 #: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).
 #: It adds no User-Agent (USERAGENT is empty on every handle) and no Content-Type (bodies are uploads, never
@@ -319,13 +363,21 @@ def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:
         handle.setopt(pycurl.CUSTOMREQUEST, method)
 
 
-async def _mapped_body(transfer: Transfer, request: HttpRequestData) -> AsyncIterator[bytes]:
-    """The streamed body, libcurl's errors mapped where the data ends."""
+async def _mapped_body(
+    transfer: Transfer, request: HttpRequestData, decoder: ChunkedDecoder | None
+) -> AsyncIterator[bytes]:
+    """The streamed body (chunked framing decoded), libcurl's errors mapped where the data ends."""
     try:
         async for chunk in transfer.body():
+            if decoder is not None:
+                chunk = decoder.feed(chunk)
+                if not chunk:
+                    continue
             yield chunk
     except (CurlError, HeadError, SocketIdle) as exc:
         raise _translate(exc, request) from exc
+    if decoder is not None:
+        decoder.finish()
 
 
 def _translate(exc: CurlError | HeadError | SocketIdle, request: HttpRequestData) -> TetherError:

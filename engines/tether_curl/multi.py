@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import os
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,8 +28,8 @@ __all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
 BODY_HIGH_WATER = 1024 * 1024
 #: Upload bytes queued ahead of libcurl per transfer.
 UPLOAD_HIGH_WATER = 1024 * 1024
-#: Seconds a socket libcurl stopped watching stays registered with the loop, in case the next
-#: transfer on the same kept-alive connection wants it again (it usually does, within microseconds).
+#: Seconds a socket libcurl stopped watching stays watched (through the engine's own duplicate), in
+#: case the next transfer on the same kept-alive connection wants it again (it usually does, at once).
 IDLE_SWEEP = 0.05
 
 _CSELECT_IN = pycurl.CSELECT_IN
@@ -59,11 +60,15 @@ class Transfer:
         "_body_paused",
         "_body_ready",
         "_buffered",
+        "_checked_at",
         "_head_done",
         "_head_from",
         "_producer",
+        "_quiet_since",
         "_raw_head",
+        "_replay",
         "_seen_activity",
+        "_sends",
         "_socket_timeout",
         "_upload",
         "_upload_finished",
@@ -102,9 +107,13 @@ class Transfer:
         self._upload_paused = False
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
+        self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
+        self._sends = 0  # requests libcurl started to send (`send_once`)
         self.abort_reason: BaseException | None = None
         self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
         self._seen_activity = -1
+        self._quiet_since = 0.0
+        self._checked_at = 0.0
         self._socket_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -114,17 +123,23 @@ class Transfer:
         handle.setopt(pycurl.HEADERFUNCTION, self._raw_head.append)
         handle.setopt(pycurl.WRITEFUNCTION, self._on_write)
 
-    def upload_bytes(self, data: bytes) -> None:
-        """The whole body is in memory: libcurl reads it straight from a memoryview."""
+    def upload_bytes(self, data: bytes, *, replayable: bool) -> None:
+        """The whole body is in memory: libcurl reads it straight from a memoryview. `replayable`:
+        libcurl may rewind it to send the request again (it does so on a kept-alive connection that
+        died before the response; tether allows that for idempotent requests only)."""
         if data:
             self._upload.append(memoryview(data))
             self._upload_queued = len(data)
         self._upload_finished = True
-        self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+        self._replay = data if replayable else None
+        handle = self.handle
+        handle.setopt(pycurl.READFUNCTION, self._on_read)
+        handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)
 
     def upload_stream(self, source: AsyncIterator[bytes]) -> None:
         """The body is produced while it is sent; the read callback pauses when it runs dry."""
         self.handle.setopt(pycurl.READFUNCTION, self._on_read)
+        self.handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)  # a stream cannot be rewound
         self._producer = self.owner.loop.create_task(self._produce(source))
 
     def watch_socket(self, timeout: float | None) -> None:
@@ -158,8 +173,15 @@ class Transfer:
                 continue  # an interim response: the real head follows
             # The field lines are checked and split once the engine has them (`header_block`).
             self._head_done = True
-            if not self.head.done():
-                self.head.set_result((version, status, reason, b"".join(raw[start + 1 : end]).decode("latin-1")))
+            fields = b"".join(raw[start + 1 : end]).decode("latin-1")
+            check = self.owner.head_problem
+            problem = check(status, fields) if check is not None else None
+            if problem is not None:
+                # Refused now, inside libcurl's callback: libcurl fails the transfer and closes its
+                # connection instead of keeping it for the next request.
+                self._fail_head(problem)
+            elif not self.head.done():
+                self.head.set_result((version, status, reason, fields))
             return True
 
     def _fail_head(self, message: str) -> None:
@@ -201,6 +223,32 @@ class Transfer:
         if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
+
+    def send_once(self) -> None:
+        """Refuse a second send of this request (libcurl retries any request on a kept-alive
+        connection that died before the response; a non-idempotent one must not go out twice)."""
+        self.handle.setopt(pycurl.PREREQFUNCTION, self._on_send)
+
+    def _on_send(self, *connection: object) -> int:
+        self._sends += 1
+        if self._sends == 1:
+            return pycurl.PREREQFUNC_OK
+        if self.abort_reason is None:
+            self.abort_reason = HeadError(
+                "the kept-alive connection closed before the response; a non-idempotent request is not sent again"
+            )
+        return pycurl.PREREQFUNC_ABORT
+
+    def _on_seek(self, offset: int, origin: int) -> int:
+        """libcurl rewinds the body to send the request again: only a replayable one, to its start."""
+        data = self._replay
+        if data is None or offset != 0 or origin != 0:
+            return pycurl.SEEKFUNC_CANTSEEK  # the transfer fails (CURLE_SEND_FAIL_REWIND)
+        self._upload.clear()
+        if data:
+            self._upload.append(memoryview(data))
+        self._upload_queued = len(data)
+        return pycurl.SEEKFUNC_OK
 
     # -- the asyncio side --------------------------------------------------------------------------
     async def _produce(self, source: AsyncIterator[bytes]) -> None:
@@ -264,24 +312,38 @@ class Transfer:
     def start_watchdog(self) -> None:
         if self._socket_timeout is not None:
             self._seen_activity = self._activity
+            self._quiet_since = self._checked_at = self.owner.loop.time()
             self._schedule_watchdog(self._socket_timeout)
 
     def _schedule_watchdog(self, delay: float) -> None:
         self._watchdog = self.owner.loop.call_later(delay, self._check_idle)
 
     def _check_idle(self) -> None:
-        # Runs every socket_timeout seconds: idle means no callback moved data since the last check.
-        if self.finished or self._socket_timeout is None:
+        # Idle means no byte moved on the transfer's socket for socket_timeout seconds. Each time the
+        # socket becomes ready counts (a byte of a header line too, not only whole lines), and the
+        # check runs again when the quiet time would reach the timeout: it fires within the timeout
+        # plus the loop's latency, not up to twice the timeout.
+        timeout = self._socket_timeout
+        if self.finished or timeout is None:
             return
+        owner = self.owner
+        now = owner.loop.time()
         activity = self._activity + len(self._raw_head)
-        moved = activity != self._seen_activity
-        self._seen_activity = activity
-        waiting_for_reader = self._body_paused  # a slow reader is not a silent socket
-        if not self.connected or waiting_for_reader or moved:
-            self._schedule_watchdog(self._socket_timeout)
+        last_io = owner.last_io(self.handle)
+        if activity != self._seen_activity:
+            self._seen_activity = activity
+            if last_io <= self._checked_at:  # data moved with no socket event (a resumed transfer)
+                self._quiet_since = now
+        quiet_since = max(self._quiet_since, last_io)
+        if not self.connected or self._body_paused:  # a slow reader is not a silent socket
+            quiet_since = now
+        self._quiet_since = quiet_since
+        self._checked_at = now
+        if now - quiet_since < timeout:
+            self._schedule_watchdog(quiet_since + timeout - now)
             return
-        self.abort_reason = SocketIdle(self._socket_timeout)
-        self.owner.abort_soon(self)
+        self.abort_reason = SocketIdle(timeout)
+        owner.abort_soon(self)
 
     def finish(self, error: BaseException | None) -> None:
         if self._watchdog is not None:
@@ -337,6 +399,27 @@ class SocketIdle(Exception):
         self.timeout = timeout
 
 
+class _Watch:
+    """How the loop watches one of libcurl's sockets: through `dup`, a duplicate of libcurl's `fd` that
+    the engine owns (registered with the loop, closed by the engine only); `ino` tells whether `fd`
+    still is the same socket."""
+
+    __slots__ = ("dup", "events", "fd", "ino", "wanted")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.dup = os.dup(fd)
+        self.ino = os.fstat(self.dup).st_ino
+        self.events = 0  # registered with the loop (on `dup`)
+        self.wanted = 0  # what libcurl wants now; 0: it stopped watching (POLL_REMOVE)
+
+    def same_socket(self) -> bool:
+        try:
+            return os.fstat(self.fd).st_ino == self.ino
+        except OSError:
+            return False
+
+
 class CurlMultiLoop:
     """The CurlMulti of one engine, bound to the event loop it was first used on."""
 
@@ -355,9 +438,9 @@ class CurlMultiLoop:
         self._awaiting_head: dict[Transfer, None] = {}
         self._heads_check_pending = False
         self._collect_pending = False
-        self._watched: dict[int, int] = {}  # fd -> events registered with the loop
-        self._wanted: dict[int, int] = {}  # fd -> events libcurl wants now
+        self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
+        self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
         self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
@@ -365,6 +448,9 @@ class CurlMultiLoop:
         self.applied: dict[pycurl.Curl, list[Any]] = {}
         self._max_idle = max_total
         self._closed = False
+        #: What is wrong with a final head (status, field lines), None when nothing: the engine's head
+        #: checks, run as the head arrives so a refused one never leaves its connection reusable.
+        self.head_problem: Callable[[int, str], str | None] | None = None
 
     # -- handles ------------------------------------------------------------------------------------
     def acquire_handle(self) -> pycurl.Curl:
@@ -440,60 +526,79 @@ class CurlMultiLoop:
 
     # -- libcurl -> asyncio ---------------------------------------------------------------------------
     def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
-        if event == pycurl.POLL_REMOVE:
-            # Keep the loop's registration a moment: the next transfer on this kept-alive
-            # connection usually wants the same events, and re-registering costs two epoll_ctl calls
-            # per request. The sweep drops registrations still unwanted after IDLE_SWEEP seconds, so
-            # a socket libcurl closes later is never left registered for long.
-            self._wanted[fd] = 0
-            if self._sweep is None:
-                self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
+        # The loop never watches libcurl's file descriptor itself: libcurl closes a socket right
+        # after POLL_REMOVE, and its number may then be reused at once, by libcurl or by any other
+        # code on this loop; a registration of that number (epoll drops the closed file, asyncio's
+        # selector keeps the number) would leave the new socket unwatched, or have us unregister
+        # someone else's. The loop watches a duplicate instead (`_Watch.dup`), a number the engine
+        # owns and alone closes. A socket libcurl stopped watching stays watched for a moment
+        # (`IDLE_SWEEP`): the next request on a kept-alive connection usually wants it again at once,
+        # and then costs one fstat (is it still the same socket?) instead of two epoll_ctl calls.
+        watch = self._watches.get(fd)
+        if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
+            if watch is not None:
+                watch.wanted = 0
+                if self._closed:
+                    self._drop(watch)
+                elif self._sweep is None:
+                    self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
             return
-        self._wanted[fd] = event
-        if self._watched.get(fd, 0) != event:
-            self._register(fd, event)
+        if watch is not None and not watch.wanted and not watch.same_socket():
+            self._drop(watch)  # libcurl closed it and opened another socket with the same number
+            watch = None
+        if watch is None:
+            watch = self._watches[fd] = _Watch(fd)
+        watch.wanted = event
+        if watch.events != event:
+            self._register(watch, event)
+
+    def _register(self, watch: _Watch, event: int) -> None:
+        registered, dup = watch.events, watch.dup
+        if registered & pycurl.POLL_IN and not event & pycurl.POLL_IN:
+            self.loop.remove_reader(dup)
+        if registered & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
+            self.loop.remove_writer(dup)
+        if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
+            self.loop.add_reader(dup, self._readable, watch)
+        if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
+            self.loop.add_writer(dup, self._writable, watch)
+        watch.events = event
+
+    def _drop(self, watch: _Watch) -> None:
+        """Stop watching and close the duplicate (the socket itself is libcurl's)."""
+        if self._watches.get(watch.fd) is watch:
+            del self._watches[watch.fd]
+        self._io_at.pop(watch.fd, None)
+        self._register(watch, 0)
+        os.close(watch.dup)
 
     def _sweep_idle(self) -> None:
         self._sweep = None
-        for fd, wanted in list(self._wanted.items()):
-            if not wanted:
-                del self._wanted[fd]
-                self._register(fd, 0)
+        for watch in list(self._watches.values()):
+            if not watch.wanted:
+                self._drop(watch)
 
-    def _register(self, fd: int, event: int) -> None:
-        registered = self._watched.pop(fd, 0)
-        if registered & pycurl.POLL_IN and not event & pycurl.POLL_IN:
-            self.loop.remove_reader(fd)
-        if registered & pycurl.POLL_OUT and not event & pycurl.POLL_OUT:
-            self.loop.remove_writer(fd)
-        try:
-            if event & pycurl.POLL_IN and not registered & pycurl.POLL_IN:
-                self.loop.add_reader(fd, self._readable, fd)
-            if event & pycurl.POLL_OUT and not registered & pycurl.POLL_OUT:
-                self.loop.add_writer(fd, self._writable, fd)
-        except OSError:
-            # The fd number was closed and reused behind our back: drop the stale registration.
-            self.loop.remove_reader(fd)
-            self.loop.remove_writer(fd)
-            registered = 0
-            if event & pycurl.POLL_IN:
-                self.loop.add_reader(fd, self._readable, fd)
-            if event & pycurl.POLL_OUT:
-                self.loop.add_writer(fd, self._writable, fd)
-        if event:
-            self._watched[fd] = event
-
-    def _readable(self, fd: int) -> None:
-        if self._wanted.get(fd, 0) & pycurl.POLL_IN:
-            self._action(fd, _CSELECT_IN)
+    def _readable(self, watch: _Watch) -> None:
+        if watch.wanted & pycurl.POLL_IN:
+            self._io_at[watch.fd] = self.loop.time()
+            self._action(watch.fd, _CSELECT_IN)
         else:  # an idle kept-alive connection became readable (the server closed it): stop watching
-            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_IN)
+            self._register(watch, watch.events & ~pycurl.POLL_IN)
 
-    def _writable(self, fd: int) -> None:
-        if self._wanted.get(fd, 0) & pycurl.POLL_OUT:
-            self._action(fd, pycurl.CSELECT_OUT)
+    def _writable(self, watch: _Watch) -> None:
+        if watch.wanted & pycurl.POLL_OUT:
+            self._io_at[watch.fd] = self.loop.time()
+            self._action(watch.fd, pycurl.CSELECT_OUT)
         else:
-            self._register(fd, self._watched.get(fd, 0) & ~pycurl.POLL_OUT)
+            self._register(watch, watch.events & ~pycurl.POLL_OUT)
+
+    def last_io(self, handle: pycurl.Curl) -> float:
+        """When the socket `handle` uses last became readable or writable (0.0: not seen)."""
+        try:
+            fd = handle.getinfo(pycurl.ACTIVESOCKET)
+        except pycurl.error:
+            return 0.0
+        return self._io_at.get(fd, 0.0)
 
     def _on_timer(self, timeout_ms: int) -> None:
         if timeout_ms == 0:  # "act now", as on every add_handle: one action per loop iteration
@@ -572,8 +677,6 @@ class CurlMultiLoop:
         self._closed = True
         for handle in list(self._transfers):
             self._complete(handle, CurlError(42, "engine closed"))
-        for fd in list(self._watched):
-            self._register(fd, 0)
         if self._timer is not None:
             self._timer.cancel()
         if self._sweep is not None:
@@ -584,6 +687,8 @@ class CurlMultiLoop:
         self._awaiting_head.clear()
         self.applied.clear()
         self.multi.close()
+        for watch in list(self._watches.values()):  # the duplicates are the engine's to close
+            self._drop(watch)
 
 
 TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]

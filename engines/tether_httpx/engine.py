@@ -1,14 +1,15 @@
 """tether over `httpx.AsyncClient`.
 
 httpx's own conveniences are switched off so every engine behaves the same: no redirects, no default
-headers, no environment proxies, no implicit timeouts, no decoding (bodies arrive raw; the
-ContentEncoding plugin decodes). HTTP/2 needs the `h2` package (the `httpx` extra installs it).
+headers, no environment proxies, no cookie jar, no implicit timeouts, no decoding (bodies arrive raw;
+the ContentEncoding plugin decodes). HTTP/2 needs the `h2` package (the `httpx` extra installs it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import http.cookiejar
 import importlib.util
 import ssl
 import time
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import h11
 import httpx
 
 from tether.channel import ByteReadChannel
@@ -31,16 +33,23 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
+    HeadersMemo,
     chunks_of,
     create_ssl_context,
     expected_body_length,
+    header_block,
+    header_block_problem,
     prime_read_buffers,
     protocol_version,
+    replayable,
     request_body_bytes,
+    response_status,
 )
 from tether.engine.support import response_headers as response_headers_of
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -50,9 +59,11 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_httpx import websocket
+from tether_httpx.heads import record_heads
+from tether_httpx.orphans import finish_close, reclaim_orphans
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -76,6 +87,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         super().__init__(config)
         self._ssl = create_ssl_context(config)
         self._pools: dict[str, list[_Shard]] = {}
+        self._heads = HeadersMemo()  # checked headers by the text of their field lines
         prime_read_buffers()  # httpx (anyio) reads through asyncio's socket transports
 
     @functools.cached_property
@@ -83,7 +95,10 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         extra: set[HttpClientEngineCapability[Any]] = {Http2Capability, ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_httpx/websocket.py
 
     def _shard(self, request: HttpRequestData) -> _Shard:
         # httpx fixes the protocol per client: one pool for the configured default, one that speaks
@@ -127,13 +142,20 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             "timeout": httpx.Timeout(None),
             "follow_redirects": False,
             "trust_env": False,
+            # httpx keeps every Set-Cookie in the client's jar and sends it back to any host and port,
+            # past tether's redirect handling and to client.config() siblings: cookies are the
+            # HttpCookies plugin's business, so this client keeps none.
+            "cookies": _NoCookieJar(),
         }
         if config.proxy is not None:
             url = config.proxy.url
             kwargs["proxy"] = str(url) if config.proxy.type is ProxyType.HTTP else f"socks5://{url.host}:{url.port}"
         if config.customize_client is not None:
             config.customize_client(kwargs)
-        return httpx.AsyncClient(**kwargs)
+        client = httpx.AsyncClient(**kwargs)
+        record_heads(client)  # h11 normalises Content-Length before tether could see it
+        reclaim_orphans(client)  # httpcore#1093: cancelled requests would fill the pool for good
+        return client
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         timeouts = request.timeout
@@ -162,7 +184,20 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
                 for name in _HTTPX_DEFAULT_HEADERS:
                     if name not in request.headers:
                         del sent.headers[name]
-                response = await client.send(sent, stream=True)
+                if not replayable(request):
+                    response = await client.send(sent, stream=True)
+                else:
+                    # RFC 9112 9.3.1, as libcurl does: a kept-alive connection that turns out dead
+                    # before any byte of the response costs one more try on a new connection.
+                    connection = _ConnectionUse()
+                    sent.extensions["trace"] = connection.trace
+                    try:
+                        response = await client.send(sent, stream=True)
+                    except _STALE_CONNECTION_ERRORS as exc:
+                        if connection.fresh or not _died_before_response(exc):
+                            raise
+                        del sent.extensions["trace"]
+                        response = await client.send(sent, stream=True)
         except BaseException:
             shard.active -= 1
             raise
@@ -173,10 +208,24 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             if not closed:
                 closed = True
                 shard.active -= 1
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                await finish_close(response)  # httpcore#1093: a close a cancellation interrupted
 
         try:
-            response_headers = response_headers_of(response.headers.raw, self.config, request.url)
+            fields = getattr(response.extensions.get("network_stream"), "fields", None)
+            if fields is None:  # HTTP/2, or a transport of the customize_client hook
+                response_headers = response_headers_of(response.headers.raw, self.config, request.url)
+            else:  # the head as it arrived (heads.py), checked as the Curl engine checks its heads
+                memo = self._heads.get(fields)
+                if memo is None:
+                    checked = header_block(fields, self.config, request.url)
+                    if checked is None:
+                        raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(fields)}")
+                    memo = self._heads.put(fields, checked)
+                response_headers = memo
+            status = response_status(response.status_code, response.reason_phrase, request.url)
         except TetherError:
             await close()
             raise
@@ -186,7 +235,7 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             expected_length=expected_body_length(request.method, response.status_code, response_headers),
         )
         return HttpResponseData(
-            status=HttpStatusCode.of(response.status_code, response.reason_phrase or None),
+            status=status,
             headers=response_headers,
             version=protocol_version(response.http_version, request.url),
             body=channel,
@@ -199,6 +248,19 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         for shards in pools:
             for shard in shards:
                 await shard.client.aclose()
+
+
+class _NoCookieJar(http.cookiejar.CookieJar):
+    """A jar that never stores a cookie nor adds one to a request."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
 
 
 #: Connections per small pool (see `HttpxEngine._create_pool`).
@@ -225,6 +287,52 @@ async def _raw_body(response: httpx.Response, request: HttpRequestData) -> Async
     with _mapped_errors(request):
         async for chunk in response.aiter_raw():
             yield chunk
+    await _never_reuse_after_extra_bytes(response)
+
+
+class _ConnectionUse:
+    """Whether a request went out on a connection made for it (httpcore's trace events tell)."""
+
+    __slots__ = ("fresh",)
+
+    def __init__(self) -> None:
+        self.fresh = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.startswith("connection.connect_"):
+            self.fresh = True
+
+
+#: How httpx reports a connection that died before any byte of the response: closed ("Server
+#: disconnected without sending a response"), reset (a read error), or gone before the request
+#: was written (a write error).
+_STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def _never_reuse_after_extra_bytes(response: httpx.Response) -> None:
+    """The response was read to its end: bytes that came with it beyond that end (past its
+    Content-Length, a 204's or a 304's "body", anything after the last chunk) are not the start of
+    the next response (RFC 9112 6.3: never processed as a separate response). httpcore keeps them in
+    its h11 buffer and would parse them as the answer to the next request on this connection, so the
+    connection is closed instead (a request the pool already gave it takes another: httpcore retries
+    on ConnectionNotAvailable). Bytes arriving later are caught by httpcore's own look at an idle
+    connection (readable while idle: dropped)."""
+    # httpx's response stream -> httpx's transport stream -> httpcore's pool stream -> its HTTP/1.1
+    # stream -> the connection (tests/test_httpx_adapter.py pins this path).
+    stream = getattr(getattr(getattr(response.stream, "_stream", None), "_httpcore_stream", None), "_stream", None)
+    connection = getattr(stream, "_connection", None)
+    state = getattr(connection, "_h11_state", None)
+    if isinstance(state, h11.Connection) and state.trailing_data[0]:
+        await connection.aclose()  # type: ignore[union-attr]
+
+
+def _died_before_response(exc: httpx.TransportError) -> bool:
+    """Whether the connection failed before any byte of the response: httpcore's "Server disconnected
+    without sending a response" (a RemoteProtocolError h11 did not raise), a reset, a failed write.
+    A malformed response (h11's RemoteProtocolError) is not: it is never retried."""
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return not isinstance(getattr(exc.__cause__, "__cause__", None), h11.RemoteProtocolError)
+    return True
 
 
 @contextlib.contextmanager

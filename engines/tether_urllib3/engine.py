@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import errno
 import functools
 import http.client
@@ -17,6 +18,7 @@ import importlib.util
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -47,6 +49,7 @@ from tether.engine import (
     ProxyType,
     SocksProxyCapability,
     SSECapability,
+    WebSocketCapability,
 )
 from tether.engine.support import (
     READ_CHUNK_SIZE,
@@ -56,8 +59,11 @@ from tether.engine.support import (
     expected_body_length,
     header_block,
     protocol_version,
+    replayable,
     request_body_bytes,
+    response_status,
 )
+from tether.engine.upgrade import Upgrade
 from tether.exceptions import (
     ConnectError,
     ConnectTimeoutException,
@@ -67,11 +73,13 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
-from tether.http import Headers, HttpStatusCode
+from tether.http import Headers
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_urllib3 import websocket
+from tether_urllib3.abort import WorkerCall, shut_down
 from tether_urllib3.loop_pool import LoopConnections
-from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES
+from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES, TAKEN
 
 __all__ = ["Urllib3", "Urllib3Config", "Urllib3Engine"]
 
@@ -116,6 +124,12 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         self._http_pools: dict[tuple[str | None, int | None], HTTPConnectionPool] = {}
         self._loop_conns: LoopConnections | None = None
         self._idle_limit = config.max_connections_per_host or config.max_connections
+        self._calls: set[WorkerCall] = set()  # blocking calls on workers right now (aborted by close())
+
+    @property
+    def executor(self) -> Executor:
+        """The workers every blocking call runs on (sends, body reads, and tether's blocking work)."""
+        return self._executor
 
     def _own_executor(self) -> Executor:
         self._owned_executor = ThreadPoolExecutor(self.config.threads_count, thread_name_prefix="tether-urllib3")
@@ -126,7 +140,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         extra: set[HttpClientEngineCapability[Any]] = {ProxyCapability}
         if _SOCKS_AVAILABLE:
             extra.add(SocksProxyCapability)
-        return DEFAULT_CAPABILITIES | extra | {SSECapability}
+        return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
+
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        return await websocket.upgrade(self, request, protocol)  # engines/tether_urllib3/websocket.py
 
     def _create_pool(self) -> urllib3.PoolManager:
         config = self.config
@@ -192,6 +209,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
         request_time = time.monotonic()
         response: urllib3.BaseHTTPResponse | None = None
+        # RFC 9112 9.3.1, as libcurl does: a kept-alive connection that turns out dead before any byte
+        # of the response costs an idempotent request one more try, on a new connection.
+        may_send_again = replayable(request)
         if (
             inline_allowed
             and self._loop_sends
@@ -203,34 +223,48 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             if isinstance(result, HttpResponseData):
                 slots.release()  # the body is in memory, the connection already idle again
                 return result
-            response = result
+            if result is _SENT_ON_DEAD_CONNECTION:
+                may_send_again = False  # that was the one more try; the worker sends it on a new connection
+            else:
+                response = result
 
         def send() -> urllib3.BaseHTTPResponse:
             timeouts = request.timeout
             timeout = _timeout(timeouts.connect_timeout, timeouts.socket_timeout)
             with _mapped_errors(request):
-                response = self._pool.urlopen(
-                    request.method,
-                    str(request.url),
-                    body=payload,
-                    headers=headers,
-                    redirect=False,
-                    retries=False,
-                    timeout=timeout,
-                    preload_content=False,
-                    decode_content=False,
-                    chunked=chunked,
-                )
+
+                def urlopen() -> urllib3.BaseHTTPResponse:
+                    return self._pool.urlopen(
+                        request.method,
+                        str(request.url),
+                        body=payload,
+                        headers=headers,
+                        redirect=False,
+                        retries=False,
+                        timeout=timeout,
+                        preload_content=False,
+                        decode_content=False,
+                        chunked=chunked,
+                    )
+
+                TAKEN.reused = False
+                try:
+                    response = urlopen()
+                except urllib3.exceptions.ProtocolError as exc:
+                    if not (may_send_again and TAKEN.reused and _died_before_response(exc)):
+                        raise
+                    response = urlopen()  # once more, on a new connection (TAKEN: the dead one was kept alive)
                 _assert_head_parsed(response)
-                if inline_allowed:
+                if inline_allowed and self._head_passes(response, request):
                     _read_inline(response)
                 return response
 
         if response is None:
-            response = await _in_worker(self._executor, loop, send)
+            response = await _in_worker(self._executor, loop, send, self._calls)
         try:
             raw_headers = _header_lines(response)
             headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
+            status = response_status(response.status, response.reason, request.url)
         except TetherError:
             response.close()
             raise
@@ -241,7 +275,10 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
             if not released:
                 released = True
                 slots.release()
-                response.release_conn() if response.closed else response.close()
+                if response.closed:  # read to the end: the connection goes back to its pool
+                    response.release_conn()
+                else:
+                    self._abandon(response)
 
         inline: bytes | None = getattr(response, "_tether_inline", None)
         if inline is not None:
@@ -254,7 +291,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 expected_length=expected_body_length(request.method, response.status, headers_in),
             )
         return HttpResponseData(
-            status=HttpStatusCode.of(response.status, response.reason or None),
+            status=status,
             headers=headers_in,
             version=protocol_version(_version(response), request.url),
             body=channel,
@@ -269,7 +306,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         headers: dict[str, str],
         loop: asyncio.AbstractEventLoop,
         request_time: float,
-    ) -> HttpResponseData | urllib3.BaseHTTPResponse | None:
+    ) -> HttpResponseData | urllib3.BaseHTTPResponse | _DeadConnection | None:
         """The fast path for plain HTTP on a kept-alive connection: send and wait on the event loop, no
         thread switch. The small request goes into an idle socket's empty send buffer, so the send
         cannot block; the loop waits for the socket to become readable; when the whole response
@@ -280,6 +317,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         without urllib3's response machinery: it comes back as the finished `HttpResponseData`.
 
         None: no idle connection was ready (nothing was sent); the caller takes the worker path.
+        `_SENT_ON_DEAD_CONNECTION`: the connection died before any byte of the response, and the
+        request may be sent once more (`replayable`): the caller sends it again from a worker.
         """
         url = request.url
         origin = (url.raw_host, url.port)
@@ -331,6 +370,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     if buffered is not _NOTHING_YET:
                         break
                     # A read event queued before the previous response was consumed: wait again.
+                if buffered is _BUFFERED and not status_end and replayable(request):
+                    return _SENT_ON_DEAD_CONNECTION  # closed below: it is never reused
                 if buffered is _BUFFERED_CHECKED_HEAD:
                     framed = self._framed(request, conn, owned, status_end, head_end, end, request_time)
                     if framed is not None:
@@ -359,7 +400,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                     raise
                 try:
                     _assert_head_parsed(response)
-                    _read_inline(response)
+                    if self._head_passes(response, request):
+                        _read_inline(response)
                 except BaseException:
                     response.close()
                     raise
@@ -367,7 +409,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
             if on_loop:
                 return finish()
-            return await _in_worker(self._executor, loop, finish)
+            return await _in_worker(self._executor, loop, finish, self._calls)
         except Exception as exc:
             mapped = _translated(exc, request)
             if mapped is None:
@@ -404,8 +446,8 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
                 if checked is None:
                     return None
                 headers = self._heads.put(text, checked)
-            status = int(peek[9:12])
             reason = peek[13:status_end].decode("latin-1").strip()
+            status = response_status(int(peek[9:12]), reason, request.url)
             version = "1.1" if peek[7] == 0x31 else "1.0"
             body = bytes(peek[head_end:end])
             if conn.sock.recv_into(peek, end) != end:  # already buffered: cannot come short
@@ -419,13 +461,24 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         else:
             conn.close()
         return HttpResponseData(
-            status=HttpStatusCode.of(status, reason or None),
+            status=status,
             headers=headers,
             version=protocol_version(version, request.url),
             body=ByteReadChannel.from_bytes(body),
             request_time=request_time,
             response_time=time.monotonic(),
         )
+
+    def _head_passes(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> bool:
+        """Whether tether's head checks pass (`_send` runs them again, through the memo): only then is
+        the body read ahead. A body read to its end gives the connection back to urllib3's pool, and a
+        connection whose head tether refuses is closed with its response instead, never reused."""
+        try:
+            self._heads.response_headers(_header_lines(response), self.config, request.url)
+            response_status(response.status, response.reason, request.url)
+        except TetherError:
+            return False
+        return True
 
     async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
@@ -439,13 +492,49 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         while chunk := await loop.run_in_executor(self._executor, read):
             yield chunk
 
+    def _abandon(self, response: urllib3.BaseHTTPResponse) -> None:
+        """A response closed before its end (cancelled, or the caller stopped reading): returns at
+        once. A worker may be blocked reading it, holding the lock `response.close()` takes: the
+        socket is shut down (which wakes that worker), and the response is closed on a worker."""
+        conn = getattr(response, "_connection", None)  # None: already back in a pool, not ours to stop
+        sock = getattr(conn, "sock", None)
+        if conn is not None and sock is None:
+            # A response read until the server closes took the socket over from its connection
+            # (http.client's will_close): the socket is the response's alone.
+            raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
+            sock = getattr(raw, "_sock", None)
+        shut_down(sock)
+        hook = getattr(conn, "_tether_on_close", None)
+        if hook is not None:
+            hook(conn)  # a connection the loop watches: it stops watching here, on the loop's thread
+        try:
+            self._executor.submit(response.close)
+        except RuntimeError:  # the executor is shut down (the engine is closing): a thread of its own
+            threading.Thread(target=response.close, name="tether-urllib3-close", daemon=True).start()
+
     async def _close(self) -> None:
+        for call in list(self._calls):
+            call.abort()  # workers blocked on a server that never answers are freed first
         if self._loop_conns is not None:
             self._loop_conns.close()
-        pool, executor = self._pool, self._owned_executor
-        await asyncio.get_running_loop().run_in_executor(self._executor, pool.clear)
+        executor = self._owned_executor
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_pools)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+    def _close_pools(self) -> None:
+        """Close every idle connection now. `PoolManager.clear()` only forgets its pools (urllib3 2
+        closes their connections when a pool is garbage-collected), which left them open."""
+        manager = self._pool
+        pools = list(self._http_pools.values())
+        for key in manager.pools.keys():  # noqa: SIM118 - the container refuses plain iteration
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pools.append(pool)
+        manager.clear()
+        self._http_pools.clear()
+        for pool in pools:
+            pool.close()
 
 
 def _keeps_alive(version: str, headers: Headers) -> bool:
@@ -545,6 +634,20 @@ def _buffered(sock: socket.socket, buffer: bytearray) -> tuple[str, int, int, in
     return state, status_end, head_end, head_end + int(length.group(1))
 
 
+class _DeadConnection(enum.Enum):
+    SENT = "sent on a dead connection"
+
+
+_SENT_ON_DEAD_CONNECTION = _DeadConnection.SENT
+
+
+def _died_before_response(exc: urllib3.exceptions.ProtocolError) -> bool:
+    """Whether urllib3's "Connection aborted." means no byte of the response arrived: http.client's
+    RemoteDisconnected (closed before the status line), a reset, a broken pipe."""
+    cause = exc.args[1] if len(exc.args) > 1 else exc.__cause__
+    return isinstance(cause, (ConnectionResetError, BrokenPipeError))  # RemoteDisconnected is one
+
+
 _BARE_CR = re.compile(rb"\r(?!\n)")
 #: Any line that frames the body (matched loosely: odd spellings send the response to a worker).
 _FRAMING_FIELD = re.compile(rb"\n[ \t]*(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
@@ -590,18 +693,35 @@ def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLo
 
 
 def _in_worker(
-    executor: Executor, loop: asyncio.AbstractEventLoop, send: Callable[[], urllib3.BaseHTTPResponse]
+    executor: Executor,
+    loop: asyncio.AbstractEventLoop,
+    send: Callable[[], urllib3.BaseHTTPResponse],
+    calls: set[WorkerCall],
 ) -> asyncio.Future[urllib3.BaseHTTPResponse]:
     """Run `send` on a worker; the future settles on the loop. Lighter than run_in_executor + shield
     (no chained futures): the worker hands its outcome straight to the loop. Cancelling the future
-    does not interrupt the worker; a response it returns after that is closed, never leaked."""
+    aborts the worker's call (its socket is shut down: the worker is free again at once, never stuck
+    on a server that does not answer); a response it returns after that is closed, never leaked.
+    `calls` holds the calls in flight, for the engine's close()."""
     future: asyncio.Future[urllib3.BaseHTTPResponse] = loop.create_future()
+    call = WorkerCall()
+    calls.add(call)
+
+    def done(settled: asyncio.Future[urllib3.BaseHTTPResponse]) -> None:
+        calls.discard(call)
+        if settled.cancelled():
+            call.abort()
+
+    future.add_done_callback(done)
 
     def run() -> None:
         response: urllib3.BaseHTTPResponse | None = None
         error: BaseException | None = None
         try:
-            response = send()
+            with call:
+                if call.aborted:
+                    raise asyncio.CancelledError()
+                response = send()
         except BaseException as exc:
             error = exc
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import queue
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,9 +21,16 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import BaseHTTPResponse
 
+from tether.engine.support import CHUNK_SIZE_LINE, MAX_CHUNK_LINE, NO_BODY_STATUSES
+from tether_urllib3.abort import Abortable, ReleasesToPool
 from tether_urllib3.loop_pool import idle_and_open
 
-__all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "StrictHTTPResponse"]
+__all__ = ["STATUS_LINE", "STRICT_POOL_CLASSES", "TAKEN", "StrictHTTPResponse"]
+
+#: Per worker thread: whether the connection `urlopen` took last was a kept-alive one (connected
+#: before this request) -- the engine may send an idempotent request once more when such a
+#: connection turns out dead.
+TAKEN = threading.local()
 
 STATUS_LINE = re.compile(rb"HTTP/1\.[01] [0-9]{3}(?: [^\r\n]*)?\r?\n\Z")
 
@@ -63,6 +71,20 @@ class StrictHTTPResponse(http.client.HTTPResponse):
         super().__init__(sock, *args, **kwargs)
         self.fp = _StrictHeadReader(self.fp)  # type: ignore[assignment]
 
+    def begin(self) -> None:
+        super().begin()
+        if self.status in NO_BODY_STATUSES:
+            # No body, whatever the head says (RFC 9110 6.4.1): http.client reads a 204's chunked one.
+            self.chunked = False
+            self.length = 0
+        elif not self.chunked and (self.headers.get("Transfer-Encoding") or "").strip(" \t").lower() == "chunked":
+            # http.client compares the raw value: "chunked " (field values lose surrounding whitespace,
+            # RFC 9110 5.5) would be read until the server closes.
+            self.chunked = True
+            self.chunk_left = None
+            self.length = None
+            self.will_close = self._check_close()  # type: ignore[attr-defined]
+
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             # A new head starts (also after a 1xx interim response).
@@ -76,8 +98,40 @@ class StrictHTTPResponse(http.client.HTTPResponse):
             # take for the final one: its fields are read and dropped, as every engine does.
             http.client._read_headers(self.fp)  # type: ignore[attr-defined]
 
+    # Chunked framing as RFC 9112 7.1 writes it (tether.engine.support.CHUNK_SIZE_LINE, as every engine
+    # reads it): http.client takes any int(line, 16) -- "0x5", "+5", " 5", a bare LF -- and tosses the
+    # two bytes after a chunk's data unseen.
+    def _read_next_chunk_size(self) -> int:
+        line = self.fp.readline(MAX_CHUNK_LINE + 1)
+        size = CHUNK_SIZE_LINE.fullmatch(line)
+        if size is None:
+            self._close_conn()  # type: ignore[attr-defined]
+            if not line:
+                raise ValueError("the body ended before its last chunk")  # http.client: IncompleteRead
+            raise http.client.HTTPException(f"malformed chunk size line {line[:60]!r}")
+        return int(size.group(1), 16)
 
-class _StrictHTTPConnection(HTTPConnection):
+    def _get_chunk_left(self) -> int | None:
+        if self.chunk_left == 0:
+            if self._safe_read(2) != b"\r\n":  # type: ignore[attr-defined]
+                self._close_conn()  # type: ignore[attr-defined]
+                raise http.client.HTTPException("chunk data not followed by CRLF")
+            self.chunk_left = None
+        return super()._get_chunk_left()  # type: ignore[misc,no-any-return]
+
+    def _read_and_discard_trailer(self) -> None:
+        # http.client takes the end of the stream for the empty line that ends the trailer section.
+        while True:
+            line = self.fp.readline(MAX_CHUNK_LINE + 1)
+            if not line:
+                raise http.client.IncompleteRead(b"")  # the body ended before the message did
+            if len(line) > MAX_CHUNK_LINE:
+                raise http.client.LineTooLong("trailer line")
+            if line in (b"\r\n", b"\n"):
+                return
+
+
+class _StrictHTTPConnection(Abortable, HTTPConnection):
     response_class = StrictHTTPResponse
     #: Set while the event loop watches this connection's socket (`loop_pool.LoopConnections`): told
     #: before the socket closes, so the loop stops watching a file descriptor that is about to go.
@@ -97,11 +151,20 @@ class _StrictHTTPConnection(HTTPConnection):
         super().close()
 
 
-class _StrictHTTPSConnection(HTTPSConnection):
+class _StrictHTTPSConnection(Abortable, HTTPSConnection):
     response_class = StrictHTTPResponse
 
 
-class _StrictHTTPConnectionPool(HTTPConnectionPool):
+class _TakesNote:
+    """Records in `TAKEN` whether the connection handed to `urlopen` is a kept-alive one."""
+
+    def _get_conn(self, timeout: float | None = None) -> HTTPConnection:
+        conn: HTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
+        TAKEN.reused = conn.sock is not None  # urllib3 closed it already if the server had dropped it
+        return conn
+
+
+class _StrictHTTPConnectionPool(_TakesNote, ReleasesToPool, HTTPConnectionPool):
     ConnectionCls = _StrictHTTPConnection
 
     def ready_connection(self) -> HTTPConnection | None:
@@ -139,7 +202,7 @@ class _StrictHTTPConnectionPool(HTTPConnectionPool):
         return response
 
 
-class _StrictHTTPSConnectionPool(HTTPSConnectionPool):
+class _StrictHTTPSConnectionPool(_TakesNote, ReleasesToPool, HTTPSConnectionPool):
     ConnectionCls = _StrictHTTPSConnection
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Any, Protocol
 
-from tether.exceptions import ProtocolError, TetherError
+from tether.blocking import MIN_WRITE_BATCH, WRITE_BATCH, is_blocking_sink, outcome, settle, write_batch
+from tether.exceptions import ProtocolError, ResponseClosedError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
 
@@ -51,7 +53,19 @@ class ByteReadChannel:
     b'hello'
     """
 
-    __slots__ = ("_buffer", "_closed", "_deadline", "_eof", "_expected", "_memory", "_on_close", "_read", "_source")
+    __slots__ = (
+        "_buffer",
+        "_closed",
+        "_deadline",
+        "_eof",
+        "_expected",
+        "_lost",
+        "_memory",
+        "_on_close",
+        "_read",
+        "_source",
+        "executor",
+    )
 
     def __init__(
         self,
@@ -67,8 +81,12 @@ class ByteReadChannel:
         self._read = 0  # bytes taken from the source so far
         self._eof = False
         self._closed = False
+        self._lost = False  # closed before every byte was handed out: reads raise, never b""
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
+        #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
+        #: response body); None: the event loop's default executor.
+        self.executor: Executor | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ByteReadChannel:
@@ -80,9 +98,10 @@ class ByteReadChannel:
         channel._expected = channel._read = len(data)
         channel._buffer = bytearray()
         channel._eof = True
-        channel._closed = False
+        channel._closed = channel._lost = False
         channel._memory = data if data else None
         channel._deadline = None
+        channel.executor = None
         return channel
 
     @classmethod
@@ -109,6 +128,11 @@ class ByteReadChannel:
             chunk, self._memory = self._memory, None
             return chunk
         if self._eof or self._closed:
+            if self._lost:
+                raise ResponseClosedError(
+                    f"The response body was closed after {self._read} bytes, before it was read to the end "
+                    "(read a streamed body inside its `async with statement.execute()` block)"
+                )
             return None
         try:
             while True:
@@ -122,6 +146,7 @@ class ByteReadChannel:
             self._eof = True
             if self._expected is not None and self._read < self._expected:
                 await self.aclose()
+                self._lost = True  # the missing bytes are lost: a later read must not look like the end
                 raise ProtocolError(
                     f"Response body ended after {self._read} of {self._expected} bytes "
                     "(shorter than its Content-Length)"
@@ -208,12 +233,20 @@ class ByteReadChannel:
         while (chunk := await self._next_chunk()) is not None:
             yield chunk
 
-    async def read_to(self, sink: WritableSink, limit: int | None = None) -> int:
+    async def read_to(self, sink: WritableSink, limit: int | None = None, *, blocking: bool | None = None) -> int:
         """Copy the stream into `sink` chunk by chunk (never the whole body in memory).
 
-        Returns the number of bytes written. `limit` stops after that many bytes. On a failure the
-        channel is closed and the error re-raised.
+        Returns the number of bytes written. `limit` stops after that many bytes. On a failure (of
+        the stream or of a write) the channel is closed and the error re-raised.
+
+        A blocking sink (a file: any object whose `write` is a plain method, except `io.BytesIO`) is
+        written on the engine's executor, never on the event loop; chunks that arrive during a
+        write are joined into the next one, so a slow disk neither stalls the loop nor the download.
+        An async `write` is awaited on the loop. `blocking=True/False` overrides the guess. Either
+        way the bytes arrive in order, and once this returns or raises no write is in flight.
         """
+        if blocking if blocking is not None else is_blocking_sink(sink):
+            return await self._read_to_blocking(sink, limit)
         written = 0
         try:
             async for chunk in self:
@@ -233,6 +266,40 @@ class ByteReadChannel:
             result = flush()
             if inspect.isawaitable(result):
                 await result
+        return written
+
+    async def _read_to_blocking(self, sink: WritableSink, limit: int | None) -> int:
+        """`read_to` for a blocking sink: one write at a time on the executor, while the loop keeps
+        reading and gathers the next batch (from `MIN_WRITE_BATCH` up to `WRITE_BATCH` bytes)."""
+        loop = asyncio.get_running_loop()
+        executor = self.executor
+        batch: list[bytes] = []
+        batched = written = 0
+        writing: asyncio.Future[None] | None = None
+        try:
+            async for chunk in self:
+                if limit is not None and written + len(chunk) > limit:
+                    chunk = chunk[: limit - written]
+                batch.append(chunk)
+                batched += len(chunk)
+                written += len(chunk)
+                if writing is not None and (writing.done() or batched >= WRITE_BATCH):
+                    await outcome(writing)  # raises what the write raised
+                    writing = None
+                if writing is None and batched >= MIN_WRITE_BATCH:
+                    writing = loop.run_in_executor(executor, write_batch, sink, batch)
+                    batch, batched = [], 0
+                if limit is not None and written >= limit:
+                    break
+            if writing is not None:
+                await outcome(writing)
+            writing = loop.run_in_executor(executor, write_batch, sink, batch, True)
+            await outcome(writing)
+        except BaseException:
+            if writing is not None:
+                await settle(writing)
+            await self.aclose()
+            raise
         return written
 
     async def discard(self) -> int:
@@ -255,6 +322,7 @@ class ByteReadChannel:
         if self._closed:
             return
         self._closed = True
+        self._lost = bool(self._buffer) or self._memory is not None or not self._eof
         self._buffer.clear()
         self._memory = None
         closer = getattr(self._source, "aclose", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
@@ -28,7 +28,15 @@ from tether.content import (
 from tether.duplex import DuplexCall
 from tether.engine.base import HttpClientEngine, check_request
 from tether.engine.config import HttpClientEngineConfig
-from tether.engine.factory import HttpClientEngineFactory, default_engine_factory
+from tether.engine.factory import HttpClientEngineFactory, default_engine_factory, engine_factory_named
+from tether.engine.upgrade import UPGRADE_CALL
+from tether.events import (
+    Events,
+    HttpClientClosed,
+    HttpRequestCreated,
+    HttpRequestIsReadyForSending,
+    HttpResponseReceived,
+)
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
@@ -49,11 +57,13 @@ from tether.plugins.api import (
 )
 from tether.request import HttpRequestBuilder
 from tether.response import MISSING_TRANSFORM, HttpResponse
-from tether.url import QueryParams, with_params
+from tether.url import QueryParams, redact_userinfo, take_userinfo, with_params
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
     from tether.plugins.sse.session import SSESession, SSESessionContext
+    from tether.websockets.connect import WebSocketSessionContext
+    from tether.websockets.session import WebSocketSession
 
 __all__ = ["HttpClient", "HttpStatement"]
 
@@ -64,7 +74,9 @@ A = TypeVar("A", bound="AuthProvider")
 _UNSET: Any = object()
 
 #: Keywords every request accepts; anything else must be a per-call option of an installed plugin.
-REQUEST_KEYWORDS = frozenset({"params", "headers", "cookies", "json", "data", "content", "files", "expect_success"})
+REQUEST_KEYWORDS = frozenset(
+    {"params", "headers", "cookies", "json", "data", "content", "files", "expect_success", "timeout"}
+)
 SUPPORTED_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
@@ -126,11 +138,26 @@ class HttpClient:
         engine_factory: HttpClientEngine | None = None,
         configure: Callable[[HttpClientConfig[Any]], None] | None = None,
     ) -> None: ...
+    @overload
     def __init__(
         self,
-        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | None = None,
+        engine_factory: str,
+        configure: Callable[[HttpClientConfig[Any]], None] | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        engine_factory: HttpClientEngineFactory[Any] | HttpClientEngine | str | None = None,
         configure: Callable[[HttpClientConfig[Any]], None] | None = None,
     ) -> None:
+        if isinstance(engine_factory, str):  # an entry-point name: HttpClient("httpx")
+            engine_factory = engine_factory_named(engine_factory)
+        elif not isinstance(engine_factory, (HttpClientEngine, HttpClientEngineFactory, type(None))):
+            raise TypeError(
+                f"HttpClient(...) takes an engine factory (e.g. tether_aiohttp.Aiohttp), an engine instance, "
+                f"an installed engine's name ('aiohttp') or nothing, got {engine_factory!r}"
+            )
+        if configure is not None and not callable(configure):
+            raise TypeError(f"configure must be a function taking the HttpClientConfig, got {configure!r}")
         if isinstance(engine_factory, HttpClientEngine):
             config: HttpClientConfig[Any] = HttpClientConfig(engine_factory.config)
             if configure is not None:
@@ -156,6 +183,10 @@ class HttpClient:
         self._holder = holder
         holder.references += 1
         self._closed = False
+        #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
+        self.monitor = Events()
+        self._subscribers = self.monitor.subscribers  # empty while nobody listens: events cost nothing
+        self._executor = holder.engine.executor  # where blocking work on response bodies runs
         self.plugins: dict[ClientPlugin[Any], PluginBuilder[Any]] = {}
         self._build_pipeline()
 
@@ -185,9 +216,26 @@ class HttpClient:
         self._on_response = [h for hs in handlers for h in hs.on_response]
         self._transform_response_body = [h for hs in handlers for h in hs.transform_response_body]
         self._on_close = [h for hs in handlers for h in hs.on_close]
-        self._call_options = frozenset().union(*(plugin.call_options for plugin in order))
+        # `timeout=` works on every request: without HttpTimeout installed, such a request goes
+        # through a second chain with a default HttpTimeout where the first user plugin would be.
+        self._call_options = frozenset({"timeout"}).union(*(plugin.call_options for plugin in order))
+        self._default_sends = sum(len(hs.send) for hs in handlers[: len(defaults)])
+        self._timeout_chain: SendFunction | None = None
         # The Send chain is built once; per-call state travels in the request's attributes.
         self._chain = _send_chain(self._send, self._send_to_engine)
+
+    def _chain_for(self, builder: HttpRequestBuilder) -> SendFunction:
+        """The send chain for a request with per-call options."""
+        from tether.plugins.timeout import HttpTimeout
+
+        if "timeout" not in builder.call_options or HttpTimeout in self.plugins:
+            return self._chain
+        if self._timeout_chain is None:
+            timeout = PluginBuilder(self, HttpTimeout.config_factory(), HttpTimeout)
+            HttpTimeout.body(timeout)
+            send = self._send[: self._default_sends] + timeout.handlers.send + self._send[self._default_sends :]
+            self._timeout_chain = _send_chain(send, self._send_to_engine)
+        return self._timeout_chain
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -258,6 +306,8 @@ class HttpClient:
                 await call_handler(handler())
         finally:
             await self._holder.release()
+        if self._subscribers:
+            await self.monitor.emit_new(HttpClientClosed, self)
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -290,7 +340,7 @@ class HttpClient:
         """A request builder from httpx-style keywords (what every request method uses)."""
         unknown = sorted(set(call_options) - self._call_options) if call_options else None
         if unknown:
-            allowed = sorted(self._call_options)
+            allowed = sorted(self._call_options - REQUEST_KEYWORDS)
             raise TypeError(
                 f"Unexpected request keyword(s) {', '.join(unknown)}; accepted: "
                 f"{', '.join(sorted(REQUEST_KEYWORDS))}"
@@ -367,6 +417,22 @@ class HttpClient:
         builder = self.build_request(method, url, content=body, **kwargs)
         return DuplexCall(self, builder, body)
 
+    def websocket(
+        self, url: str | URL = "", *, subprotocols: Sequence[str] = (), **kwargs: Any
+    ) -> WebSocketSessionContext:
+        """`async with client.websocket(url) as ws:` (needs the WebSockets plugin; see `tether.websockets`)."""
+        from tether.websockets.connect import WebSocketSessionContext
+
+        return WebSocketSessionContext(self.websocket_session(url, subprotocols=subprotocols, **kwargs))
+
+    async def websocket_session(
+        self, url: str | URL = "", *, subprotocols: Sequence[str] = (), **kwargs: Any
+    ) -> WebSocketSession:
+        """A connected WebSocket session; the caller closes it (`await ws.close()` or `async with`)."""
+        from tether.websockets.connect import connect
+
+        return await connect(self, url, subprotocols, kwargs)
+
     # -- sending ----------------------------------------------------------------------------------
     # request(), the verbs and execute() hand back the coroutine of `_call`, which runs the whole
     # call (building the request included) when awaited: one coroutine frame per call in all.
@@ -415,18 +481,25 @@ class HttpClient:
             # No keywords: the builder needs none of build_request's steps.
             builder = self.build_request(method, url, **kwargs) if kwargs else HttpRequestBuilder(method, url)
         self._check_open()
-        for setup in self._setup_request:
-            await call_handler(setup(builder))
-        for on_request in self._on_request:
-            await call_handler(on_request(builder, builder.body))
-        if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
-            await self._transform_body(builder)
-        _check_url(builder._url)
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestCreated, builder)
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
-        values[_SEND_STATE] = state
         try:
-            response = await self._chain(builder)
+            for setup in self._setup_request:
+                await call_handler(setup(builder))
+            if builder._url.raw_user is not None:  # after DefaultRequest, before any other plugin sees it
+                _userinfo_to_credentials(builder)
+            for on_request in self._on_request:
+                await call_handler(on_request(builder, builder.body))
+            if self._transform_request_body or not isinstance(builder.body, OutgoingContent):
+                await self._transform_body(builder)
+            if builder._url.raw_user is not None:  # a plugin's on_request set a URL with userinfo
+                _userinfo_to_credentials(builder)
+            _check_url(builder._url)
+            values = builder.attributes._values  # a hook may have replaced the attributes
+            values[_SEND_STATE] = state
+            response = await (self._chain(builder) if not builder.call_options else self._chain_for(builder)(builder))
             if read:
                 try:
                     await response._read_fully()
@@ -434,9 +507,13 @@ class HttpClient:
                     await response.aclose()
                     raise
             return response
-        except BaseException:
-            if state.last_response is not None:
-                await state.last_response.aclose()
+        except BaseException as cause:
+            try:
+                if self._subscribers:
+                    await self.monitor.emit_call_ended(builder, state.last_response, cause)
+            finally:
+                if state.last_response is not None:
+                    await state.last_response.aclose()
             raise
         finally:
             # The call is over: no more sends. Dropping the state breaks the cycle
@@ -469,6 +546,8 @@ class HttpClient:
             await previous.aclose()
         for sending in self._sending_request:
             await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
+        if self._subscribers:
+            await self.monitor.emit_new(HttpRequestIsReadyForSending, builder, state.count)
         data = builder.build()
         engine = self._holder.engine
         data = check_request(engine, data)
@@ -477,8 +556,12 @@ class HttpClient:
                 f"Cannot re-send {data.method} {data.url}: its body is a one-shot stream that was "
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
-        response = HttpResponse(await engine.execute(data), data, self._convert_body)
+        upgrade = values.get(UPGRADE_CALL)  # set by client.websocket: the engine upgrades instead
+        response_data = await (engine.execute(data) if upgrade is None else upgrade(engine, data))
+        response = HttpResponse(response_data, data, self._convert_body, self._executor)
         state.last_response = response
+        if self._subscribers:
+            await self.monitor.emit_new(HttpResponseReceived, response)
         for on_response in self._on_response:
             await call_handler(on_response(response))
         return response
@@ -541,6 +624,15 @@ def _wrap(
 ) -> Callable[[HttpRequestBuilder], Awaitable[HttpResponse]]:
     # A partial, not a closure: calling it runs the interceptor without another Python frame.
     return functools.partial(interceptor, Sender(next_))
+
+
+def _userinfo_to_credentials(builder: HttpRequestBuilder) -> None:
+    """`http://user:pw@host/`: the userinfo leaves the URL (never logged, never in a message, never
+    sent by an engine) and becomes Basic credentials of this request, unless it sets Authorization
+    itself. HttpRedirect drops them on a hop to another origin, as any Authorization."""
+    builder._url, authorization = take_userinfo(builder._url)
+    if authorization is not None and "Authorization" not in builder.headers:
+        builder.headers["Authorization"] = authorization
 
 
 def _check_url(url: URL) -> None:
@@ -624,4 +716,4 @@ class HttpStatement:
         return _Execution(self.client, self.builder)
 
     def __repr__(self) -> str:
-        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+        return f"<HttpStatement {self.builder.method} {redact_userinfo(str(self.builder.url))}>"

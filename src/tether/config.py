@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from tether.engine.config import HttpClientEngineConfig
 from tether.plugins.api import ClientPlugin
+from tether.settings import check_field_types, type_error, unknown_name_error
 
 __all__ = ["HttpClientConfig", "PluginInstallation"]
 
@@ -27,8 +28,17 @@ class PluginInstallation:
 
     def build_config(self) -> Any:
         config = self.plugin.config_factory()
+        before = set(getattr(config, "__dict__", ()))
         for step in self.steps:
             step(config)
+        # A configure block assigns plain attributes: a misspelt one would be silently ignored.
+        added = [name for name in getattr(config, "__dict__", ()) if name not in before and not name.startswith("_")]
+        if added:
+            valid = self.plugin.valid_fields()
+            for name in added:
+                if name not in valid:
+                    raise unknown_name_error(f"{self.plugin.name} config", name, valid)
+        check_field_types(config, self.plugin.name)
         return config
 
 
@@ -53,6 +63,23 @@ class HttpClientConfig(Generic[C]):
     ...     config.expect_success = True
     ...     config.default_request(url="https://api.example.com/v1/")
     """
+
+    #: The settings a configure block may assign, with their types (anything else raises, naming these).
+    _SETTINGS: ClassVar[dict[str, type]] = {
+        "engine": HttpClientEngineConfig,
+        "expect_success": bool,
+        "follow_redirects": bool,
+        "max_send_count": int,
+    }
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_"):
+            kind = self._SETTINGS.get(name)
+            if kind is None:
+                raise unknown_name_error("HttpClientConfig", name, self._SETTINGS)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise type_error("HttpClientConfig", name, value, kind)
+        object.__setattr__(self, name, value)
 
     def __init__(self, engine: C) -> None:
         #: The engine's typed config (e.g. `AiohttpConfig`); ignored when the engine already exists.

@@ -23,9 +23,11 @@ __all__ = [
     "EngineNotFoundError",
     "HttpRequestTimeoutException",
     "InvalidHeaderError",
+    "InvalidMethodError",
     "InvalidUrlError",
     "ProtocolError",
     "RedirectResponseException",
+    "ResponseClosedError",
     "ResponseException",
     "SSEClientException",
     "SendCountExceedException",
@@ -196,6 +198,19 @@ class InvalidHeaderError(TetherError, ValueError):
         super().__init__(f"Request header {header!r} cannot be sent: {problem}")
 
 
+class InvalidMethodError(TetherError, ValueError):
+    """A request method that is not an RFC 9110 token (letters, digits and !#$%&'*+-.^_`|~, at least
+    one): an empty method, or one with a space, CR or LF that would put a second request on the wire.
+    Raised before any I/O, the same on every engine."""
+
+    def __init__(self, method: object) -> None:
+        self.method = method
+        super().__init__(
+            f"Request method {method!r} cannot be sent: a method is a token of letters, digits and "
+            "!#$%&'*+-.^_`|~ (RFC 9110 9.1)"
+        )
+
+
 class InvalidUrlError(TetherError, ValueError):
     """A URL tether cannot send a request to (no host, unsupported scheme, unparsable)."""
 
@@ -215,3 +230,9 @@ class BodyNotReplayableError(TetherError, RuntimeError):
 
 class BodyAlreadyConsumedError(TetherError, RuntimeError):
     """A streamed response body was read once already and was not kept in memory."""
+
+
+class ResponseClosedError(TetherError, RuntimeError):
+    """A streamed response body was read after the response was closed (after its
+    `async with statement.execute()` block, or `await response.aclose()`) before the whole body had
+    been read: the rest is gone, and an empty read would pass for the end of the body."""

@@ -15,7 +15,7 @@ from tether.attributes import Attributes
 from tether.content import NO_CONTENT, OutgoingContent
 from tether.engine.capabilities import HttpClientEngineCapability, HttpTimeoutCapability, HttpTimeoutConfig
 from tether.http import Headers
-from tether.url import parse_url
+from tether.url import parse_url, redact_userinfo
 
 __all__ = ["HttpRequest", "HttpRequestBuilder", "HttpRequestData"]
 
@@ -170,4 +170,4 @@ class HttpRequestBuilder:
         )
 
     def __repr__(self) -> str:
-        return f"<HttpRequestBuilder {self.method} {self._url}>"
+        return f"<HttpRequestBuilder {self.method} {redact_userinfo(str(self._url))}>"

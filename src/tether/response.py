@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json as jsonlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -84,12 +86,15 @@ class HttpResponse:
         data: HttpResponseData,
         request: HttpRequestData,
         body_transformer: BodyTransformer | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._data = data
         self.request = request
         self._channel_taken = False
         self._content: bytes | None = None
         self._body_transformer = body_transformer
+        #: Where blocking work on this body runs (`read_to` into a file): the engine's executor.
+        self.executor = executor
 
     # -- status line and headers ------------------------------------------------------------------
     @property
@@ -128,13 +133,16 @@ class HttpResponse:
     def body_as_channel(self) -> ByteReadChannel:
         """The body as a stream. A body kept in memory gives a fresh channel every time."""
         if self._content is not None:
-            return ByteReadChannel.from_bytes(self._content)
-        if self._channel_taken:
+            channel = ByteReadChannel.from_bytes(self._content)
+        elif self._channel_taken:
             raise BodyAlreadyConsumedError(
                 f"The body of {self.request.method} {self.request.url} was already read as a stream"
             )
-        self._channel_taken = True
-        return self._data.body
+        else:
+            self._channel_taken = True
+            channel = self._data.body
+        channel.executor = self.executor
+        return channel
 
     async def body_as_bytes(self) -> bytes:
         """The whole body; kept so it can be read again."""
@@ -184,6 +192,27 @@ class HttpResponse:
             "install ContentNegotiation or a plugin with transform_response_body"
         )
 
+    def raise_for_status(self) -> HttpResponse:
+        """Raise what `expect_success` would for this response (3xx, 4xx, 5xx), else return it.
+
+        The per-response spelling of `config.expect_success = True` / `expect_success=True`:
+
+        >>> users = await (await client.get("users")).raise_for_status().json()
+
+        The message quotes the body when it is in memory; a streaming body is not read.
+        """
+        if int(self.status) < 300:
+            return self
+        from tether.plugins.validator import excerpt, status_exception
+
+        text = ""
+        if self._content is not None:
+            text = excerpt(self._content.decode(_charset_of(self.content_type) or "utf-8", errors="replace"))
+        error = status_exception(self, text)
+        if error is None:
+            return self
+        raise error
+
     def set_deadline(self, loop_time: float, error: Callable[[], BaseException]) -> None:
         """Bound reading the (not yet read) body; see `ByteReadChannel.set_deadline`."""
         if self._content is None:
@@ -207,7 +236,7 @@ class HttpResponse:
 
     def _with_content(self, content: bytes) -> HttpResponse:
         """The same response with `content` as its (in-memory) body: what a failed SSE session kept."""
-        clone = HttpResponse(self._data, self.request, self._body_transformer)
+        clone = HttpResponse(self._data, self.request, self._body_transformer, self.executor)
         clone._content = content
         return clone
 
@@ -227,20 +256,41 @@ class HttpResponse:
         return f"<HttpResponse [{self.status}] {self.request.method} {self.request.url}>"
 
     def _preview(self, limit: int = 2048) -> str | None:
-        if self._content is None:
+        """The body as display text: JSON pretty-printed, text cut at `limit`, a binary body described
+        by type and size. None while the body is not read."""
+        content = self._content
+        if content is None:
             return None
-        text = self._content[:limit].decode(_charset_of(self.content_type) or "utf-8", errors="replace")
-        return text + ("…" if len(self._content) > limit else "")
+        kind = _display_kind(self.content_type, content)
+        if kind == "json":
+            try:
+                text = jsonlib.dumps(jsonlib.loads(content), indent=2, ensure_ascii=False)
+            except ValueError:
+                kind = "text"
+        if kind == "text":
+            text = content[:limit].decode(_charset_of(self.content_type) or "utf-8", errors="replace")
+            return text + ("…" if len(content) > limit else "")
+        if kind != "json":
+            return f"<binary body: {self.content_type or 'no Content-Type'}, {len(content):,} bytes>"
+        return text[:limit] + ("…" if len(text) > limit else "")
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td><code>{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
             for k, v in self.headers.items()
         )
-        preview = self._preview()
-        body = (
-            f"<pre>{html.escape(preview)}</pre>" if preview is not None else "<p><i>body not read (streaming)</i></p>"
-        )
+        content = self._content
+        if content is None:
+            body = "<p><i>body not read (streaming)</i></p>"
+        elif content and _display_kind(self.content_type, content) == "image" and len(content) <= _INLINE_IMAGE_LIMIT:
+            media_type = (self.content_type or "").split(";")[0].strip()
+            data = base64.b64encode(content).decode("ascii")
+            body = (
+                f"<p><small>{html.escape(media_type)}, {len(content):,} bytes</small></p>"
+                f"<img src='data:{html.escape(media_type)};base64,{data}' style='max-width:100%'/>"
+            )
+        else:
+            body = f"<pre>{html.escape(self._preview() or '')}</pre>"
         colour = "#2e7d32" if self.status.is_success() else "#c62828"
         return (
             f"<div><b style='color:{colour}'>{html.escape(str(self.status))}</b> "
@@ -265,3 +315,25 @@ class HttpResponse:
 
 
 MISSING_TRANSFORM = _MISSING
+
+#: Images up to this size are shown inline in notebooks; larger ones by type and size only.
+_INLINE_IMAGE_LIMIT = 2 * 1024 * 1024
+_TEXT_TYPES = ("text/", "application/xml", "application/javascript", "application/x-www-form-urlencoded")
+
+
+def _display_kind(content_type: str | None, content: bytes) -> str:
+    """How a notebook shows a body: "json", "text", "image" or "binary"."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return "json"
+    if media_type.startswith("image/") and media_type != "image/svg+xml":
+        return "image"
+    if media_type.startswith(_TEXT_TYPES) or media_type.endswith("+xml") or _charset_of(content_type):
+        return "text"
+    if not media_type:  # no Content-Type: text if it looks like text
+        try:
+            sample = content[:1024].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            sample = "\x00" if exc.start < 1020 else ""
+        return "binary" if "\x00" in sample else "text"
+    return "binary"

@@ -12,6 +12,7 @@ appended.
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,7 +23,17 @@ from yarl import URL
 
 from tether.exceptions import InvalidUrlError
 
-__all__ = ["QueryParams", "Url", "merge_query", "merge_urls", "parse_url", "resolve_reference", "with_params"]
+__all__ = [
+    "QueryParams",
+    "Url",
+    "merge_query",
+    "merge_urls",
+    "parse_url",
+    "redact_userinfo",
+    "resolve_reference",
+    "take_userinfo",
+    "with_params",
+]
 
 Url = URL
 
@@ -61,11 +72,11 @@ def _parse_text(value: str) -> URL:
         try:
             return URL(text, encoded=True)
         except (ValueError, TypeError) as exc:
-            raise InvalidUrlError(f"Cannot parse URL {value!r}: {exc}") from None
+            raise InvalidUrlError(f"Cannot parse URL {redact_userinfo(value)!r}: {exc}") from None
     try:
         parts = urlsplit(text)
     except ValueError as exc:
-        raise InvalidUrlError(f"Cannot parse URL {value!r}: {exc}") from None
+        raise InvalidUrlError(f"Cannot parse URL {redact_userinfo(value)!r}: {exc}") from None
     netloc = parts.netloc
     after_scheme = text[len(parts.scheme) + 1 :] if parts.scheme else text
     has_authority = after_scheme.startswith("//")
@@ -81,7 +92,7 @@ def _parse_text(value: str) -> URL:
     try:
         return URL(quoted, encoded=True)
     except (ValueError, TypeError) as exc:
-        raise InvalidUrlError(f"Cannot parse URL {value!r}: {exc}") from None
+        raise InvalidUrlError(f"Cannot parse URL {redact_userinfo(value)!r}: {exc}") from None
 
 
 def _has_empty_query(text: str) -> bool:
@@ -95,7 +106,7 @@ def _idna_netloc(netloc: str, original: str) -> str:
     try:
         encoded = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise InvalidUrlError(f"Cannot encode host of {original!r}: {exc}") from None
+        raise InvalidUrlError(f"Cannot encode host of {redact_userinfo(original)!r}: {exc}") from None
     userinfo = quote(userinfo, safe=_SAFE) + "@" if userinfo else ""
     return f"{userinfo}{encoded}{sep}{port}"
 
@@ -279,3 +290,30 @@ def _param_text(value: QueryValue) -> str:
     if value is False:
         return "false"
     return str(value)
+
+
+#: `//user:password@` in a URL text: the password part is what `redact_userinfo` hides.
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@]*?:)[^/?#@]*@")
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the password of any `scheme://user:password@host` replaced by `***` (for messages).
+
+    >>> redact_userinfo("http://alice:s3cret@api.test/x")
+    'http://alice:***@api.test/x'
+    """
+    return _USERINFO_PASSWORD.sub(r"\1***@", text) if "@" in text else text
+
+
+def take_userinfo(url: URL) -> tuple[URL, str | None]:
+    """The URL without its userinfo, and the `Authorization` value (Basic) the userinfo stood for
+    (None when the URL had none). tether never sends userinfo in a URL: it becomes Basic credentials
+    for the request's own origin only.
+
+    >>> take_userinfo(URL("http://alice:pw@api.test/x"))
+    (URL('http://api.test/x'), 'Basic YWxpY2U6cHc=')
+    """
+    if url.raw_user is None:
+        return url, None
+    pair = f"{url.user or ''}:{url.password or ''}".encode()
+    return url.with_user(None), "Basic " + base64.b64encode(pair).decode("ascii")

@@ -68,6 +68,10 @@ def make_app(counter: Counter) -> Callable[[Scope, Receive, Send], Awaitable[Non
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            counter.requests += 1
+            await websocket_echo(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         counter.requests += 1
@@ -89,6 +93,22 @@ def make_app(counter: Counter) -> Callable[[Scope, Receive, Send], Awaitable[Non
 
 
 Handler = Callable[[Scope, Receive, Send, dict[str, str]], Awaitable[None]]
+
+
+async def websocket_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Any WebSocket path: accept (with the first offered subprotocol) and echo every message."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    offered = scope.get("subprotocols") or []
+    await send({"type": "websocket.accept", "subprotocol": offered[0] if offered else None})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
 
 
 async def echo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
@@ -477,3 +497,18 @@ PREFIX_ROUTES: dict[str, Handler] = {
     "/redirect/chain/": redirect_chain,
     "/compressed/": compressed,
 }
+
+
+# --- security: a Location carrying userinfo (issue 15 §3) ------------------------------------------
+LOCATION_USERINFO_PASSWORD = "location-pa55-never-logged"
+
+
+async def redirect_with_userinfo(scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+    """302 to `/echo` on the same host, with userinfo in the Location (the password is not in the request)."""
+    await read_body(receive)
+    host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode("latin-1")
+    location = f"http://mallory:{LOCATION_USERINFO_PASSWORD}@{host}/echo"
+    await respond(send, 302, b"redirecting", [("location", location)])
+
+
+ROUTES["/redirect/with-userinfo"] = redirect_with_userinfo

@@ -21,6 +21,7 @@ from hypercorn.config import Config
 from tether_conformance.servers.app import Counter, make_app
 from tether_conformance.servers.proxy import HttpProxy, Socks5Proxy
 from tether_conformance.servers.raw import RawServer
+from tether_conformance.servers.websocket import WebSocketServer
 
 T = TypeVar("T")
 
@@ -72,6 +73,8 @@ class ServerEnvironment:
         self.wrong_host_tls = RawServer(self.counter)
         self.http_proxy = HttpProxy()
         self.socks_proxy = Socks5Proxy()
+        self.websocket = WebSocketServer(self.counter)
+        self.websocket_tls = WebSocketServer(self.counter)
         self.http_port = self.https_port = self.http3_port = self.blackhole_port = 0
         self._blackhole: list[socket.socket] = []
         self.certificates: Certificates
@@ -86,6 +89,12 @@ class ServerEnvironment:
     def http3(self, path: str = "/", host: str = "localhost") -> str:
         """HTTP/3 over QUIC (UDP), served by hypercorn with the same certificate as `https`."""
         return f"https://{host}:{self.http3_port}{path}"
+
+    def ws(self, name: str, *, tls: bool = False) -> str:
+        """The behaviour WebSocket server (`servers/websocket.py`): `ws(f"echo?subprotocol=chat")`."""
+        if tls:
+            return f"wss://localhost:{self.websocket_tls.port}/ws/{name}"
+        return f"ws://127.0.0.1:{self.websocket.port}/ws/{name}"
 
     def raw_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.raw.port}/raw/{name}"
@@ -143,6 +152,10 @@ class ServerEnvironment:
         app: Any = make_app(self.counter)  # hypercorn's ASGI types are stricter than this plain app
         self._serving = asyncio.ensure_future(serve(app, config, shutdown_trigger=self._shutdown.wait))
         await self.raw.start()
+        await self.websocket.start()
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
+        await self.websocket_tls.start(ssl_context=tls)
         await self.untrusted_tls.start(ssl_context=self._server_context(self._untrusted))
         await self.wrong_host_tls.start(ssl_context=self._server_context(self._wrong_host))
         await self.http_proxy.start()
@@ -193,7 +206,15 @@ class ServerEnvironment:
     async def _stop(self) -> None:
         if self._shutdown is not None:
             self._shutdown.set()
-        for server in (self.raw, self.untrusted_tls, self.wrong_host_tls, self.http_proxy, self.socks_proxy):
+        for server in (
+            self.raw,
+            self.websocket,
+            self.websocket_tls,
+            self.untrusted_tls,
+            self.wrong_host_tls,
+            self.http_proxy,
+            self.socks_proxy,
+        ):
             await server.stop()
         if self._serving is not None:
             with contextlib.suppress(Exception):

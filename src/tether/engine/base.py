@@ -5,20 +5,33 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tether.engine.capabilities import (
     DEFAULT_CAPABILITIES,
     HttpClientEngineCapability,
+    HttpTimeoutCapability,
     SocksProxyCapability,
+    WebSocketCapability,
 )
 from tether.engine.config import HttpClientEngineConfig, ProxyType
-from tether.exceptions import ClientClosedError, InvalidHeaderError, UnsafeHeaderException, UnsupportedCapabilityError
+from tether.exceptions import (
+    ClientClosedError,
+    InvalidHeaderError,
+    InvalidMethodError,
+    SocketTimeoutException,
+    UnsafeHeaderException,
+    UnsupportedCapabilityError,
+)
 from tether.http import TOKEN, UNSAFE_HEADERS, Headers
 
 if TYPE_CHECKING:
+    from tether.engine.upgrade import Upgrade
     from tether.request import HttpRequestData
     from tether.response import HttpResponseData
 
@@ -40,6 +53,13 @@ class HttpClientEngine(ABC):
         """What this engine can do; a request needing anything else fails before any I/O."""
         return DEFAULT_CAPABILITIES
 
+    @property
+    def executor(self) -> Executor | None:
+        """Where blocking work for this engine's calls runs (Ktor's dispatcher): the engine's own
+        blocking I/O, and the blocking user code tether calls for it (`read_to` into a file, progress
+        listeners). The configured `executor`; None means the event loop's default executor."""
+        return self.config.executor
+
     @abstractmethod
     async def execute(self, request: HttpRequestData) -> HttpResponseData:
         """Send one request and return as soon as the response head has arrived.
@@ -51,12 +71,21 @@ class HttpClientEngine(ABC):
     async def close(self) -> None:
         """Release every connection and worker. Called once, by the last client sharing the engine."""
 
+    async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        """Send `request` over HTTP/1.1 with `Connection: Upgrade` / `Upgrade: protocol` and return the
+        head and, on a 101, the connection as a byte stream (see `tether.engine.upgrade`). Engines that
+        declare `WebSocketCapability` implement it."""
+        raise UnsupportedCapabilityError(self.name, WebSocketCapability, f"needed by {request.method} {request.url}")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
 class HttpClientEngineBase(HttpClientEngine, Generic[C]):
-    """A convenient base: keeps the typed config, guards against use after close."""
+    """A convenient base: keeps the typed config, guards against use after close, and owns a pool of
+    `threads_count` threads for blocking work when no `executor` is configured."""
+
+    _blocking_pool: ThreadPoolExecutor | None = None
 
     def __init__(self, config: C) -> None:
         self.config: C = config
@@ -66,9 +95,28 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def executor(self) -> Executor:
+        """The configured `executor`, else a pool of `threads_count` threads the engine owns (made on
+        first use, its threads on first task; shut down when the engine closes)."""
+        if self.config.executor is not None:
+            return self.config.executor
+        if self._blocking_pool is None:
+            self._blocking_pool = ThreadPoolExecutor(
+                self.config.threads_count, thread_name_prefix=f"tether-{self.name}"
+            )
+        return self._blocking_pool
+
     def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
         if self._closed:
             raise ClientClosedError(f"Engine {self.name} is already closed")
+        config = self.config
+        timeouts = request.timeout
+        if timeouts.connect_timeout is None and config.connect_timeout is not None:
+            request = _with_default_connect(request, config.connect_timeout)
+        limit = config.response_head_timeout
+        if limit is not None and timeouts.request_timeout is None and not isinstance(request.body, _streamed_types()):
+            return _head_within(self._execute(request), limit, request)
         return self._execute(request)  # returned, not awaited: no extra coroutine frame per request
 
     @abstractmethod
@@ -78,18 +126,144 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
         if self._closed:
             return
         self._closed = True
-        await self._close()
+        try:
+            await self._close()
+        finally:
+            pool, self._blocking_pool = self._blocking_pool, None
+            if pool is not None:
+                pool.shutdown(wait=False)
 
     async def _close(self) -> None:
         """Override to release the library's resources."""
         await asyncio.sleep(0)
 
 
+#: id(capabilities) -> (capabilities, connect timeout, the capabilities with it filled in)
+_capabilities_with: dict[int, tuple[object, float, Mapping[Any, Any]]] = {}
+
+
+def _with_default_connect(request: HttpRequestData, connect_timeout: float) -> HttpRequestData:
+    """The request with the engine's default connect timeout filled in (engines read only
+    `request.timeout`). Requests that share their capabilities (the common case: none, when no
+    HttpTimeout is installed) share the filled-in mapping too."""
+    capabilities = request.capabilities
+    cached = _capabilities_with.get(id(capabilities))
+    filled: Mapping[Any, Any]
+    if cached is not None and cached[0] is capabilities and cached[1] == connect_timeout:
+        filled = cached[2]
+    else:
+        timeouts = dataclasses.replace(request.timeout, connect_timeout=connect_timeout)
+        filled = MappingProxyType({**capabilities, HttpTimeoutCapability: timeouts})
+        if not capabilities or isinstance(capabilities, MappingProxyType):  # shared, long-lived mappings
+            if len(_capabilities_with) > 64:
+                _capabilities_with.clear()
+            _capabilities_with[id(capabilities)] = (capabilities, connect_timeout, filled)
+    return type(request)(request.url, request.method, request.headers, request.body, request.attributes, filled)
+
+
+_STREAMED: tuple[type, ...] | None = None
+
+
+def _streamed_types() -> tuple[type, ...]:
+    """Bodies produced while they are sent (an upload, a duplex stream): their head may come late."""
+    global _STREAMED
+    if _STREAMED is None:
+        from tether.content import StreamContent, WriterChannelContent
+
+        _STREAMED = (StreamContent, WriterChannelContent)
+    return _STREAMED
+
+
+class _HeadWait:
+    __slots__ = ("deadline", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+        self.expired = False
+
+
+class _HeadDeadlines:
+    """The response-head deadlines of the requests in flight on one event loop, checked by one timer
+    for all of them (a timer per request costs a heap push and a cancelled handle each): a head
+    timeout fires within the limit plus an eighth of it (at most 1 s more)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._waiting: dict[_HeadWait, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._interval = 1.0
+
+    def add(self, task: asyncio.Task[Any], limit: float) -> _HeadWait:
+        wait = _HeadWait(task, self.loop.time() + limit)
+        self._waiting[wait] = None
+        interval = min(1.0, max(0.005, limit / 8))
+        if interval < self._interval:
+            self._interval = interval
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._interval, self._check)
+        return wait
+
+    def discard(self, wait: _HeadWait) -> None:
+        self._waiting.pop(wait, None)
+
+    def _check(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        expired = [wait for wait in self._waiting if wait.deadline <= now]
+        for wait in expired:
+            del self._waiting[wait]
+            wait.expired = True
+            wait.task.cancel()
+        if self._waiting:
+            self._timer = self.loop.call_later(self._interval, self._check)
+
+
+_head_deadlines: dict[asyncio.AbstractEventLoop, _HeadDeadlines] = {}
+
+
+async def _head_within(
+    call: Coroutine[Any, Any, HttpResponseData], limit: float, request: HttpRequestData
+) -> HttpResponseData:
+    """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
+    `response_head_timeout`: a head dripped byte by byte, or endless interim 1xx heads, never hang a
+    request that has no timeout of its own. The task is cancelled when the deadline passes."""
+    loop = asyncio.get_running_loop()
+    deadlines = _head_deadlines.get(loop)
+    if deadlines is None:
+        for stale in [other for other in _head_deadlines if other.is_closed()]:
+            del _head_deadlines[stale]
+        deadlines = _head_deadlines[loop] = _HeadDeadlines(loop)
+    task = asyncio.current_task()
+    assert task is not None
+    wait = deadlines.add(task, limit)
+    try:
+        return await call
+    except asyncio.CancelledError:
+        if not wait.expired:
+            raise
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancellation was ours
+        if uncancel is not None:
+            uncancel()
+        raise SocketTimeoutException(
+            request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
+        ) from None
+    finally:
+        deadlines.discard(wait)
+
+
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
-    engine-owned headers are rejected, header fields must be sendable as given on every engine, and
-    every required capability must be declared. Returns the request to send: the same one, or a copy
-    whose header values lost their surrounding whitespace."""
+    the method must be a token, engine-owned headers are rejected, header fields must be sendable as
+    given on every engine, and every required capability must be declared. Returns the request to
+    send: the same one, or a copy whose header values lost their surrounding whitespace."""
+    method = request.method
+    if method not in _COMMON_METHODS and (type(method) is not str or _METHOD.fullmatch(method) is None):
+        # libcurl sends a CR LF inside a method as is: a second request on the wire.
+        raise InvalidMethodError(method)
     headers = request.headers
     fields = headers.multidict  # the C multidict: this runs for every request
     if fields:
@@ -107,13 +281,19 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpReq
     return request
 
 
+#: The methods nearly every request uses: a set lookup instead of a regex match.
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_METHOD = re.compile(TOKEN)
+
 _VALUE = r"[\t\x20-\x7e]*"  # visible ASCII, SP and HTAB (RFC 9110 5.5)
-#: The same, without surrounding whitespace (possessive: no backtracking).
-_TRIMMED_VALUE = r"(?:[\x21-\x7e]++(?:[ \t]++[\x21-\x7e]++)*+)?+"
+#: The same, without surrounding whitespace (possessive: no backtracking; Python 3.10 has no possessive
+#: quantifiers, and there the classes being disjoint keeps the backtracking linear).
+_P = "+" if sys.version_info >= (3, 11) else ""
+_TRIMMED_VALUE = rf"(?:[\x21-\x7e]+{_P}(?:[ \t]+{_P}[\x21-\x7e]+{_P})*{_P})?{_P}"
 #: Every field at once, as `name NUL value` joined by SOH. A NUL or SOH inside a name or value either
 #: breaks the match or adds a field, which the count of SOHs shows.
 _FIELDS = re.compile(rf"{TOKEN}\x00{_VALUE}(?:\x01{TOKEN}\x00{_VALUE})*\Z")
-_TRIMMED_FIELDS = re.compile(rf"{TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{TOKEN}\x00{_TRIMMED_VALUE})*+\Z")
+_TRIMMED_FIELDS = re.compile(rf"{TOKEN}\x00{_TRIMMED_VALUE}(?:\x01{TOKEN}\x00{_TRIMMED_VALUE})*{_P}\Z")
 
 
 def _sendable_fields(request: HttpRequestData) -> HttpRequestData:

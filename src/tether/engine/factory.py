@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -17,6 +18,8 @@ __all__ = [
     "EngineFactory",
     "HttpClientEngineFactory",
     "default_engine_factory",
+    "engine_factory_named",
+    "requires_extra",
     "discover_engines",
 ]
 
@@ -40,6 +43,15 @@ class HttpClientEngineFactory(ABC, Generic[C]):
 
     @abstractmethod
     def create(self, config: C) -> HttpClientEngine: ...
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        # `HttpClient(Aiohttp())` is a common first guess: say what to do instead.
+        raise TypeError(
+            f"{self.name} is an engine factory, not a class to call: pass it as it is, "
+            f"HttpClient({self.name}, configure), and set engine options in configure "
+            f"(config.engine.<option> = ...), or preset them with {self.name}.config(block). To share one "
+            f"engine between clients, pass an engine instance: {self.name}.create({self.name}.create_config())"
+        )
 
     def config(self, block: Callable[[C], None]) -> HttpClientEngineFactory[C]:
         """A factory that applies `block` before the client's own engine configuration (Ktor's
@@ -81,6 +93,20 @@ class _PresetFactory(HttpClientEngineFactory[C]):
         return self._inner.create(config)
 
 
+@contextlib.contextmanager
+def requires_extra(package: str, extra: str, *libraries: str) -> Iterator[None]:
+    """Wrap an engine package's imports: a missing library becomes an ImportError naming the extra
+    that installs it (`pip install 'tether[aiohttp]'`)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in libraries:
+            raise
+        raise ModuleNotFoundError(
+            f"{package} needs {exc.name}, which is not installed: pip install 'tether[{extra}]'", name=exc.name
+        ) from exc
+
+
 def discover_engines() -> tuple[dict[str, HttpClientEngineFactory[Any]], dict[str, str]]:
     """Every engine registered under `tether.engines` that imports, in priority order, and the
     reason each one that did not import failed (usually: its extra is not installed)."""
@@ -100,6 +126,20 @@ def discover_engines() -> tuple[dict[str, HttpClientEngineFactory[Any]], dict[st
             continue
         loaded[name] = factory
     return loaded, failed
+
+
+def engine_factory_named(name: str) -> HttpClientEngineFactory[Any]:
+    """The installed engine registered as `name` (`HttpClient("httpx")`); EngineNotFoundError naming
+    the installed ones otherwise."""
+    loaded, failed = discover_engines()
+    factory = loaded.get(name) or loaded.get(name.lower())
+    if factory is not None:
+        return factory
+    why = f" ({failed[name.lower()]})" if name.lower() in failed else ""
+    raise EngineNotFoundError(
+        f"No engine named {name!r} is installed{why}. Installed: {', '.join(loaded) or 'none'}. "
+        f"Pass a name from that list, or the factory itself: from tether_aiohttp import Aiohttp; HttpClient(Aiohttp)"
+    )
 
 
 def default_engine_factory() -> HttpClientEngineFactory[Any]:

@@ -11,20 +11,30 @@ from multidict import CIMultiDict
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
 from tether.exceptions import ProtocolError
-from tether.http import TOKEN, Headers, HttpProtocolVersion
+from tether.http import TOKEN, Headers, HttpProtocolVersion, HttpStatusCode
+from tether.request import HttpRequestData
 
 __all__ = [
+    "CHUNK_SIZE_LINE",
+    "IDEMPOTENT_METHODS",
+    "MAX_CHUNK_LINE",
+    "ChunkedDecoder",
     "NO_BODY_STATUSES",
     "HeadersMemo",
     "READ_CHUNK_SIZE",
     "chunks_of",
     "create_ssl_context",
     "expected_body_length",
+    "final_head",
     "header_block",
     "header_block_problem",
+    "is_chunked",
     "protocol_version",
+    "replayable",
     "request_body_bytes",
+    "response_end",
     "response_headers",
+    "response_status",
 ]
 
 #: Responses that never carry a body, whatever their headers say (RFC 9110 6.4.1).
@@ -64,15 +74,35 @@ def expected_body_length(method: str, status: int, headers: Headers) -> int | No
     if "Transfer-Encoding" in fields:
         return None
     lines = fields.getall("Content-Length", None)
-    if lines is None:
-        return None
-    if len(lines) == 1 and lines[0].isdigit():
-        return int(lines[0])
-    values = {value.strip() for line in lines for value in line.split(",")}
-    if len(values) != 1:
-        return None
-    value = values.pop()
-    return int(value) if value.isdigit() else None
+    if lines is None or len(lines) != 1 or _DIGITS.match(lines[0]) is None:
+        return None  # response_headers refuses these: never reached with checked headers
+    return int(lines[0])
+
+
+#: A Content-Length value: ASCII digits only (`str.isdigit` also takes "²" and "٣"), 1*DIGIT.
+_DIGITS = re.compile(r"[0-9]+\Z")
+
+#: RFC 9110 9.2.2: a request with one of these methods may be sent again with the same effect.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def replayable(request: HttpRequestData) -> bool:
+    """Whether the engine may send `request` once more on a new connection when a kept-alive one
+    turned out dead before any byte of the response arrived (RFC 9112 9.3.1): its method is
+    idempotent and its body, if any, is in memory (a stream cannot be sent twice)."""
+    return request.method in IDEMPOTENT_METHODS and request_body_bytes(request.body) is not None
+
+
+def response_status(code: int, reason: str | None, where: object = "") -> HttpStatusCode:
+    """The status of a final response to `execute`, or a ProtocolError for one tether cannot take as
+    final: a code below 100 (not a status class at all), or 101 Switching Protocols -- `execute` never
+    asks for an upgrade (`Upgrade` is an engine-controlled header; WebSockets upgrade through their own
+    SPI), and RFC 9110 7.8 forbids switching to a protocol the client did not ask for."""
+    if code == 101:
+        raise ProtocolError(f"Response from {where} switched protocols (101) without being asked to")
+    if not 100 <= code <= 999:
+        raise ProtocolError(f"Invalid status code {code:03d} in the response from {where}")
+    return HttpStatusCode.of(code, reason or None)
 
 
 def request_body_bytes(content: OutgoingContent) -> bytes | None:
@@ -123,11 +153,17 @@ def response_headers(
         bad = next(name for name, _ in pairs if _TOKEN.match(name) is None)
         raise ProtocolError(f"Invalid response header name {bad!r} from {where}")
     if "\r" in joined_values or "\n" in joined_values or "\x00" in joined_values:
-        bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
-        raise ProtocolError(f"Invalid character in response header {bad} from {where}")
+        # A library may leave an obsolete line folding in a value (http.client does after a bare LF):
+        # it becomes one space (RFC 9112 5.2), as `header_block` makes it.
+        pairs = [(name, _OBS_FOLD.sub(" ", value) if "\n" in value else value) for name, value in pairs]
+        joined_values = "\x01".join(value for _, value in pairs)
+        if "\r" in joined_values or "\n" in joined_values or "\x00" in joined_values:
+            bad = next(n for n, v in pairs if "\r" in v or "\n" in v or "\x00" in v)
+            raise ProtocolError(f"Invalid character in response header {bad} from {where}")
     return _checked_headers(pairs, len(joined_names) + len(joined_values) + 2 * count, config, where)
 
 
+_OBS_FOLD = re.compile(r"[ \t]*\r?\n[ \t]+")
 _HEADER_BLOCK = re.compile(rf"(?:{TOKEN}:[^\r\n\x00]*\r?\n)*\Z")
 
 
@@ -135,10 +171,15 @@ def header_block(text: str, config: HttpClientEngineConfig, where: object = "") 
     """The headers of a head's field lines (`Name: value`, each ending in CRLF or LF), checked as
     `response_headers` checks them; None when a line is malformed (the caller says which, and how).
     One regex validates every line at once: this runs for every response of the engines that see the
-    raw head.
+    raw head. An obsolete line folding is replaced by one space first (RFC 9112 5.2, as libcurl and
+    http.client unfold it); a first line that starts with whitespace stays refused (RFC 9112 2.2).
     """
     if _HEADER_BLOCK.match(text) is None:
-        return None
+        if "\n " not in text and "\n\t" not in text:
+            return None
+        text = _OBS_FOLD.sub(" ", text)
+        if _HEADER_BLOCK.match(text) is None:
+            return None
     pairs = [(name, value.strip(" \t\r")) for name, _, value in (line.partition(":") for line in text.split("\n")[:-1])]
     if not pairs:
         return Headers(CIMultiDict())
@@ -191,10 +232,10 @@ def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClient
             # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
             raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
     lengths = headers.getall("Content-Length", None)
-    if lengths is not None and not (len(lengths) == 1 and lengths[0].isdigit()):
-        found = {v.strip() for line in lengths for v in line.split(",")}
-        if len(found) > 1 or not all(v.isdigit() for v in found):
-            raise ProtocolError(f"Invalid Content-Length {sorted(found)} from {where}")
+    if lengths is not None and not (len(lengths) == 1 and _DIGITS.match(lengths[0])):
+        # RFC 9112 6.3: one number, nothing else. A list or a repeat of the same number ("5, 5") is
+        # refused too: RFC 9110 8.6 lets a recipient reject it, and llhttp does, so every engine does.
+        raise ProtocolError(f"Invalid Content-Length {lengths} from {where}")
     return Headers(headers)
 
 
@@ -266,3 +307,186 @@ def prime_read_buffers() -> None:
         _read_buffers_primed = True
         block = bytearray(_READ_BUFFER_PRIME)
         del block
+
+
+_FINAL_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
+#: A chunk-size line (RFC 9112 7.1): 1*HEXDIG, an optional extension, CRLF. Whitespace before the CRLF
+#: is taken (h11, llhttp and http.client take it), but not before ";" -- the grammar's BWS, which h11
+#: refuses (httpx cannot be made to take it). At most 16 digits (64 bits).
+CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
+_CHUNK_SIZE_LINE = CHUNK_SIZE_LINE
+_LENGTH_FIELD = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,18})[ \t]*\r?\n", re.IGNORECASE)
+_CHUNKED_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:[ \t]*chunked[ \t]*\r?\n", re.IGNORECASE)
+
+
+def response_end(data: bytes, *, head_request: bool = False) -> int | None:
+    """Where the HTTP/1.x response at the start of `data` ends (interim 1xx heads included), by
+    RFC 9112 6.3 framing: a HEAD's, 204's and 304's after the head, a Content-Length body after that
+    many bytes, a chunked body after its last chunk and trailers. None when that end is not in `data`,
+    the body runs until the connection closes, or the framing is malformed (the engine's parser says
+    how). Pure, and only for an engine's recovery path: what follows the end is extra data, never the
+    next response (RFC 9112 6.3)."""
+    found = final_head(data)
+    if found is None:
+        return None
+    status, head_start, head_end = found
+    if head_request or status in NO_BODY_STATUSES or status < 200:
+        return head_end
+    if is_chunked(data, head_start, head_end):
+        return _chunked_end(data, head_end)
+    lengths = _LENGTH_FIELD.findall(data, head_start, head_end)
+    if len(lengths) != 1:
+        return None
+    end = head_end + int(lengths[0])
+    return end if end <= len(data) else None
+
+
+def final_head(data: bytes | bytearray) -> tuple[int, int, int] | None:
+    """The final response head at the start of `data` (after any interim 1xx heads): its status, where
+    its field lines start (the end of its status line) and where the head ends (after the empty
+    line); None when it is not complete in `data` or its status line is not a plain HTTP/1.x one."""
+    start = 0
+    while True:
+        status_line = _FINAL_STATUS_LINE.match(data, start)
+        if status_line is None:
+            return None
+        fields = status_line.end()
+        blank = data.find(b"\n\r\n", fields - 1)
+        # A bare-LF empty line counts only before the CRLF one: never scan a body for it.
+        bare = data.find(b"\n\n", fields - 1, blank + 1 if blank >= 0 else len(data))
+        if blank < 0 or (0 <= bare < blank):
+            if bare < 0:
+                return None
+            head_end = bare + 2
+        else:
+            head_end = blank + 3
+        status = int(status_line.group(1))
+        if 100 <= status < 200 and status != 101:
+            start = head_end
+            continue
+        return status, fields - 1, head_end
+
+
+def is_chunked(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bool:
+    """Whether the field lines of a head (`data[start:end]`, as `final_head` delimits them) declare a
+    chunked body."""
+    return _CHUNKED_FIELD.search(data, start, len(data) if end is None else end) is not None
+
+
+def _chunked_end(data: bytes, position: int) -> int | None:
+    """Where a chunked body starting at `position` ends (after its trailer section), None when it does
+    not end in `data` or breaks RFC 9112 7.1 (hex sizes, CRLF after every line and chunk)."""
+    while True:
+        line = _CHUNK_SIZE_LINE.match(data, position)
+        if line is None:
+            return None
+        size = int(line.group(1), 16)
+        position = line.end()
+        if size == 0:
+            break
+        position += size
+        if data[position : position + 2] != b"\r\n":
+            return None
+        position += 2
+    while True:  # the trailer section: field lines up to an empty line
+        line_end = data.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        if line_end == position:
+            return position + 2
+        position = line_end + 2
+
+
+#: Longest chunk-size or trailer line a ChunkedDecoder buffers (http.client's and urllib3's limit).
+MAX_CHUNK_LINE = 65536
+
+
+class ChunkedDecoder:
+    """Strict chunked transfer decoding (RFC 9112 7.1), fed the raw body in pieces of any size.
+
+    Sizes are 1*HEXDIG (no `0x`, sign or space before them), every size line and chunk ends in CRLF;
+    a chunk extension and the trailer fields are skipped. For an engine whose library accepts looser framing
+    (libcurl takes bare LFs), so every engine gives the same verdict. Bytes after the last chunk's
+    trailer section are extra data, never part of the body (RFC 9112 6.3).
+
+        decoder = ChunkedDecoder()
+        body = decoder.feed(b"5\\r\\nhello\\r\\n0\\r\\n\\r\\n")   # b"hello"; decoder.done is True
+    """
+
+    __slots__ = ("_left", "_pending", "_state", "where")
+
+    _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
+
+    def __init__(self, where: object = "") -> None:
+        self.where = where
+        self._state = self._SIZE
+        self._left = 0  # data bytes left in the current chunk
+        self._pending = b""  # an incomplete line (or CRLF) carried to the next piece
+
+    @property
+    def done(self) -> bool:
+        return self._state == self._DONE
+
+    def feed(self, data: bytes) -> bytes:
+        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken."""
+        out: list[bytes] = []
+        self._run(data, out)
+        return b"".join(out) if len(out) != 1 else out[0]
+
+    def check(self, data: bytes) -> int:
+        """Only check the framing in `data` (for an engine whose library decodes it, too leniently):
+        how many of its bytes belong to the message -- all, unless its last chunk's trailer section
+        ends inside `data`. ProtocolError when the framing is broken."""
+        return self._run(data, None)
+
+    def _run(self, data: bytes, out: list[bytes] | None) -> int:
+        carried = len(self._pending)
+        if carried:
+            data, self._pending = self._pending + data, b""
+        size = len(data)
+        position = 0
+        while position < size:
+            state = self._state
+            if state == self._DATA:
+                end = min(size, position + self._left)
+                if out is not None:
+                    out.append(data[position:end])
+                self._left -= end - position
+                position = end
+                if not self._left:
+                    self._state = self._DATA_END
+            elif state == self._DATA_END:
+                if size - position < 2:
+                    self._pending = data[position:]
+                    break
+                if data[position : position + 2] != b"\r\n":
+                    raise ProtocolError(f"Chunk data from {self.where} is not followed by CRLF")
+                position += 2
+                self._state = self._SIZE
+            elif state == self._DONE:
+                break  # extra data after the body: not ours
+            else:
+                line_end = data.find(b"\n", position) + 1
+                if not line_end:
+                    if size - position > MAX_CHUNK_LINE:
+                        raise ProtocolError(f"Chunk line from {self.where} is longer than {MAX_CHUNK_LINE} bytes")
+                    self._pending = data[position:]
+                    break
+                if state == self._SIZE:
+                    line = _CHUNK_SIZE_LINE.match(data, position, line_end)
+                    if line is None:
+                        raise ProtocolError(
+                            f"Malformed chunk size line {data[position:line_end][:60]!r} from {self.where}"
+                        )
+                    self._left = int(line.group(1), 16)
+                    self._state = self._DATA if self._left else self._TRAILER
+                elif line_end - position <= 2 and data[position : line_end - 1] in (b"", b"\r"):
+                    self._state = self._DONE  # the empty line after the trailer fields (field lines
+                    # may end in a bare LF, as a head's may: RFC 9112 2.2)
+                position = line_end
+        return (position if self._state == self._DONE else size) - carried
+
+    def finish(self) -> None:
+        """The body ended (the transfer completed): ProtocolError unless the last chunk was seen."""
+        if self._state != self._DONE:
+            raise ProtocolError(f"Chunked body from {self.where} ended before its last chunk")

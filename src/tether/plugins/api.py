@@ -16,6 +16,8 @@ Where each handler runs (in install order within a stage):
 - `on_response(h)`: after every real send, every hop included.
 - `transform_response_body(h)`: when the body is read with `response.body(Type)`.
 - `on_close(h)`: when the client closes.
+- `on(MonitoringEvent(HttpResponseReceived), h)`: subscribes `h` to a client event (`tether.events`);
+  the same as `plugin.client.monitor.subscribe(HttpResponseReceived, h)`.
 
 Handlers may be plain functions or coroutines.
 """
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, overload
 from tether.attributes import AttributeKey
 from tether.channel import ByteReadChannel
 from tether.content import OutgoingContent
+from tether.events import ClientEvent, EventHandler
 from tether.request import HttpRequestBuilder
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ __all__ = [
     "AttributeKey",
     "ClientHook",
     "ClientPlugin",
+    "MonitoringEvent",
     "PluginBuilder",
     "Send",
     "Sender",
@@ -51,6 +55,7 @@ __all__ = [
 
 C = TypeVar("C")
 H = TypeVar("H")
+E = TypeVar("E", bound=ClientEvent)
 
 MaybeAwaitable = Union[Awaitable[None], None]
 SetupRequestHandler = Callable[[HttpRequestBuilder], MaybeAwaitable]
@@ -127,6 +132,17 @@ class ClientHook(Generic[H]):
         return self.name
 
 
+class MonitoringEvent(ClientHook[EventHandler[E]]):
+    """`plugin.on(MonitoringEvent(HttpRequestCreated), handler)`: subscribe to a client event from a
+    plugin body (Ktor's `on(MonitoringEvent(...))`). See `tether.events`."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: type[E]) -> None:
+        super().__init__(f"MonitoringEvent({event.__name__})")
+        self.event = event
+
+
 SetupRequest: ClientHook[SetupRequestHandler] = ClientHook("SetupRequest")
 Send: ClientHook[SendHandler] = ClientHook("Send")
 SendingRequest: ClientHook[SendingRequestHandler] = ClientHook("SendingRequest")
@@ -171,6 +187,8 @@ class PluginBuilder(Generic[C]):
         self.handlers.on_close.append(handler)
 
     @overload
+    def on(self, hook: MonitoringEvent[E], handler: EventHandler[E]) -> None: ...
+    @overload
     def on(self, hook: ClientHook[SetupRequestHandler], handler: SetupRequestHandler) -> None: ...
     @overload
     def on(self, hook: ClientHook[SendHandler], handler: SendHandler) -> None: ...
@@ -183,6 +201,8 @@ class PluginBuilder(Generic[C]):
             self.handlers.send.append(handler)
         elif hook is SendingRequest:
             self.handlers.sending_request.append(handler)
+        elif isinstance(hook, MonitoringEvent):
+            self.client.monitor.subscribe(hook.event, handler)
         else:
             raise ValueError(f"Unknown hook {hook!r}")
 

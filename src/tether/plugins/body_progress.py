@@ -5,15 +5,21 @@
 
 Listeners get `(bytes_so_far, content_length_or_None)`, sync or async. `tqdm_progress(bar)` adapts a
 tqdm bar (or anything with `total`, `n` and `refresh()`).
+
+A plain (blocking) listener runs on the engine's executor, never on the event loop: one call at a
+time, in order, values that arrive during a call coalesced into the latest, the final value always
+delivered before the body ends (see `tether.blocking.ProgressNotifier`). A coroutine listener is
+awaited on the loop for every value.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
 from typing import Any, Union
 
 from tether.attributes import AttributeKey
+from tether.blocking import ProgressNotifier
 from tether.channel import ByteReadChannel
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.plugins.api import PluginBuilder, SendingRequest, create_client_plugin
@@ -30,12 +36,6 @@ _DOWNLOAD: AttributeKey[ProgressListener] = AttributeKey("OnDownload")
 _ORIGINAL_BODY: AttributeKey[OutgoingContent] = AttributeKey("BodyBeforeProgress")
 
 
-async def _notify(listener: ProgressListener, done: int, total: int | None) -> None:
-    result = listener(done, total)
-    if inspect.isawaitable(result):
-        await result
-
-
 def tqdm_progress(bar: Any) -> ProgressListener:
     """A listener that drives a tqdm progress bar."""
 
@@ -48,30 +48,36 @@ def tqdm_progress(bar: Any) -> ProgressListener:
     return update
 
 
-def _observed_upload(content: OutgoingContent, listener: ProgressListener) -> OutgoingContent:
+def _observed_upload(
+    content: OutgoingContent, listener: ProgressListener, executor: Executor | None
+) -> OutgoingContent:
     total = content.content_length
     if isinstance(content, ByteArrayContent):
         data = content.data
 
         async def pieces() -> AsyncIterator[bytes]:
+            notifier = ProgressNotifier(listener, executor)
             sent = 0
-            await _notify(listener, 0, total)
+            await notifier.notify(0, total)
             for start in range(0, len(data), UPLOAD_STEP):
                 piece = data[start : start + UPLOAD_STEP]
                 yield piece
                 sent += len(piece)
-                await _notify(listener, sent, total)
+                await notifier.notify(sent, total)
+            await notifier.finish()
 
         return StreamContent(pieces, content_length=len(data), content_type=content.content_type)
     if isinstance(content, StreamContent):
         source = content
 
         async def streamed() -> AsyncIterator[bytes]:
+            notifier = ProgressNotifier(listener, executor)
             sent = 0
             async for piece in source.open():
                 yield piece
                 sent += len(piece)
-                await _notify(listener, sent, total)
+                await notifier.notify(sent, total)
+            await notifier.finish()
 
         replayable = content.replayable
         return StreamContent(
@@ -80,24 +86,30 @@ def _observed_upload(content: OutgoingContent, listener: ProgressListener) -> Ou
     return content
 
 
-def _observed_download(body: ByteReadChannel, listener: ProgressListener, total: int | None) -> ByteReadChannel:
+def _observed_download(
+    body: ByteReadChannel, listener: ProgressListener, total: int | None, executor: Executor | None
+) -> ByteReadChannel:
     async def counted() -> AsyncIterator[bytes]:
+        notifier = ProgressNotifier(listener, executor)
         received = 0
         async for chunk in body:
             received += len(chunk)
-            await _notify(listener, received, total)
+            await notifier.notify(received, total)
             yield chunk
+        await notifier.finish()
 
     return ByteReadChannel(counted(), on_close=body.aclose)
 
 
 def _install(plugin: PluginBuilder[Any]) -> None:
+    executor = plugin.client.engine.executor
+
     def upload(request: HttpRequestBuilder, content: OutgoingContent) -> None:
         listener = request.call_options.get("on_upload")
         if listener is not None and not isinstance(content, NoContent):
             # Every hop wraps the caller's body afresh (a redirect must not count bytes twice).
             original = request.attributes.compute_if_absent(_ORIGINAL_BODY, lambda: content)
-            request.body = _observed_upload(original, listener)
+            request.body = _observed_upload(original, listener, executor)
 
     def download(response: HttpResponse) -> None:
         listener = response.request.attributes.get(_DOWNLOAD)
@@ -105,7 +117,7 @@ def _install(plugin: PluginBuilder[Any]) -> None:
             return
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        response.wrap_body(lambda body: _observed_download(body, listener, total))
+        response.wrap_body(lambda body: _observed_download(body, listener, total, executor))
 
     def remember(request: HttpRequestBuilder, content: object) -> None:
         listener = request.call_options.get("on_download")

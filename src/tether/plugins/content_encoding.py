@@ -7,7 +7,10 @@
 - Response: the `Content-Encoding` list is decoded in reverse order as the body is read (never all
   at once); `Content-Encoding` and `Content-Length` are dropped since they no longer describe the
   body. An unknown coding raises `UnsupportedContentEncodingError`; corrupt data raises
-  `ProtocolError`.
+  `ProtocolError`, and so does a body that ends before its compressed stream does (a gzip member
+  without its CRC/length trailer, an unfinished brotli stream or zstd frame) or that has bytes after
+  it. Several gzip members (or zstd frames) one after the other decode as one body. At most
+  `MAX_CODINGS` codings are stacked.
 - A body decoding to more than `max_decompressed_size` bytes raises `DecompressedSizeExceededError`
   naming the limit: a compression bomb cannot eat the memory. Output is produced in bounded pieces
   (zlib's `max_length`, brotli's `output_buffer_limit`, small zstd input slices).
@@ -38,6 +41,9 @@ __all__ = [
 
 #: Output piece size: bounds how much one step of a decoder may produce.
 PIECE = 64 * 1024
+#: Most codings one response may stack (libcurl's limit too): each costs a decoder per response, and
+#: no real server applies more than two.
+MAX_CODINGS = 5
 #: The encodings a response used, outermost first (read it from `response.request.attributes`).
 APPLIED_DECODERS: AttributeKey[list[str]] = AttributeKey("AppliedDecoders")
 
@@ -60,6 +66,10 @@ class DecompressedSizeExceededError(TetherError):
 
 
 class _Decoder:
+    """One coding undone incrementally. `finish()` runs when the body ends: a stream whose decoder
+    has not reached its end (zlib's `eof`, brotli finished, a zstd frame ended) was cut short, and
+    that is a `ProtocolError`, never a silently shorter body."""
+
     def feed(self, data: bytes) -> Iterator[bytes]:
         raise NotImplementedError
 
@@ -67,34 +77,58 @@ class _Decoder:
         return iter(())
 
 
+def _truncated(coding: str) -> ProtocolError:
+    return ProtocolError(f"Compressed ({coding}) response body ended before the end of its compressed stream")
+
+
+def _trailing(coding: str, count: int) -> ProtocolError:
+    return ProtocolError(f"{count} byte(s) follow the end of the {coding} stream in the response body")
+
+
 class _Zlib(_Decoder):
+    """gzip (`wbits | 16`: zlib checks the trailer's CRC-32 and length before it reports `eof`) and
+    deflate. A gzip body may hold several members (RFC 1952 2.2), decoded one after the other;
+    anything else after the end of the stream is an error."""
+
     def __init__(self, wbits: int) -> None:
         self._wbits = wbits
+        self._gzip = bool(wbits & 16)
+        self._coding = "gzip" if self._gzip else "deflate"
         self._d = zlib.decompressobj(wbits)
         self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        if not self._started and self._wbits == zlib.MAX_WBITS and data:
-            self._started = True
-            if data[0] & 0x0F != 8:  # "deflate" sent raw (without the zlib header), as some servers do
-                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
-        self._started = True
+        # "deflate" sent raw (without the zlib header), as some servers do
+        if not self._started and self._wbits == zlib.MAX_WBITS and data and data[0] & 0x0F != 8:
+            self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._started = self._started or bool(data)
         try:
             while data:
+                if self._d.eof:
+                    if not self._gzip:
+                        raise _trailing(self._coding, len(data))
+                    # The next gzip member: a new decoder checks its header (garbage fails there).
+                    self._d = zlib.decompressobj(self._wbits)
                 out = self._d.decompress(data, PIECE)
-                data = self._d.unconsumed_tail
+                # At the end of a stream CPython leaves the input in `unconsumed_tail` too: take the
+                # bytes after the end from `unused_data`, or the loop would feed them forever.
+                data = self._d.unused_data if self._d.eof else self._d.unconsumed_tail
                 if out:
                     yield out
         except zlib.error as exc:
             raise ProtocolError(f"Corrupt compressed response body: {exc}") from exc
 
     def finish(self) -> Iterator[bytes]:
+        if not self._started:
+            return  # an empty body: nothing was compressed
         try:
             out = self._d.flush()
         except zlib.error as exc:
             raise ProtocolError(f"Corrupt compressed response body: {exc}") from exc
         if out:
             yield out
+        if not self._d.eof:
+            raise _truncated(self._coding)
 
 
 class _Brotli(_Decoder):
@@ -103,8 +137,14 @@ class _Brotli(_Decoder):
 
         self._brotli = brotli
         self._d = brotli.Decompressor()
+        self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
+        if not data:
+            return
+        self._started = True
+        if self._d.is_finished():
+            raise _trailing("br", len(data))
         try:
             out = self._d.process(data, output_buffer_limit=PIECE)
             if out:
@@ -117,8 +157,23 @@ class _Brotli(_Decoder):
         except self._brotli.error as exc:
             raise ProtocolError(f"Corrupt brotli response body: {exc}") from exc
 
+    def finish(self) -> Iterator[bytes]:
+        if not self._started:
+            return
+        try:
+            # Output held back by the piece limit: brotli reports finished only once it is taken.
+            while not self._d.is_finished():
+                out = self._d.process(b"", output_buffer_limit=PIECE)
+                if not out:
+                    raise _truncated("br")
+                yield out
+        except self._brotli.error as exc:
+            raise ProtocolError(f"Corrupt brotli response body: {exc}") from exc
+
 
 class _Zstd(_Decoder):
+    """Frames one after the other (RFC 8878 3: a stream is one or more frames)."""
+
     #: zstd can turn a few bytes into megabytes: feed it small slices so each step stays bounded.
     SLICE = 256
 
@@ -126,17 +181,32 @@ class _Zstd(_Decoder):
         import zstandard
 
         self._zstd = zstandard
-        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._d = self._new()
+        self._started = False
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         view = memoryview(data)
+        start = 0
+        self._started = self._started or bool(data)
         try:
-            for start in range(0, len(view), self.SLICE):
-                out = self._d.decompress(view[start : start + self.SLICE].tobytes())
+            while start < len(view):
+                if self._d.eof:
+                    self._d = self._new()  # the next frame
+                piece = view[start : start + self.SLICE].tobytes()
+                start += len(piece)
+                out = self._d.decompress(piece)
+                if self._d.eof:
+                    start -= len(self._d.unused_data)  # the rest of the slice starts the next frame
                 if out:
                     yield out
         except self._zstd.ZstdError as exc:
             raise ProtocolError(f"Corrupt zstd response body: {exc}") from exc
+
+    def finish(self) -> Iterator[bytes]:
+        if self._started and not self._d.eof:
+            raise _truncated("zstd")
+        return iter(())
 
 
 class _Identity(_Decoder):
@@ -231,6 +301,10 @@ def _install(plugin: PluginBuilder[ContentEncodingConfig]) -> None:
         if not codings or response.request.method == "HEAD" or int(response.status) in (204, 304):
             return
         names = [name.lower() for name in codings]
+        if len(names) > MAX_CODINGS:
+            raise ProtocolError(
+                f"Response has {len(names)} Content-Encoding codings; at most {MAX_CODINGS} are decoded"
+            )
         decoders: list[Any] = []
         for name in reversed(names):  # the last coding applied is undone first
             factory = DECODERS.get(name)

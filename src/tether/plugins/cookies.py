@@ -9,17 +9,22 @@
   default path (the request path up to its last `/`, an improvement on Ktor's full path), expiry from
   `Max-Age` then `Expires`, `Secure` cookies only over https. Cookies the caller put on the request
   come first and win over stored ones of the same name; they are not sent to another origin.
+- A `Domain` that is a public suffix (`com`, `co.uk`, `github.io`: the Public Suffix List shipped in
+  the `publicsuffixlist` package, ICANN and private sections, never fetched at run time) is refused:
+  the cookie is dropped, unless the `Domain` is the response's own host, when it becomes host-only
+  (RFC 6265 5.3 step 5). See docs/plugins-reference.md for exactly which origins get a cookie.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from yarl import URL
 
@@ -35,6 +40,7 @@ __all__ = [
     "CookiesStorage",
     "HttpCookies",
     "HttpCookiesConfig",
+    "is_public_suffix",
     "parse_set_cookie",
 ]
 
@@ -66,6 +72,25 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.cache
+def _public_suffixes() -> Any:
+    # Parsed once per process (about 0.1 s), when the first HttpCookies client is built: never on the
+    # event loop in the middle of a response.
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def is_public_suffix(domain: str) -> bool:
+    """True for a domain under which anyone may register names (`com`, `co.uk`, `github.io`), and
+    for a single label the list does not know (its default rule `*`): no cookie may be set for it.
+
+    >>> is_public_suffix("co.uk"), is_public_suffix("example.co.uk")
+    (True, False)
+    """
+    return bool(_public_suffixes().is_public(domain.lower().rstrip(".")))
 
 
 def _domain_matches(host: str, cookie: Cookie) -> bool:
@@ -136,6 +161,10 @@ def parse_set_cookie(header: str, url: URL, now: float | None = None) -> Cookie 
     if max_age is not None:
         expires = max_age  # Max-Age wins over Expires (RFC 6265 5.3 step 3)
     host_only = True
+    if domain and not _is_ip(domain) and is_public_suffix(domain):
+        if domain != host:
+            return None  # Domain=.com would send it to every site under com (RFC 6265 5.3 step 5)
+        domain = None  # the host is itself a public suffix: the cookie goes back to it only
     if domain:
         if host != domain and (not host.endswith("." + domain) or _is_ip(host)):
             return None  # a server may not set cookies for another domain
@@ -226,6 +255,7 @@ def _pairs(header: str) -> list[tuple[str, str]]:
 
 def _install(plugin: PluginBuilder[HttpCookiesConfig]) -> None:
     storage = plugin.plugin_config.storage
+    _public_suffixes()
 
     def remember_caller_cookies(request: HttpRequestBuilder, content: object) -> None:
         pairs = [pair for value in request.headers.getall("Cookie", []) for pair in _pairs(value)]

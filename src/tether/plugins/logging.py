@@ -4,7 +4,8 @@
 
 Levels: NONE, INFO (request line and status), HEADERS (+ headers), BODY (+ bodies), ALL (everything).
 Every hop is logged (redirects and retries too). `sanitize_header` names headers whose values are
-replaced with "***" (Authorization, Cookie, Set-Cookie and Proxy-Authorization by default). Response
+replaced with "***" (Authorization, Cookie, Set-Cookie and Proxy-Authorization by default); the
+password of a URL with userinfo in any header value is shown as "***" too. Response
 bodies are logged as the caller reads them, never read ahead: logging never consumes the body.
 """
 
@@ -22,6 +23,7 @@ from tether.http import Headers
 from tether.plugins.api import PluginBuilder, SendingRequest, create_client_plugin
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
+from tether.url import redact_userinfo
 
 __all__ = ["LogLevel", "Logging", "LoggingConfig"]
 
@@ -59,8 +61,10 @@ def _install(plugin: PluginBuilder[LoggingConfig]) -> None:
 
     def headers_text(headers: Headers | list[tuple[str, str]]) -> str:
         pairs = headers.items() if isinstance(headers, Headers) else headers
+        # A password in a URL-valued header (a `Location` with userinfo) is shown as *** too.
         return "".join(
-            f"\n  {name}: {config.placeholder if name.lower() in hidden else value}" for name, value in pairs
+            f"\n  {name}: {config.placeholder if name.lower() in hidden else redact_userinfo(value)}"
+            for name, value in pairs
         )
 
     def body_text(data: bytes) -> str:

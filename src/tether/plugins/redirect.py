@@ -4,29 +4,46 @@
   stream body cannot be re-sent and raises `BodyNotReplayableError`.
 - `Location` is resolved against the current URL (RFC 3986); without one, the 3xx is returned.
 - When the origin (scheme, host, port) changes, `Authorization`, `Cookie` and `Proxy-Authorization`
-  are dropped: credentials never follow a redirect to another origin.
+  are always dropped, and so are the headers named in `sensitive_headers` (by default
+  `DEFAULT_SENSITIVE_HEADERS`: `X-Api-Key`, `Api-Key`, `X-Auth-Token`, `X-Access-Token`,
+  `Private-Token`): credentials never follow a redirect to another origin. Name your own credential
+  headers there: `config.install(HttpRedirect, sensitive_headers={*DEFAULT_SENSITIVE_HEADERS, "X-Tenant-Key"})`.
+- Userinfo in a `Location` (`http://user:pw@other/`) is dropped: it never becomes credentials (the
+  userinfo of the URL a call starts with does, for that origin only; see docs/auth.md).
 - https -> http is refused (the 3xx is returned) unless `allow_https_downgrade`.
 - Loops end at the client's `max_send_count` with `SendCountExceedException`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from multidict import istr
 from yarl import URL
 
 from tether.content import NO_CONTENT
+from tether.events import HttpResponseRedirectEvent
 from tether.exceptions import InvalidUrlError
 from tether.plugins.api import PluginBuilder, ResponseSend, Send, Sender, create_client_plugin
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
 from tether.url import resolve_reference
 
-__all__ = ["CREDENTIAL_HEADERS", "REDIRECT_STATUSES", "HttpRedirect", "HttpRedirectConfig", "same_origin"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "DEFAULT_SENSITIVE_HEADERS",
+    "REDIRECT_STATUSES",
+    "HttpRedirect",
+    "HttpRedirectConfig",
+    "same_origin",
+]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Always dropped on a hop to another origin (they cannot be configured away).
 CREDENTIAL_HEADERS = (istr("Authorization"), istr("Cookie"), istr("Proxy-Authorization"))
+#: Also dropped by default: the API-key and token headers in wide use (`sensitive_headers` replaces it).
+DEFAULT_SENSITIVE_HEADERS = frozenset({"X-Api-Key", "Api-Key", "X-Auth-Token", "X-Access-Token", "Private-Token"})
 
 
 @dataclass
@@ -35,6 +52,9 @@ class HttpRedirectConfig:
     check_http_method: bool = False
     #: Follow an https -> http redirect.
     allow_https_downgrade: bool = False
+    #: Headers that carry credentials of yours, dropped on a hop to another origin (besides
+    #: `CREDENTIAL_HEADERS`, which always are). Case-insensitive.
+    sensitive_headers: Collection[str] = DEFAULT_SENSITIVE_HEADERS
 
 
 def same_origin(a: URL, b: URL) -> bool:
@@ -43,6 +63,10 @@ def same_origin(a: URL, b: URL) -> bool:
 
 def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
     config = plugin.plugin_config
+    monitor = plugin.client.monitor
+    if isinstance(config.sensitive_headers, str):
+        raise TypeError("sensitive_headers is a collection of header names, e.g. {'X-Api-Key'}")
+    dropped = (*CREDENTIAL_HEADERS, *(istr(name) for name in config.sensitive_headers))
 
     def passes(request: HttpRequestBuilder, response: HttpResponse) -> bool:
         return response.status not in REDIRECT_STATUSES or (
@@ -61,6 +85,8 @@ def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
                 return response
             if target.scheme not in ("http", "https"):
                 return response
+            if target.raw_user is not None:
+                target = target.with_user(None)  # a Location's userinfo never becomes credentials
             if current.url.scheme == "https" and target.scheme == "http" and not config.allow_https_downgrade:
                 return response
             following = current.copy()
@@ -71,9 +97,10 @@ def _install(plugin: PluginBuilder[HttpRedirectConfig]) -> None:
                 for name in ("Content-Type", "Content-Length", "Content-Encoding"):
                     following.headers.popall(name, None)
             if not same_origin(current.url, target):
-                for name in CREDENTIAL_HEADERS:
+                for name in dropped:
                     following.headers.popall(name, None)
             current = following
+            await monitor.emit_new(HttpResponseRedirectEvent, following, response)
             response = await sender.proceed(current)
         return response
 

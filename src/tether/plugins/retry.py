@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Union
 
 from tether.content import StreamContent, WriterChannelContent
+from tether.events import HttpRequestRetryEvent
 from tether.exceptions import (
     BodyNotReplayableError,
     ConnectError,
@@ -52,6 +53,10 @@ ModifyRequest = Callable[
 
 @dataclass
 class RetryPolicy:
+    """HttpRequestRetry's settings. The delay before retry n is
+    `min(base_delay * base ** (n - 1), max_delay) + uniform(0, jitter)`: the default 1 s of jitter
+    dominates a small `base_delay`, so lower both together (`base_delay=0.2, jitter=0.1`)."""
+
     max_retries: int = 3
     retry_on_server_errors: bool = True
     retry_on_exception: bool = True
@@ -149,6 +154,7 @@ def _install(plugin: PluginBuilder[RetryPolicy]) -> None:
                     "(pass a callable returning a fresh stream to allow retries)"
                 ) from cause
             attempt += 1
+            await client.monitor.emit_new(HttpRequestRetryEvent, request, attempt, response, cause)
             await asyncio.sleep(policy.delay(attempt, response))
             if policy.modify_request is not None:
                 await call_handler(policy.modify_request(request, attempt, response, cause))

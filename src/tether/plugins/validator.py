@@ -51,24 +51,37 @@ async def _body_excerpt(response: HttpResponse) -> str:
         text = await response.body_as_text()
     except Exception:
         return "<body failed decoding>"
+    return excerpt(text)
+
+
+def excerpt(text: str) -> str:
+    """`text` cut to what an exception message quotes."""
     if len(text) > MESSAGE_EXCERPT_CHARS:
         return text[:MESSAGE_EXCERPT_CHARS] + f"… ({len(text)} chars)"
     return text
 
 
-async def validate_status(response: HttpResponse) -> None:
-    """The `expect_success` rule."""
+def status_exception(response: HttpResponse, text: str) -> ResponseException | None:
+    """The exception the `expect_success` rule raises for `response` (None for a status < 300)."""
     status = int(response.status)
     if status < 300:
-        return
-    text = await _body_excerpt(response)
+        return None
     if status < 400:
-        raise RedirectResponseException(response, text)
+        return RedirectResponseException(response, text)
     if status < 500:
-        raise ClientRequestException(response, text)
+        return ClientRequestException(response, text)
     if status < 600:
-        raise ServerResponseException(response, text)
-    raise ResponseException(response, text)
+        return ServerResponseException(response, text)
+    return ResponseException(response, text)
+
+
+async def validate_status(response: HttpResponse) -> None:
+    """The `expect_success` rule."""
+    if int(response.status) < 300:
+        return
+    error = status_exception(response, await _body_excerpt(response))
+    if error is not None:
+        raise error
 
 
 def _install(plugin: PluginBuilder[HttpCallValidatorConfig]) -> None:

@@ -94,6 +94,9 @@ class AuthProvider:
 
 
 class BasicAuthProvider(AuthProvider):
+    """Basic credentials. As in Ktor, they are sent only after the server's `401` challenge (two round
+    trips per call) unless `send_without_request` returns True for the request."""
+
     scheme = "Basic"
 
     def __init__(

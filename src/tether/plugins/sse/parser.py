@@ -68,6 +68,7 @@ class SSEParser:
         "_last_id",
         "_max",
         "_on_line",
+        "_open_size",
         "_pending_cr",
         "_retry",
         "reconnection_time",
@@ -84,7 +85,10 @@ class SSEParser:
         # "replace" turns invalid bytes into U+FFFD as the spec says. Multi-byte characters may
         # arrive split across chunks: the incremental decoder keeps the partial bytes.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
-        self._buffer = ""
+        # The open (unterminated) line, as the pieces it arrived in: joined once, when its end comes,
+        # so a long line costs time linear in its length (not a re-join per chunk).
+        self._buffer: list[str] = []
+        self._open_size = 0
         self._pending_cr = False
         self._data: list[str] = []
         self._data_size = 0
@@ -108,17 +112,30 @@ class SSEParser:
             self._pending_cr = False
             if text[0] == "\n":
                 text = text[1:]  # the LF of a CRLF that was split across chunks
-        if self._buffer:
-            text = self._buffer + text
+                if not text:
+                    return []
+        # Only the new text is scanned and rewritten: the open line holds no CR (a CR ends a line).
         if "\r" in text:
             if text[-1] == "\r":
                 self._pending_cr = True
             text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:  # the open line grows: keep the piece, join nothing yet
+            self._open_size += len(text)
+            if self._open_size > self._max:
+                raise SSEEventTooLargeError(self._max, self._open_size)
+            self._buffer.append(text)
+            return []
+        if self._buffer:
+            self._buffer.append(text)
+            text = "".join(self._buffer)
+            self._buffer = []
         lines = text.split("\n")
         rest = lines.pop()
         if len(rest) > self._max:
             raise SSEEventTooLargeError(self._max, len(rest))
-        self._buffer = rest
+        if rest:
+            self._buffer.append(rest)
+        self._open_size = len(rest)
         # The hot loop keeps the parser's state in locals (CPython: much cheaper than attributes)
         # and writes it back once at the end.
         events: list[ServerSentEvent] = []
@@ -138,6 +155,7 @@ class SSEParser:
         # Data can only pass the limit in this chunk if the open event plus all of the chunk could:
         # otherwise the per-line accounting is skipped (and redone once for the event left open).
         counting = size + len(text) > limit
+        first_new = len(data)  # data lines before this index were counted in `size` already
         new_event = tuple.__new__  # skips the NamedTuple's Python-level __new__
         for line in lines:
             if not line:
@@ -159,7 +177,7 @@ class SSEParser:
                     if comments:
                         comments = []
                     retry = None
-                    size = 0
+                    size = first_new = 0
                 event_type = ""
                 continue
             # "name: value" with one space is by far the common form: one C call, one check. A line
@@ -186,7 +204,10 @@ class SSEParser:
                 self.reconnection_time = retry = int(value)
         self._data = data
         self._comments = comments
-        self._data_size = size if counting else sum(map(len, data)) + len(data)
+        # Only this chunk's lines are added up: summing every line of a long-open event on every chunk
+        # would make an event of many lines quadratic.
+        new_lines = data[first_new:] if first_new else data
+        self._data_size = size if counting else size + sum(map(len, new_lines)) + len(new_lines)
         self._event_type = event_type
         self._id_buffer = id_buffer
         self._last_id = last_id
@@ -195,7 +216,8 @@ class SSEParser:
 
     def close(self) -> None:
         """The stream ended: whatever event was still open is discarded."""
-        self._buffer = ""
+        self._buffer = []
+        self._open_size = 0
         self._pending_cr = False
         self._data, self._comments, self._retry = [], [], None
         self._data_size = 0

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tether.engine.capabilities import SSECapability
+from tether.events import SSEReconnected, SSEReconnecting
 from tether.exceptions import SSEClientException, TetherError, UnsupportedCapabilityError
 from tether.plugins.sse.buffer import SSEBuffer, SSEBufferPolicy
 from tether.plugins.sse.parser import DEFAULT_MAX_EVENT_SIZE, ServerSentEvent, SSEEventTooLargeError, SSEParser
@@ -154,9 +155,14 @@ class SSESession:
                     raise self._failure(cause, f"SSE reconnection failed after {failures} attempt(s): {reason}")
                 failures += 1
                 retry = self._parser.reconnection_time
-                await asyncio.sleep(retry / 1000 if retry is not None else settings.reconnection_time)
+                delay = retry / 1000 if retry is not None else settings.reconnection_time
+                url = str(response.request.url) if response is not None else str(self._url)
+                monitor = self._client.monitor
+                await monitor.emit_new(SSEReconnecting, url, failures, delay, self.last_event_id, cause)
+                await asyncio.sleep(delay)
                 try:
                     await self._connect()  # through the whole pipeline again (auth included)
+                    await monitor.emit_new(SSEReconnected, url, failures, self.last_event_id, self.response)
                     break
                 except SSEClientException:
                     raise  # a wrong status or content type is an answer, not a network failure
@@ -194,7 +200,14 @@ async def open_session(
 
 
 class SSESessionContext:
-    """`async with client.sse(url) as session:` — connects on entry, closes on exit."""
+    """`async with client.sse(url) as session:` — connects on entry, closes on exit.
+
+    As in Ktor 3.3, an exception the block raises while handling events comes out as
+    `SSEClientException` whose `response` holds what the buffer policy kept (so the caller can read
+    what was processed) and whose cause is the original; cancellation (and any other `BaseException`
+    that is not an `Exception`) passes through unchanged, as does an `SSEClientException` that
+    already carries a response.
+    """
 
     def __init__(self, opening: Any) -> None:
         self._opening = opening
@@ -207,5 +220,10 @@ class SSESessionContext:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
+        session = self._session
+        if session is None:
+            return
+        await session.close()
+        if not isinstance(exc, Exception) or (isinstance(exc, SSEClientException) and exc.response is not None):
+            return  # nothing raised, a cancellation, or already what the caller should see
+        raise session._failure(exc) from exc

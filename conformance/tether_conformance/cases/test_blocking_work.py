@@ -1,0 +1,142 @@
+"""Blocking work stays off the event loop: `read_to` into a slow or failing blocking sink, a large
+download to a file, and plain progress listeners, all on the engine's configured executor."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tether import HttpClientConfig
+from tether.plugins import BodyProgress
+from tether_conformance.registry import CaseContext, case
+from tether_conformance.servers.app import pattern_bytes
+
+KIB = 1024
+MIB = 1024 * KIB
+#: The prefix of the threads of the executor these cases configure.
+WORKERS = "conformance-blocking"
+#: How long the heartbeat may wait at most. It wakes every 5 ms; a write on the loop would hold it
+#: 50 ms per call. Generous on purpose: the machine may be busy, and timing is not the point.
+HEARTBEAT_BOUND = 0.1
+
+
+def with_executor(executor: ThreadPoolExecutor, *more: Any) -> Any:
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.engine.executor = executor
+        for step in more:
+            step(config)
+
+    return configure
+
+
+class SlowSink:
+    """A blocking sink: every write sleeps 50 ms and notes the thread it ran on."""
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        self.parts: list[bytes] = []
+        self.threads: set[str] = set()
+        self.fail_on_call = fail_on_call
+
+    def write(self, data: bytes) -> None:
+        self.threads.add(threading.current_thread().name)
+        if self.fail_on_call is not None and len(self.parts) + 1 >= self.fail_on_call:
+            raise OSError("disk full")
+        time.sleep(0.05)
+        self.parts.append(bytes(data))
+
+
+async def heartbeat(stop: asyncio.Event) -> float:
+    """The longest wait between two wake-ups of a task that sleeps 5 ms at a time, until `stop`."""
+    loop = asyncio.get_running_loop()
+    worst, last = 0.0, loop.time()
+    while not stop.is_set():
+        await asyncio.sleep(0.005)
+        now = loop.time()
+        worst, last = max(worst, now - last), now
+    return worst
+
+
+@case("blocking-work", "slow-sink-runs-on-the-executor-and-the-loop-stays-free")
+async def slow_sink(t: CaseContext) -> None:
+    size = 2 * MIB
+    sink = SlowSink()
+    stop = asyncio.Event()
+    with ThreadPoolExecutor(4, thread_name_prefix=WORKERS) as executor:
+        async with t.client(with_executor(executor)) as client:
+            beating = asyncio.create_task(heartbeat(stop))
+            try:
+                url = t.env.http(f"/chunked?size={size}&chunk={64 * KIB}&delay=0.005")
+                async with client.prepare_get(url).execute() as response:
+                    written = await response.body_as_channel().read_to(sink)
+            finally:
+                stop.set()
+                worst = await beating
+    t.equal(written, size, "bytes written")
+    t.check(b"".join(sink.parts) == pattern_bytes(size), "the sink got every byte, in order")
+    t.check(
+        all(name.startswith(WORKERS) for name in sink.threads),
+        f"every write ran on the configured executor, not on {sorted(sink.threads)}",
+    )
+    t.check(worst < HEARTBEAT_BOUND, f"the loop stayed free: the heartbeat waited {worst * 1000:.0f} ms at most")
+
+
+@case("blocking-work", "failing-write-closes-the-response")
+async def failing_write(t: CaseContext) -> None:
+    sink = SlowSink(fail_on_call=2)
+    with ThreadPoolExecutor(2, thread_name_prefix=WORKERS) as executor:
+        async with t.client(with_executor(executor)) as client:
+            url = t.env.http(f"/chunked?size={MIB}&chunk={64 * KIB}&delay=0.002")
+            async with client.prepare_get(url).execute() as response:
+                channel = response.body_as_channel()
+                await t.raises(OSError, channel.read_to(sink))
+                t.check(channel.is_closed_for_read, "the channel is closed after the failed write")
+            # The connection was released: the client goes on working.
+            again = await client.get(t.env.http("/bytes?size=1000"))
+    t.equal(len(await again.body_as_bytes()), 1000)
+
+
+@case("blocking-work", "download-to-a-file-is-byte-exact")
+async def file_download(t: CaseContext) -> None:
+    size = 32 * MIB
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(2, thread_name_prefix=WORKERS) as executor:
+        path = Path(folder) / "download.bin"
+        client = t.client(with_executor(executor))
+        async with client, client.prepare_get(t.env.http(f"/bytes?size={size}")).execute() as response:
+            expected = response.headers["X-Sha256"]
+            with path.open("wb") as file:
+                written = await response.body_as_channel().read_to(file)
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while block := file.read(MIB):
+                digest.update(block)
+        t.equal((written, path.stat().st_size), (size, size), "bytes written and on disk")
+        t.equal(digest.hexdigest(), expected, "sha256 of the file")
+
+
+@case("blocking-work", "plain-progress-listener-runs-on-the-executor")
+async def progress_listener(t: CaseContext) -> None:
+    size = 300_000
+    reports: list[tuple[int, int | None]] = []
+    threads: set[str] = set()
+
+    def listener(done: int, total: int | None) -> None:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)
+        reports.append((done, total))
+
+    def install(config: HttpClientConfig[Any]) -> None:
+        config.install(BodyProgress)
+
+    with ThreadPoolExecutor(2, thread_name_prefix=WORKERS) as executor:
+        async with t.client(with_executor(executor, install)) as client:
+            response = await client.get(t.env.http(f"/bytes?size={size}"), on_download=listener)
+    t.equal(len(await response.body_as_bytes()), size)
+    t.equal(reports[-1], (size, size), "the last report")
+    t.check(reports == sorted(reports), "reports arrive in order")
+    t.check(all(name.startswith(WORKERS) for name in threads), f"listener threads: {sorted(threads)}")

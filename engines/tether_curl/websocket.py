@@ -1,0 +1,226 @@
+"""The upgrade route for Curl: libcurl connects (`CONNECT_ONLY=1`: TCP, TLS with the engine's
+certificates, the HTTP/SOCKS proxy tunnel) on a CurlMulti driven by the event loop -- no blocking
+perform, no thread -- and then carries bytes with `curl_easy_send`/`curl_easy_recv`, waiting on the
+socket through the loop. tether writes the upgrade request and reads its answer itself
+(`tether.engine.upgrade.handshake_over`).
+
+Why not `CONNECT_ONLY=2` with `WS_RAW_MODE` (libcurl sending the upgrade itself): libcurl then fails
+a refused upgrade with error 22 before reading its body, so a 401 page would be lost -- tether gives
+the body of a refusal on every engine. libcurl's frame API (`curl_ws_send`/`recv`) is never used: it
+has no permessage-deflate and answers pings on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import pycurl
+
+from tether.engine.config import ProxyType
+from tether.engine.upgrade import Upgrade, UpgradedStream, handshake_over
+from tether.exceptions import InvalidUrlError
+from tether.request import HttpRequestData
+from tether_curl.multi import CurlError
+
+if TYPE_CHECKING:
+    from tether_curl.engine import CurlEngine
+
+__all__ = ["upgrade"]
+
+#: Bytes handed to one `curl_easy_send` (it takes bytes: a bounded copy per call).
+_SEND_CHUNK = 1024 * 1024
+
+
+async def upgrade(engine: CurlEngine, request: HttpRequestData, protocol: str) -> Upgrade:
+    from tether_curl.engine import _translate
+
+    loop = asyncio.get_running_loop()
+    handle = pycurl.Curl()
+    connector = _Connector(loop, handle)
+    try:
+        engine._configure_handle(handle, None)  # type: ignore[arg-type]
+        handle.setopt(pycurl.URL, str(request.url))
+        handle.setopt(pycurl.CONNECT_ONLY, 1)
+        handle.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)  # ALPN http/1.1 on TLS
+        connect = request.timeout.connect_timeout
+        handle.setopt(pycurl.CONNECTTIMEOUT_MS, 0 if connect is None else max(1, int(connect * 1000)))
+        proxy = engine.config.proxy
+        if proxy is not None and proxy.type is ProxyType.HTTP:
+            handle.setopt(pycurl.HTTPPROXYTUNNEL, 1)
+    except pycurl.error as exc:
+        handle.close()
+        raise InvalidUrlError(f"Cannot send {request.method} {request.url}: {exc}") from exc
+    try:
+        await connector.connect()
+    except CurlError as exc:
+        connector.close()
+        raise _translate(exc, request) from exc
+    except BaseException:
+        connector.close()
+        raise
+    stream = _CurlStream(loop, connector)
+    return await handshake_over(stream, request, protocol, engine.config.max_response_head_size)
+
+
+class _Connector:
+    """A private CurlMulti for one connection, driven by the loop's readiness callbacks and timer.
+
+    Private, not the engine's shared multi: a connect-only handle must stay in its multi for as long
+    as the connection is used, and its socket then belongs to the session, not to libcurl's watch."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handle: pycurl.Curl) -> None:
+        self.loop = loop
+        self.handle = handle
+        self.multi = pycurl.CurlMulti()
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self._watched: dict[int, int] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._done: asyncio.Future[None] = loop.create_future()
+        self._closed = False
+        self.fd = -1
+
+    async def connect(self) -> None:
+        self.multi.add_handle(self.handle)
+        self.loop.call_soon(self._action, pycurl.SOCKET_TIMEOUT, 0)
+        await self._done
+        self._unwatch()
+        self.fd = int(self.handle.getinfo(pycurl.ACTIVESOCKET))
+        if self.fd < 0:
+            raise CurlError(7, "libcurl gave no connected socket")
+
+    def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
+        if self._done.done():
+            return
+        self._unwatch(fd)
+        if event == pycurl.POLL_REMOVE:
+            return
+        if event & pycurl.POLL_IN:
+            self.loop.add_reader(fd, self._action, fd, pycurl.CSELECT_IN)
+        if event & pycurl.POLL_OUT:
+            self.loop.add_writer(fd, self._action, fd, pycurl.CSELECT_OUT)
+        self._watched[fd] = event
+
+    def _unwatch(self, only: int | None = None) -> None:
+        for fd in [only] if only is not None else list(self._watched):
+            event = self._watched.pop(fd, 0)
+            if event & pycurl.POLL_IN:
+                self.loop.remove_reader(fd)
+            if event & pycurl.POLL_OUT:
+                self.loop.remove_writer(fd)
+
+    def _on_timer(self, timeout_ms: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if timeout_ms >= 0 and not self._done.done():
+            self._timer = self.loop.call_later(timeout_ms / 1000, self._action, pycurl.SOCKET_TIMEOUT, 0)
+
+    def _action(self, fd: int, events: int) -> None:
+        if self._closed or self._done.done():
+            return
+        while True:
+            result, _ = self.multi.socket_action(fd, events)
+            if result != pycurl.E_CALL_MULTI_PERFORM:
+                break
+        _, succeeded, failed = self.multi.info_read()
+        if succeeded:
+            self._done.set_result(None)
+        elif failed:
+            _, code, message = failed[0]
+            self._done.set_exception(CurlError(code, message, connected=False))
+        if self._done.done() and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._unwatch()
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self._done.done():
+            self._done.cancel()
+        with contextlib.suppress(pycurl.error):
+            self.multi.remove_handle(self.handle)
+        self.handle.close()
+        self.multi.close()
+
+
+class _CurlStream(UpgradedStream):
+    """Bytes through `curl_easy_recv`/`curl_easy_send` (TLS is libcurl's), readiness from the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connector: _Connector) -> None:
+        self._loop = loop
+        self._connector = connector
+        self._handle = connector.handle
+        self._fd = connector.fd
+        self._closed = False
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    async def _ready(self, writing: bool) -> None:
+        waiter = self._loop.create_future()
+        add, remove = (
+            (self._loop.add_writer, self._loop.remove_writer)
+            if writing
+            else (self._loop.add_reader, self._loop.remove_reader)
+        )
+        add(self._fd, _settle, waiter)
+        self._waiters.add(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.discard(waiter)
+            if not self._closed:
+                remove(self._fd)
+
+    async def read(self, max_bytes: int) -> bytes:
+        while True:
+            if self._closed:
+                return b""
+            try:
+                data: bytes = self._handle.recv(max_bytes)
+                return data
+            except BlockingIOError:
+                await self._ready(writing=False)
+            except pycurl.error as exc:
+                if exc.args and exc.args[0] == 81:  # CURLE_AGAIN (TLS wants more)
+                    await self._ready(writing=False)
+                    continue
+                raise ConnectionResetError(f"recv failed: {exc}") from exc
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._closed:
+                raise ConnectionResetError("the connection is closed")
+            try:
+                sent = self._handle.send(view[:_SEND_CHUNK].tobytes())
+            except BlockingIOError:
+                await self._ready(writing=True)
+                continue
+            except pycurl.error as exc:
+                if exc.args and exc.args[0] == 81:
+                    await self._ready(writing=True)
+                    continue
+                raise ConnectionResetError(f"send failed: {exc}") from exc
+            view = view[sent:]
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+        for waiter in self._waiters:
+            _settle(waiter)  # a pending read returns b"", a pending write raises
+        self._connector.close()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
