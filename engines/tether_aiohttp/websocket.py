@@ -44,7 +44,7 @@ async def upgrade(engine: AiohttpEngine, request: HttpRequestData, protocol: str
     try:
         response = await session.request(request.method, request.url, **options)
     except Exception as exc:
-        mapped = _translate(exc, request, connecting=True)
+        mapped = _translate(exc, request)
         if mapped is None:
             raise
         raise mapped from exc
@@ -61,7 +61,7 @@ async def upgrade(engine: AiohttpEngine, request: HttpRequestData, protocol: str
         try:
             body = await response.content.read(REFUSAL_BODY_LIMIT + 1)
         except Exception as exc:
-            mapped = _translate(exc, request, connecting=False)
+            mapped = _translate(exc, request)
             if mapped is None:
                 raise
             raise mapped from exc

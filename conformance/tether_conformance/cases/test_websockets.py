@@ -9,7 +9,8 @@ from typing import Any
 
 from tether import HttpClientConfig, ResponseException
 from tether.engine import Http2Capability, WebSocketCapability
-from tether.exceptions import ConnectTimeoutException
+from tether.events import WebSocketClosed, WebSocketOpened
+from tether.exceptions import ConnectTimeoutException, SocketTimeoutException
 from tether.plugins import Auth, DefaultRequest, HttpTimeout
 from tether.plugins.auth import BearerTokens
 from tether.websockets import (
@@ -151,6 +152,20 @@ async def cancelled_handshake(t: CaseContext) -> None:
         t.check(t.env.websocket.open_connections > 0, "the server never saw the upgrade request")
         opening.cancel()
         await t.raises(asyncio.CancelledError, opening)
+        t.equal(await wait_until_closed_on_server(t), 0, "connections the server still has open")
+
+
+@case("websockets", "a-held-handshake-ends-at-the-response-head-timeout", requires=WS)
+async def held_handshake(t: CaseContext) -> None:
+    # No timeout configured: the engine's default response_head_timeout bounds the upgrade as it
+    # bounds any request, and the connection is closed.
+    def configure(config: HttpClientConfig[Any]) -> None:
+        websockets()(config)
+        config.engine.response_head_timeout = 0.5
+
+    async with t.client(configure) as client:
+        exc = await t.raises(SocketTimeoutException, asyncio.wait_for(client.websocket_session(t.env.ws("hang")), 30))
+        t.equal(exc.timeout, 0.5, "timeout")
         t.equal(await wait_until_closed_on_server(t), 0, "connections the server still has open")
 
 
@@ -349,3 +364,27 @@ async def over_http2(t: CaseContext) -> None:
         client.websocket(t.env.https("/ws/echo")) as ws,
     ):
         await ws.send_text("h2")
+
+
+@case("websockets", "opened-and-closed-events", requires=WS)
+async def session_events(t: CaseContext) -> None:
+    async with t.client(websockets()) as client:
+        seen: list[str] = []
+
+        def opened(event: WebSocketOpened) -> None:
+            seen.append(f"opened {int(event.response.status)} {event.request.url.path} {event.subprotocol}")
+
+        def closed(event: WebSocketClosed) -> None:
+            seen.append(f"closed {event.code} {event.reason!r} {type(event.cause).__name__}")
+
+        client.monitor.subscribe(WebSocketOpened, opened)
+        client.monitor.subscribe(WebSocketClosed, closed)
+        async with client.websocket(t.env.ws("echo")) as ws:
+            await ws.send_text("hi")
+            t.equal(await ws.receive_text(), "hi", "echo")
+        t.equal(seen, ["opened 101 /echo None", "closed 1000 '' NoneType"], "events of a session we closed")
+        seen.clear()
+        async with client.websocket(t.env.ws("close?code=4001&reason=bye")) as ws:
+            await t.raises(WebSocketClosedException, ws.receive())
+        t.equal(seen[0].split()[:2], ["opened", "101"], "opened")
+        t.equal(seen[1:], ["closed 4001 'bye' NoneType"], "events of a session the server closed")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["HttpClientEngine", "HttpClientEngineBase", "check_request"]
 
 C = TypeVar("C", bound=HttpClientEngineConfig)
+R = TypeVar("R")
 
 
 class HttpClientEngine(ABC):
@@ -225,9 +226,7 @@ class _HeadDeadlines:
 _head_deadlines: dict[asyncio.AbstractEventLoop, _HeadDeadlines] = {}
 
 
-async def _head_within(
-    call: Coroutine[Any, Any, HttpResponseData], limit: float, request: HttpRequestData
-) -> HttpResponseData:
+async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: HttpRequestData) -> R:
     """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
     `response_head_timeout`: a head dripped byte by byte, or endless interim 1xx heads, never hang a
     request that has no timeout of its own. The task is cancelled when the deadline passes."""
@@ -253,6 +252,19 @@ async def _head_within(
         ) from None
     finally:
         deadlines.discard(wait)
+
+
+async def upgrade_with_defaults(engine: HttpClientEngine, request: HttpRequestData, protocol: str) -> Upgrade:
+    """`engine.upgrade(request, protocol)` under the engine's default limits, as `execute` applies
+    them: `connect_timeout` when the request sets none, and `response_head_timeout` (the 101 or a
+    refusal must arrive in time) unless the request has a `request_timeout`."""
+    config = engine.config
+    if request.timeout.connect_timeout is None and config.connect_timeout is not None:
+        request = _with_default_connect(request, config.connect_timeout)
+    limit = config.response_head_timeout
+    if limit is not None and request.timeout.request_timeout is None:
+        return await _head_within(engine.upgrade(request, protocol), limit, request)
+    return await engine.upgrade(request, protocol)
 
 
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from wsproto.extensions import Extension, PerMessageDeflate
 from yarl import URL
 
+from tether.engine.base import upgrade_with_defaults
 from tether.engine.capabilities import Http2Capability, HttpClientEngineCapability, WebSocketCapability
 from tether.engine.upgrade import UPGRADE_CALL, UpgradedStream
 from tether.events import WebSocketOpened
@@ -58,7 +59,7 @@ class _Upgrader:
         if Http2Capability in request.capabilities and WebSocketOverHttp2Capability not in engine.capabilities:
             raise UnsupportedCapabilityError(engine.name, WebSocketOverHttp2Capability, f"needed by {request.url}")
         self.discard()  # a re-send (auth refresh, redirect) replaces an earlier connection
-        upgrade = await engine.upgrade(request, "websocket")
+        upgrade = await upgrade_with_defaults(engine, request, "websocket")
         self.stream = upgrade.stream
         return upgrade.response
 
