@@ -30,6 +30,7 @@ import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import Executor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -140,9 +141,14 @@ class ByteReadChannel:
     def read_all(self) -> bytes:
         return self._runner.run(self._inner.read_all())
 
-    def read_to(self, sink: WritableSink, limit: int | None = None) -> int:
+    @property
+    def executor(self) -> Executor | None:
+        """Where `read_to` writes into a blocking sink (the engine's executor)."""
+        return self._inner.executor
+
+    def read_to(self, sink: WritableSink, limit: int | None = None, *, blocking: bool | None = None) -> int:
         """Copy the stream into `sink` (a binary file, or anything with `write`), chunk by chunk."""
-        return self._runner.run(self._inner.read_to(sink, limit))
+        return self._runner.run(self._inner.read_to(sink, limit, blocking=blocking))
 
     def discard(self) -> int:
         return self._runner.run(self._inner.discard())
@@ -240,9 +246,14 @@ class HttpResponse:
         """The body chunk by chunk, as it arrives (`iter(response.body_as_channel())`)."""
         return iter(self.body_as_channel())
 
-    def read_to(self, sink: WritableSink, limit: int | None = None) -> int:
+    @property
+    def executor(self) -> Executor | None:
+        """Where blocking work on this body runs (`read_to` into a file): the engine's executor."""
+        return self._inner.executor
+
+    def read_to(self, sink: WritableSink, limit: int | None = None, *, blocking: bool | None = None) -> int:
         """Stream the body into `sink` (`response.body_as_channel().read_to(sink)`)."""
-        return self.body_as_channel().read_to(sink, limit)
+        return self.body_as_channel().read_to(sink, limit, blocking=blocking)
 
     def close(self) -> None:
         """Release the connection without reading the rest of the body (`aclose` on the async one)."""

@@ -382,7 +382,7 @@ async def session_events(t: CaseContext) -> None:
         async with client.websocket(t.env.ws("echo")) as ws:
             await ws.send_text("hi")
             t.equal(await ws.receive_text(), "hi", "echo")
-        t.equal(seen, ["opened 101 /echo None", "closed 1000 '' NoneType"], "events of a session we closed")
+        t.equal(seen, ["opened 101 /ws/echo None", "closed 1000 '' NoneType"], "events of a session we closed")
         seen.clear()
         async with client.websocket(t.env.ws("close?code=4001&reason=bye")) as ws:
             await t.raises(WebSocketClosedException, ws.receive())
