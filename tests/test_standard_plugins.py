@@ -22,6 +22,7 @@ from tether import (
     SendCountExceedException,
     TlsError,
 )
+from tether.content import ByteArrayContent, StreamContent
 from tether.plugins import (
     BodyProgress,
     ContentEncoding,
@@ -277,6 +278,33 @@ async def test_upload_progress_is_not_counted_twice_across_a_redirect() -> None:
         await client.post(URL_, content=b"z" * 100_000, on_upload=lambda d, n: reports.append((d, n)))
     assert reports.count((100_000, 100_000)) == 2  # once per hop, each from 0 to the full size
     assert await read_body(engine.requests[1].body) == b"z" * 100_000
+
+
+async def test_upload_progress_reaches_the_total_when_the_engine_stops_at_the_content_length() -> None:
+    # An engine that takes exactly Content-Length bytes and never resumes the body after the last
+    # piece (aiohttp cancels its writer once the response is complete), with a slow plain listener
+    # running on the executor: the last report must still be the total, before the response.
+    import time
+
+    reports: list[tuple[int, int | None]] = []
+
+    def slow(done: int, total: int | None) -> None:
+        time.sleep(0.02)
+        reports.append((done, total))
+
+    class TakesTheLength(MockEngine):
+        async def _execute(self, request: HttpRequestData) -> HttpResponseData:
+            body = request.body
+            assert isinstance(body, StreamContent) and body.content_length is not None
+            pieces = body.open()
+            taken = b""
+            while len(taken) < body.content_length:
+                taken += await pieces.__anext__()
+            return await super()._execute(dataclasses.replace(request, body=ByteArrayContent(taken)))
+
+    async with HttpClient(TakesTheLength(lambda r: respond()), install(BodyProgress)) as client:
+        await client.post(URL_, content=b"z" * 200_000, on_upload=slow)
+        assert reports[-1] == (200_000, 200_000)
 
 
 @dataclasses.dataclass

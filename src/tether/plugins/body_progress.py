@@ -56,15 +56,21 @@ def _observed_upload(
         data = content.data
 
         async def pieces() -> AsyncIterator[bytes]:
+            # A piece counts as sent when the engine takes it, and the last value is delivered before
+            # the last piece is handed over: an engine may never resume the generator after it (aiohttp
+            # cancels its writer once the response is complete), and the server cannot answer first.
             notifier = ProgressNotifier(listener, executor)
             sent = 0
             await notifier.notify(0, total)
             for start in range(0, len(data), UPLOAD_STEP):
                 piece = data[start : start + UPLOAD_STEP]
-                yield piece
                 sent += len(piece)
                 await notifier.notify(sent, total)
-            await notifier.finish()
+                if sent == len(data):
+                    await notifier.finish()
+                yield piece
+            if not data:
+                await notifier.finish()
 
         return StreamContent(pieces, content_length=len(data), content_type=content.content_type)
     if isinstance(content, StreamContent):
@@ -74,9 +80,11 @@ def _observed_upload(
             notifier = ProgressNotifier(listener, executor)
             sent = 0
             async for piece in source.open():
-                yield piece
                 sent += len(piece)
                 await notifier.notify(sent, total)
+                if sent == total:  # the last piece of a known length: see pieces()
+                    await notifier.finish()
+                yield piece
             await notifier.finish()
 
         replayable = content.replayable
