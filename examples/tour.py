@@ -17,7 +17,8 @@ from tether_conformance import ServerEnvironment
 
 from tether import HttpClient, HttpClientConfig, TetherError
 from tether.engine import HttpClientEngineFactory, discover_engines
-from tether.plugins import HttpTimeout, PluginBuilder, create_client_plugin
+from tether.plugins import SSE, HttpTimeout, PluginBuilder, create_client_plugin
+from tether.websockets import WebSockets
 
 
 @create_client_plugin("RequestId")
@@ -33,6 +34,8 @@ def configure_for(env: ServerEnvironment) -> Callable[[HttpClientConfig[Any]], N
         config.default_request(url=env.http("/"), headers={"X-Api-Version": "2"})
         config.install(HttpTimeout, socket_timeout=2.0)
         config.install(RequestId)
+        config.install(SSE)
+        config.install(WebSockets)
         config.expect_success = True
 
     return configure
@@ -91,6 +94,18 @@ async def tour(client: HttpClient, env: ServerEnvironment) -> list[tuple[str, st
         await client.get("http://127.0.0.1:1/")
         return "no exception?"
 
+    async def server_sent_events() -> str:
+        async with client.sse("sse/basic") as session:
+            events = [event.data async for event in session.incoming]
+        return f"{len(events)} events: {', '.join(repr(data) for data in events)}"
+
+    async def websocket() -> str:
+        async with client.websocket(env.ws("echo")) as ws:
+            await ws.send_text("hello")
+            await ws.send_bytes(b"\x00\x01")
+            replies = [await ws.receive_text(), await ws.receive_bytes()]
+        return f"echoed {replies}, closed {ws.close_code}"
+
     steps = [
         ("GET with params", echo_get),
         ("POST json", post_json),
@@ -98,6 +113,8 @@ async def tour(client: HttpClient, env: ServerEnvironment) -> list[tuple[str, st
         ("redirect chain", redirect),
         ("stream 5 MB to a sink", stream_to_sink),
         ("HTTPS", https),
+        ("server-sent events", server_sent_events),
+        ("WebSocket echo", websocket),
         ("404 + expect_success", not_found),
         ("truncated body", truncated),
         ("request timeout", too_slow),
