@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Union
+from typing import IO, ClassVar, Union
 from urllib.parse import quote_plus
 
 from tether.exceptions import BodyNotReplayableError, ProtocolError
@@ -35,6 +35,9 @@ class OutgoingContent:
     """Base of all request bodies. `content_length` is None when unknown (sent chunked)."""
 
     content_type: str | None = None
+    #: The bytes are produced while they are sent (an upload from a stream, a duplex body), so the
+    #: response head may come late: the engine's `response_head_timeout` does not apply.
+    produced_while_sent: ClassVar[bool] = False
 
     @property
     def content_length(self) -> int | None:
@@ -196,6 +199,8 @@ class StreamContent(OutgoingContent):
     Give a callable that returns a fresh iterable to make it replayable (redirects, retries, auth).
     """
 
+    produced_while_sent = True
+
     def __init__(
         self,
         source: StreamSource,
@@ -240,6 +245,8 @@ class WriterChannelContent(OutgoingContent):
     `write` waits while `max_chunks` chunks are queued (backpressure) and fails with `ProtocolError`
     once the engine stopped taking the body (the call ended). One-shot: never replayed.
     """
+
+    produced_while_sent = True
 
     def __init__(self, content_type: str | None = "application/octet-stream", max_chunks: int = 16) -> None:
         self.content_type = content_type

@@ -19,12 +19,14 @@ from tether import (
     ConnectTimeoutException,
     HttpClient,
     HttpClientConfig,
+    HttpRequestTimeoutException,
     ProtocolError,
     SocketTimeoutException,
+    SSEClientException,
     TetherError,
 )
 from tether.engine import HttpClientEngineConfig
-from tether.plugins import HttpTimeout
+from tether.plugins import BodyProgress, HttpTimeout
 from tether.plugins.sse import SSE
 from tether_conformance.registry import CaseContext, case
 from tether_conformance.servers.raw import FAULT_SCRIPT_LIMIT, FaultServer, fault_server
@@ -309,3 +311,32 @@ async def default_limits(t: CaseContext) -> None:
         # A body that takes longer than the head timeout is still read whole.
         response = await bounded(client.get(t.env.http("/chunked?size=2000&chunk=200&delay=0.1")), "slow body")
         t.equal(len(await bounded(response.body_as_bytes(), "slow body")), 2000)
+
+
+@case("faults", "a-per-call-timeout-bounds-reaching-an-sse-session", timeout=120)
+async def sse_call_timeout(t: CaseContext) -> None:
+    # No default head bound: only the call's own timeout= can end the wait for a silent server.
+    server = fault_server()
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        engine_settings(response_head_timeout=None)(config)
+        config.install(SSE)
+
+    async with t.client(configure) as client:
+        exc = await bounded(t.raises(SSEClientException, client.sse_session(server.url("silent"), timeout=0.5)), "sse")
+    t.check(isinstance(exc.__cause__, HttpRequestTimeoutException), f"caused by the request timeout: {exc.__cause__!r}")
+
+
+@case("faults", "upload-progress-keeps-the-default-head-timeout", timeout=120)
+async def progress_head_timeout(t: CaseContext) -> None:
+    # BodyProgress streams an in-memory body to report on it; the body is still in memory, so the
+    # engine's response-head bound still applies (it is lifted only for bodies produced while sent).
+    server = fault_server()
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        engine_settings(response_head_timeout=0.5)(config)
+        config.install(BodyProgress)
+
+    async with t.client(configure) as client:
+        request = client.post(server.url("silent"), content=b"x" * 1000, on_upload=lambda done, total: None)
+        await bounded(t.raises(SocketTimeoutException, request), "head")

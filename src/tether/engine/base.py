@@ -116,7 +116,7 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
         if timeouts.connect_timeout is None and config.connect_timeout is not None:
             request = _with_default_connect(request, config.connect_timeout)
         limit = config.response_head_timeout
-        if limit is not None and timeouts.request_timeout is None and not isinstance(request.body, _streamed_types()):
+        if limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
             return _head_within(self._execute(request), limit, request)
         return self._execute(request)  # returned, not awaited: no extra coroutine frame per request
 
@@ -160,19 +160,6 @@ def _with_default_connect(request: HttpRequestData, connect_timeout: float) -> H
                 _capabilities_with.clear()
             _capabilities_with[id(capabilities)] = (capabilities, connect_timeout, filled)
     return type(request)(request.url, request.method, request.headers, request.body, request.attributes, filled)
-
-
-_STREAMED: tuple[type, ...] | None = None
-
-
-def _streamed_types() -> tuple[type, ...]:
-    """Bodies produced while they are sent (an upload, a duplex stream): their head may come late."""
-    global _STREAMED
-    if _STREAMED is None:
-        from tether.content import StreamContent, WriterChannelContent
-
-        _STREAMED = (StreamContent, WriterChannelContent)
-    return _STREAMED
 
 
 class _HeadWait:

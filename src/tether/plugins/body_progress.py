@@ -48,6 +48,13 @@ def tqdm_progress(bar: Any) -> ProgressListener:
     return update
 
 
+class _ObservedBytes(StreamContent):
+    """An in-memory body streamed in pieces only to report progress on them: still bytes in memory,
+    so the engine's response-head bound applies as it does to the body unobserved."""
+
+    produced_while_sent = False
+
+
 def _observed_upload(
     content: OutgoingContent, listener: ProgressListener, executor: Executor | None
 ) -> OutgoingContent:
@@ -72,7 +79,7 @@ def _observed_upload(
             if not data:
                 await notifier.finish()
 
-        return StreamContent(pieces, content_length=len(data), content_type=content.content_type)
+        return _ObservedBytes(pieces, content_length=len(data), content_type=content.content_type)
     if isinstance(content, StreamContent):
         source = content
 

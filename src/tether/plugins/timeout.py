@@ -1,7 +1,8 @@
 """HttpTimeout: request, connect and socket timeouts, the same on every engine.
 
 - `request_timeout`: the whole call (sending, waiting, reading the body when the call reads it) ->
-  `HttpRequestTimeoutException`. Enforced here, centrally. Not applied to SSE and WebSocket sessions.
+  `HttpRequestTimeoutException`. Enforced here, centrally. Not applied to SSE and WebSocket sessions;
+  a `timeout=` given to a session's own call bounds reaching the session (up to its response head).
 - `connect_timeout`: establishing the connection (TCP and TLS) -> `ConnectTimeoutException`.
 - `socket_timeout`: the longest wait for one read or write -> `SocketTimeoutException`.
   Both are handed to the engine through `HttpTimeoutCapability`; each engine enforces them.
@@ -78,7 +79,7 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
             timeouts = replace(timeouts, request_timeout=None, socket_timeout=None)
         request.set_capability(HttpTimeoutCapability, timeouts)
         limit = timeouts.request_timeout
-        if limit is None or streaming_session:
+        if limit is None:
             return await sender.proceed(request)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
@@ -93,7 +94,8 @@ def _install(plugin: PluginBuilder[HttpTimeoutPluginConfig]) -> None:
             raise  # an engine's own ConnectTimeout/SocketTimeout is also a TimeoutError: keep it
         except asyncio.TimeoutError:
             raise expired() from None
-        response.set_deadline(deadline, expired)
+        if not streaming_session:  # a session's per-call limit bounds reaching it, not its stream
+            response.set_deadline(deadline, expired)
         return response
 
     plugin.on(Send, send)
