@@ -139,6 +139,14 @@ async def test_a_builder_and_a_statement_show_no_password() -> None:
     assert "s3cret" not in repr(statement)
 
 
+def test_a_sync_statement_shows_no_password() -> None:
+    from tether import sync
+
+    with sync.HttpClient(MockEngine(lambda request: respond())) as client:
+        statement = client.prepare_get("http://alice:s3cret@api.test/x")
+        assert "s3cret" not in repr(statement) and "alice:***@" in repr(statement)
+
+
 async def test_plugins_see_no_userinfo_and_a_default_url_with_userinfo_gives_basic() -> None:
     seen_by_plugin: list[str] = []
 

@@ -84,3 +84,26 @@ async def test_a_cancellation_from_outside_is_not_a_head_timeout() -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+@pytest.mark.skipif(not hasattr(asyncio.Task, "uncancel"), reason="Python 3.11+ counts cancellations")
+async def test_a_cancellation_in_the_same_tick_as_the_head_timeout_is_kept() -> None:
+    from tether.engine import base
+
+    blocked = asyncio.Event()
+
+    async def never(request: HttpRequestData) -> HttpResponseData:
+        blocked.set()
+        await asyncio.sleep(30)
+        return respond_ok("late")
+
+    async with HttpClient(engine_with(never, response_head_timeout=10)) as client:
+        task = asyncio.ensure_future(client.get(URL_))
+        await blocked.wait()
+        deadlines = base._head_deadlines[asyncio.get_running_loop()]
+        for wait in deadlines._waiting:
+            wait.deadline = 0  # the head deadline is due ...
+        deadlines._check()
+        task.cancel()  # ... and the caller cancels in the same tick: the caller's cancellation wins
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -92,3 +92,19 @@ async def test_a_bad_per_request_value_is_rejected() -> None:
             await client.get("http://h/", timeout=-1)
         with pytest.raises(TypeError, match="number of seconds"):
             await client.get("http://h/", timeout="soon")
+
+
+async def test_a_per_call_timeout_without_the_plugin_is_retried_like_an_installed_one() -> None:
+    # `timeout=` with no HttpTimeout installed behaves as if HttpTimeout were installed last: one
+    # limit per attempt, so HttpRequestRetry(retry_on_timeout=True) retries the attempt that ran out.
+    from tether.plugins import HttpRequestRetry
+
+    engine = MockEngine(slow, lambda r: respond("second"))
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(HttpRequestRetry, retry_on_timeout=True, base_delay=0, jitter=0)
+
+    async with HttpClient(engine, configure) as client:
+        response = await client.get("http://h/", timeout=0.05)
+        assert await response.body_as_text() == "second"
+    assert len(engine.requests) == 2

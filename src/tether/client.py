@@ -217,9 +217,9 @@ class HttpClient:
         self._transform_response_body = [h for hs in handlers for h in hs.transform_response_body]
         self._on_close = [h for hs in handlers for h in hs.on_close]
         # `timeout=` works on every request: without HttpTimeout installed, such a request goes
-        # through a second chain with a default HttpTimeout where the first user plugin would be.
+        # through a second chain with a default HttpTimeout innermost, as if installed last (so
+        # HttpRequestRetry's retry_on_timeout sees its timeouts, one limit per attempt).
         self._call_options = frozenset({"timeout"}).union(*(plugin.call_options for plugin in order))
-        self._default_sends = sum(len(hs.send) for hs in handlers[: len(defaults)])
         self._timeout_chain: SendFunction | None = None
         # The Send chain is built once; per-call state travels in the request's attributes.
         self._chain = _send_chain(self._send, self._send_to_engine)
@@ -233,8 +233,7 @@ class HttpClient:
         if self._timeout_chain is None:
             timeout = PluginBuilder(self, HttpTimeout.config_factory(), HttpTimeout)
             HttpTimeout.body(timeout)
-            send = self._send[: self._default_sends] + timeout.handlers.send + self._send[self._default_sends :]
-            self._timeout_chain = _send_chain(send, self._send_to_engine)
+            self._timeout_chain = _send_chain([*self._send, *timeout.handlers.send], self._send_to_engine)
         return self._timeout_chain
 
     # -- properties -------------------------------------------------------------------------------
@@ -544,6 +543,8 @@ class HttpClient:
         previous, state.last_response = state.last_response, None
         if previous is not None:
             await previous.aclose()
+        if builder._url.raw_user is not None:  # a Send interceptor (a retry's modify_request) set one
+            _userinfo_to_credentials(builder)
         for sending in self._sending_request:
             await call_handler(sending(builder, builder.body))  # type: ignore[arg-type]
         if self._subscribers:

@@ -50,6 +50,7 @@ from tether.http import Headers, HttpProtocolVersion, HttpStatusCode
 from tether.plugins.api import ClientPlugin, PluginBuilder
 from tether.request import HttpRequestBuilder, HttpRequestData
 from tether.response import HttpResponse as AsyncHttpResponse
+from tether.url import redact_userinfo
 
 if TYPE_CHECKING:
     from tether.plugins.auth.providers import AuthProvider
@@ -314,7 +315,7 @@ class HttpStatement:
         return _Execution(self.client, self.builder)
 
     def __repr__(self) -> str:
-        return f"<HttpStatement {self.builder.method} {self.builder.url}>"
+        return f"<HttpStatement {self.builder.method} {redact_userinfo(str(self.builder.url))}>"
 
 
 class SSESession:

@@ -15,8 +15,10 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
+from yarl import URL
+
 from tether import ConnectError, HttpClientConfig, InvalidHeaderError
-from tether.plugins import Auth, HttpRedirect, Logging, LogLevel
+from tether.plugins import Auth, HttpRedirect, HttpRequestRetry, Logging, LogLevel
 from tether.plugins.auth import BasicAuthCredentials
 from tether.plugins.redirect import DEFAULT_SENSITIVE_HEADERS
 from tether_conformance.registry import CaseContext, case
@@ -103,6 +105,25 @@ async def userinfo_basic(t: CaseContext) -> None:
         echo = await t.json_of(response)
     t.equal(t.header_values(echo, "authorization"), [_basic("alice", "s3:cr@t/x")], "Authorization")
     t.check("@" not in response.url, f"the response's URL keeps no userinfo: {response.url}")
+
+
+@case("security", "userinfo-set-by-a-retry-becomes-basic-credentials")
+async def userinfo_from_retry(t: CaseContext) -> None:
+    # A URL with userinfo set inside the Send chain (a retry's modify_request, say a failover URL) gets
+    # the same rule as one given to the call: Basic credentials, never in the URL an engine sees.
+    failover = _with_userinfo(t.env.http("/echo"), "bob", "s3cret")
+
+    def modify(request: Any, attempt: int, response: Any, cause: Any) -> None:
+        request.url = URL(failover)
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(HttpRequestRetry, modify_request=modify, base_delay=0, jitter=0)
+
+    async with t.client(configure) as client:
+        response = await client.get(t.env.http("/status/503"))
+        echo = await t.json_of(response)
+    t.equal(t.header_values(echo, "authorization"), [_basic("bob", "s3cret")], "Authorization")
+    t.check("@" not in str(response.request.url), f"the request's URL keeps no userinfo: {response.request.url}")
 
 
 @case("security", "userinfo-answers-a-basic-protected-route")

@@ -7,7 +7,7 @@ import dataclasses
 import re
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -111,14 +111,7 @@ class HttpClientEngineBase(HttpClientEngine, Generic[C]):
     def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
         if self._closed:
             raise ClientClosedError(f"Engine {self.name} is already closed")
-        config = self.config
-        timeouts = request.timeout
-        if timeouts.connect_timeout is None and config.connect_timeout is not None:
-            request = _with_default_connect(request, config.connect_timeout)
-        limit = config.response_head_timeout
-        if limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
-            return _head_within(self._execute(request), limit, request)
-        return self._execute(request)  # returned, not awaited: no extra coroutine frame per request
+        return with_engine_defaults(self.config, request, self._execute)
 
     @abstractmethod
     async def _execute(self, request: HttpRequestData) -> HttpResponseData: ...
@@ -225,15 +218,17 @@ async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: Http
         deadlines = _head_deadlines[loop] = _HeadDeadlines(loop)
     task = asyncio.current_task()
     assert task is not None
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    before = cancelling() if cancelling is not None else 0
     wait = deadlines.add(task, limit)
     try:
         return await call
     except asyncio.CancelledError:
         if not wait.expired:
             raise
-        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancellation was ours
-        if uncancel is not None:
-            uncancel()
+        uncancel = getattr(task, "uncancel", None)
+        if uncancel is not None and uncancel() > before:
+            raise  # someone else cancelled the task too (as asyncio.timeout decides): theirs wins
         raise SocketTimeoutException(
             request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
         ) from None
@@ -241,17 +236,28 @@ async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: Http
         deadlines.discard(wait)
 
 
-async def upgrade_with_defaults(engine: HttpClientEngine, request: HttpRequestData, protocol: str) -> Upgrade:
-    """`engine.upgrade(request, protocol)` under the engine's default limits, as `execute` applies
-    them: `connect_timeout` when the request sets none, and `response_head_timeout` (the 101 or a
-    refusal must arrive in time) unless the request has a `request_timeout`."""
-    config = engine.config
-    if request.timeout.connect_timeout is None and config.connect_timeout is not None:
+def with_engine_defaults(
+    config: HttpClientEngineConfig,
+    request: HttpRequestData,
+    call: Callable[[HttpRequestData], Coroutine[Any, Any, R]],
+) -> Coroutine[Any, Any, R]:
+    """`call(request)` (which returns at the response head) under the engine's default limits:
+    `connect_timeout` when the request sets none, and `response_head_timeout` unless the request has
+    a `request_timeout` or a body produced while it is sent. Returned, not awaited: no extra
+    coroutine frame per request."""
+    timeouts = request.timeout
+    if timeouts.connect_timeout is None and config.connect_timeout is not None:
         request = _with_default_connect(request, config.connect_timeout)
     limit = config.response_head_timeout
-    if limit is not None and request.timeout.request_timeout is None:
-        return await _head_within(engine.upgrade(request, protocol), limit, request)
-    return await engine.upgrade(request, protocol)
+    if limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
+        return _head_within(call(request), limit, request)
+    return call(request)
+
+
+async def upgrade_with_defaults(engine: HttpClientEngine, request: HttpRequestData, protocol: str) -> Upgrade:
+    """`engine.upgrade(request, protocol)` under the engine's default limits, as `execute` applies
+    them (the 101 or a refusal must arrive within `response_head_timeout`)."""
+    return await with_engine_defaults(engine.config, request, lambda data: engine.upgrade(data, protocol))
 
 
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
