@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
+import tether.sync
 from tether import HttpClientConfig, ResponseException
 from tether.engine import Http2Capability, WebSocketCapability
 from tether.events import WebSocketClosed, WebSocketOpened
@@ -122,6 +124,61 @@ async def close_wakes(t: CaseContext) -> None:
 
 async def _collect(ws: Any) -> list[Any]:
     return [message async for message in ws]
+
+
+async def seen_by_server(t: CaseContext, tag: str) -> tuple[bool, tuple[int, str] | None]:
+    """(whether the behaviour server's connection of session `tag` ended, the close frame it got),
+    once it ended (bounded: 10 s at most)."""
+    server = t.env.websocket
+    for _ in range(200):
+        if tag in server.ended:
+            break
+        await asyncio.sleep(0.05)
+    return tag in server.ended, server.close_frames.get(tag)
+
+
+@case("websockets", "closing-the-client-closes-its-sessions-with-1001", requires=WS)
+async def client_closes_sessions(t: CaseContext) -> None:
+    # Ktor cancels a client's sessions with it; tether closes them ("going away", then the drop).
+    tag = uuid.uuid4().hex
+    async with t.client(websockets()) as client:
+        ws = await client.websocket_session(t.env.ws(f"echo?tag={tag}"))
+        await ws.send_text("hi")
+        t.equal(await ws.receive_text(), "hi", "echo")
+        pending = asyncio.ensure_future(ws.receive())
+        await asyncio.sleep(0)
+    # Bounded: a session the client left open would keep this receive() waiting.
+    await t.raises(WebSocketClosedException, asyncio.wait_for(pending, 15))
+    await t.raises(WebSocketClosedException, asyncio.wait_for(ws.receive(), 15))
+    await t.raises(WebSocketClosedException, asyncio.wait_for(ws.send_text("late"), 15))
+    await asyncio.wait_for(ws.close(), 15)  # still safe to call
+    t.equal(ws.close_code, 1001, "close code")
+    t.equal(await seen_by_server(t, tag), (True, (1001, "going away")), "the server's connection ended, close frame")
+
+
+@case("websockets", "closing-the-sync-client-closes-its-sessions", requires=WS)
+async def sync_client_closes_sessions(t: CaseContext) -> None:
+    tag = uuid.uuid4().hex
+    outcomes, code = await asyncio.to_thread(_sync_session_after_client_close, t, t.env.ws(f"echo?tag={tag}"))
+    t.equal(outcomes, ["WebSocketClosedException"] * 3 + ["returned"], "receive, send, ping, close after the close")
+    t.equal(code, 1001, "close code")
+    t.equal(await seen_by_server(t, tag), (True, (1001, "going away")), "the server's connection ended, close frame")
+
+
+def _sync_session_after_client_close(t: CaseContext, url: str) -> tuple[list[str], int | None]:
+    with tether.sync.HttpClient(t.factory, websockets()) as client:
+        ws = client.websocket_session(url)
+        ws.send_text("hi")
+        t.equal(ws.receive_text(), "hi", "echo")
+    outcomes: list[str] = []
+    for call in (ws.receive, lambda: ws.send_text("late"), ws.ping, ws.close):
+        try:
+            call()
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+        else:
+            outcomes.append("returned")
+    return outcomes, ws.close_code
 
 
 @case("websockets", "cancellation-leaves-no-socket-open", requires=WS)

@@ -20,7 +20,7 @@ from tether.engine.base import upgrade_with_defaults
 from tether.engine.capabilities import Http2Capability, HttpClientEngineCapability, WebSocketCapability
 from tether.engine.upgrade import UPGRADE_CALL, UpgradedStream
 from tether.events import WebSocketOpened
-from tether.exceptions import UnsupportedCapabilityError
+from tether.exceptions import ClientClosedError, UnsupportedCapabilityError
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether.websockets.exceptions import WebSocketHandshakeException, WebSocketProtocolException
@@ -141,6 +141,10 @@ async def open_session(
             )
         subprotocol, extensions = _check_answer(response, key, subprotocols, offered, settings)
         session = WebSocketSession(upgrader.stream, response, subprotocol, extensions, settings, client.monitor)
+        if client.is_closed:  # closed during the handshake: no session outlives its client
+            session._abort()
+            raise ClientClosedError("This HttpClient is closed")
+        client._websocket_sessions.add(session)
         try:
             await client.monitor.emit_new(WebSocketOpened, response.request, response, subprotocol)
         except BaseException:
