@@ -404,6 +404,38 @@ async def compression(t: CaseContext) -> None:
     t.equal((report["extensions"], ws.extensions), ([], []), "nothing offered, nothing negotiated")
 
 
+@case("websockets", "permessage-deflate-offer-parameters", requires=WS)
+async def compression_parameters(t: CaseContext) -> None:
+    text = "compressible " * 10_000
+    offer = {"client_no_context_takeover": True, "client_max_window_bits": 10, "server_max_window_bits": 9}
+    async with (
+        t.client(websockets(**offer)) as client,
+        client.websocket(t.env.ws("echo?report=1"), server_no_context_takeover=True) as ws,  # per call
+    ):
+        report = json.loads(await ws.receive_text())
+        echoes = []
+        for _ in range(3):  # every message compressed on its own, both ways
+            await ws.send_text(text)
+            echoes.append(await ws.receive_text() == text)
+    t.equal(echoes, [True] * 3, "echoes")
+    t.equal(
+        report["extensions"],
+        [
+            "permessage-deflate; client_max_window_bits=10; server_max_window_bits=9; client_no_context_takeover;"
+            " server_no_context_takeover"
+        ],
+        "offered",
+    )
+    t.equal(
+        ws.extensions,
+        [
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits=10;"
+            " server_max_window_bits=9"
+        ],
+        "negotiated",
+    )
+
+
 @case("websockets", "content-converter", requires=WS)
 async def converter(t: CaseContext) -> None:
     async with (

@@ -87,13 +87,18 @@ class WebSocketsConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of bytes, got {value!r}")
+        # Per-call values come here unchecked by the install-time type check: the same TypeError.
         for name in ("compression", "client_no_context_takeover", "server_no_context_takeover"):
             value = getattr(self, name)
             if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, got {value!r}")
+                raise TypeError(f"WebSockets.{name} must be bool, got {type(value).__name__} {value!r}")
         for name in ("client_max_window_bits", "server_max_window_bits"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 9 <= value <= 15):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"WebSockets.{name} must be int | None, got {type(value).__name__} {value!r}")
+            if not 9 <= value <= 15:
                 raise ValueError(f"{name} must be None or a window size in bits from 9 to 15, got {value!r}")
 
     def deflate_offer(self) -> PerMessageDeflate | None:
