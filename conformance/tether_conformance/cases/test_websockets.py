@@ -295,6 +295,24 @@ async def auth_refresh(t: CaseContext) -> None:
     t.equal(calls, ["load", "refresh"], "token calls")
 
 
+@case("websockets", "handshake-401-refresh-survives-the-server-dropping-that-connection", requires=WS)
+async def auth_refresh_stale(t: CaseContext) -> None:
+    # The refused upgrade's connection, if kept, is dropped by the server as the re-send arrives on it.
+    async def load() -> BearerTokens:
+        return BearerTokens("stale")
+
+    async def refresh(*_: Any) -> BearerTokens:
+        return BearerTokens("valid")
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(WebSockets)
+        config.install(Auth, lambda a: a.bearer(load_tokens=load, refresh_tokens=refresh))
+
+    async with t.client(configure) as client, client.websocket(t.env.ws("auth?stale=1")) as ws:
+        await ws.send_text("in")
+        t.equal(await ws.receive_text(), "in", "echo after the refresh")
+
+
 @case("websockets", "handshake-goes-through-the-pipeline", requires=WS)
 async def pipeline(t: CaseContext) -> None:
     def configure(config: HttpClientConfig[Any]) -> None:

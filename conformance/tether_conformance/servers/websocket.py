@@ -14,6 +14,8 @@ Paths (`ws://127.0.0.1:<port>/ws/<name>`):
 - `ping`: pings the client with b"are you there", then sends `pong:<payload>` once the pong arrived.
 - `bad-accept`: a 101 with a wrong `Sec-WebSocket-Accept`.
 - `auth`: 401 (`WWW-Authenticate: Bearer`, a body) unless `Authorization: Bearer valid`; then echo.
+  `?stale=1`: after the 401 the connection stays open until the next request on it arrives, which
+  the server then drops unanswered (a keep-alive connection that timed out just then).
 - `refuse`: 403 with the body `go away`.
 - `hang`: never answers the upgrade request.
 
@@ -149,6 +151,10 @@ class _Peer:
                 extra.append((b"www-authenticate", b"Bearer"))
             await self.send(RejectConnection(status_code=status, headers=extra, has_body=True))
             await self.send(RejectData(data=body))
+            if query.get("stale"):
+                # The connection looks kept alive, but the server drops it as the next request on it
+                # arrives (its keep-alive timeout passed just then): a client must not fail for that.
+                await self.reader.read(65536)
             return
         subprotocol = query.get("subprotocol")
         if subprotocol not in request.subprotocols:
