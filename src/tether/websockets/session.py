@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from tether.response import HttpResponse
     from tether.websockets.plugin import WebSocketsConfig
 
-__all__ = ["MessageType", "WebSocketMessage", "WebSocketSession", "close_going_away"]
+__all__ = ["MessageType", "WebSocketMessage", "WebSocketSession"]
 
 T = TypeVar("T")
 
