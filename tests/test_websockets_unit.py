@@ -27,11 +27,12 @@ from tether.websockets import (
     WebSocketClosedException,
     WebSocketException,
     WebSocketMessage,
+    WebSocketProtocolException,
     WebSockets,
     WebSocketsConfig,
     WebSocketSession,
 )
-from tether.websockets.connect import accept_token
+from tether.websockets.connect import _check_deflate, accept_token
 from tether.websockets.session import _client_frame
 
 
@@ -51,11 +52,79 @@ def test_accept_token_is_the_rfc_6455_example() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"ping_interval": 0}, {"ping_timeout": -1}, {"max_frame_size": 0}, {"max_message_size": -5}],
+    [
+        {"ping_interval": 0},
+        {"ping_timeout": -1},
+        {"max_frame_size": 0},
+        {"max_message_size": -5},
+        {"client_max_window_bits": 8},
+        {"server_max_window_bits": 16},
+    ],
 )
 def test_bad_settings_fail_when_the_client_is_built(fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(fields))):
         HttpClient(MockEngine(), lambda config: config.install(WebSockets, **fields))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"compression": "yes"},
+        {"client_no_context_takeover": 1},
+        {"server_no_context_takeover": None},
+        {"server_max_window_bits": True},
+        {"client_max_window_bits": 9.5},
+    ],
+)
+async def test_deflate_settings_of_the_wrong_type_fail_at_install_and_per_call(fields: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match=next(iter(fields))):
+        HttpClient(MockEngine(), lambda config: config.install(WebSockets, **fields))
+    async with HttpClient(MockEngine(), websockets) as client:
+        with pytest.raises(TypeError, match=next(iter(fields))):
+            await client.websocket_session("ws://example.test/", **fields)
+
+
+def test_the_deflate_offer_carries_the_settings() -> None:
+    assert WebSocketsConfig(compression=False, server_no_context_takeover=True).deflate_offer() is None
+    default = WebSocketsConfig().deflate_offer()
+    assert default is not None and default.offer() == "client_max_window_bits=15; server_max_window_bits=15"
+    offer = WebSocketsConfig(
+        client_no_context_takeover=True,
+        server_no_context_takeover=True,
+        client_max_window_bits=10,
+        server_max_window_bits=9,
+    ).deflate_offer()
+    assert offer is not None
+    assert offer.offer() == (
+        "client_max_window_bits=10; server_max_window_bits=9; client_no_context_takeover; server_no_context_takeover"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "answer"),
+    [
+        ({"server_no_context_takeover": True}, "permessage-deflate"),
+        ({"server_max_window_bits": 10}, "permessage-deflate"),
+        ({"server_max_window_bits": 10}, "permessage-deflate; server_max_window_bits=12"),
+    ],
+)
+def test_a_server_that_ignores_what_the_client_asked_fails_the_handshake(settings: dict[str, Any], answer: str) -> None:
+    config = WebSocketsConfig(**settings)
+    extension = config.deflate_offer()
+    assert extension is not None
+    extension.finalize(answer)
+    with pytest.raises(WebSocketProtocolException, match="server"):
+        _check_deflate(extension, answer, config)
+
+
+def test_the_client_keeps_to_its_own_window_when_the_server_allows_more() -> None:
+    config = WebSocketsConfig(client_max_window_bits=10, server_max_window_bits=11)
+    extension = config.deflate_offer()
+    assert extension is not None
+    answer = "permessage-deflate; client_max_window_bits=15; server_max_window_bits=9; server_no_context_takeover"
+    extension.finalize(answer)
+    _check_deflate(extension, answer, config)
+    assert (extension.client_max_window_bits, extension.server_max_window_bits) == (10, 9)
 
 
 async def test_an_engine_without_the_capability_fails_before_any_io() -> None:

@@ -5,6 +5,10 @@
 The client side is the usual Autobahn echo client: ask `/getCaseCount`, then for each case connect
 to `/runCase?case=N` and echo every message until the server closes, then `/updateReports`.
 `python -m tether_conformance.autobahn --cases '12.*' '13.*'` prints a Markdown summary per engine.
+
+Groups 13.2-13.7 test permessage-deflate parameters the server only uses when the client offers
+them, so each runs on a fuzzing server of its own with the offer in `DEFLATE_OFFERS`; everything
+else runs on one server with tether's default offer.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import fnmatch
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -22,22 +27,55 @@ from tether.engine import HttpClientEngineFactory, discover_engines
 from tether.exceptions import TetherError
 from tether.websockets import WebSockets
 
-__all__ = ["CASES_1_TO_10", "run_autobahn"]
+__all__ = ["CASES_1_TO_10", "DEFLATE_OFFERS", "run_autobahn"]
 
 #: Autobahn's cases 1-10 (there is no group 8): 301 cases.
 CASES_1_TO_10 = ("1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*")
+#: Autobahn's top-level groups (to select one sub-group by excluding all the others).
+_GROUPS = ("1", "2", "3", "4", "5", "6", "7", "9", "10", "12", "13")
+
+#: The WebSockets settings each 13.x group runs with: Autobahn's own client offers in those groups
+#: (`server_no_context_takeover`, `server_max_window_bits`), plus `client_no_context_takeover`, which
+#: Autobahn's client always offers and its server needs before it asks the client for it (13.2,
+#: 13.5-13.7). 13.4 also offers a client window of 12 bits, which the client keeps to when the
+#: server allows 15. (13.7's client offers three alternatives; tether offers one, the first.)
+DEFLATE_OFFERS: dict[str, dict[str, Any]] = {
+    "13.2": {"server_no_context_takeover": True, "client_no_context_takeover": True},
+    "13.3": {"server_max_window_bits": 9},
+    "13.4": {"server_max_window_bits": 15, "client_max_window_bits": 12},
+    "13.5": {"server_no_context_takeover": True, "server_max_window_bits": 9, "client_no_context_takeover": True},
+    "13.6": {"server_no_context_takeover": True, "server_max_window_bits": 15, "client_no_context_takeover": True},
+    "13.7": {"server_no_context_takeover": True, "server_max_window_bits": 9, "client_no_context_takeover": True},
+}
 
 
 async def run_autobahn(factory: HttpClientEngineFactory[Any], cases: Sequence[str]) -> list[Any]:
-    """Run the cases against a client on `factory`; returns kosoku's results (every case, passed or not)."""
+    """Run the cases against a client on `factory`; returns kosoku's results (every case, passed or
+    not), each 13.x group with its offer from `DEFLATE_OFFERS`."""
+    results = await _run_server(factory, cases, [f"{group}.*" for group in DEFLATE_OFFERS], {})
+    for group, settings in DEFLATE_OFFERS.items():
+        if not any(fnmatch.fnmatchcase(f"{group}.{case}", pattern) for pattern in cases for case in range(1, 19)):
+            continue  # none of the group's 18 cases is selected
+        major = group.split(".")[0]
+        others = [f"{name}.*" for name in _GROUPS if name != major]
+        others += [f"{sibling}.*" for sibling in (f"{major}.{minor}" for minor in range(1, 10)) if sibling != group]
+        results += await _run_server(factory, cases, others, settings)
+    return results
+
+
+async def _run_server(
+    factory: HttpClientEngineFactory[Any], cases: Sequence[str], excluded: Sequence[str], settings: dict[str, Any]
+) -> list[Any]:
+    """One fuzzing server for `cases` minus `excluded`, the client configured with `settings`."""
     from kosoku import FailureError, run_fuzzingserver
 
     agent = f"tether-{factory.name.lower()}"
 
     def configure(config: HttpClientConfig[Any]) -> None:
-        config.install(WebSockets)
+        config.install(WebSockets, **settings)
 
-    async with run_fuzzingserver(cases=list(cases), port=0) as server, HttpClient(factory, configure) as client:
+    server_cases = run_fuzzingserver(cases=list(cases), exclude_cases=list(excluded), port=0)
+    async with server_cases as server, HttpClient(factory, configure) as client:
         base = f"ws://{server.address}:{server.port}"
         async with client.websocket(f"{base}/getCaseCount") as ws:
             count = int(await ws.receive_text())

@@ -75,13 +75,17 @@ def _http1_client(engine: HttpxEngine) -> httpx.AsyncClient:
     """The client upgrades go through: HTTP/1.1 only, and a pool without a practical limit, because an
     upgraded connection stays checked out for the session's life -- sessions must never make HTTP
     requests or other sessions wait for a connection (the engine's HTTP pools are untouched). Kept in
-    the engine's pools, so the engine closes it."""
+    the engine's pools, so the engine closes it.
+
+    No keep-alive: every upgrade gets a connection of its own, as on the other engines. A kept one
+    was only ever a refused upgrade's (a 401), and the re-send after the token refresh then raced
+    the server closing it: "Server disconnected without sending a response" now and then under load."""
     from tether_httpx.engine import HttpxEngine, _Shard
 
     shards = engine._pools.get("websocket")
     if shards is None:
         plain = HttpxEngine(dataclasses.replace(engine.config, http2=False))
-        client = plain._create_client(h2_only=False, connections=_SESSION_POOL_LIMIT, keep_alive=1)
+        client = plain._create_client(h2_only=False, connections=_SESSION_POOL_LIMIT, keep_alive=0)
         shards = engine._pools["websocket"] = [_Shard(client)]
     return shards[0].client
 

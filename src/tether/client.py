@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
+import weakref
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
@@ -183,6 +184,8 @@ class HttpClient:
         self._holder = holder
         holder.references += 1
         self._closed = False
+        #: Open WebSocket sessions: `close()` closes them first (1001), as Ktor cancels them with the client.
+        self._websocket_sessions: weakref.WeakSet[WebSocketSession] = weakref.WeakSet()
         #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
         self.monitor = Events()
         self._subscribers = self.monitor.subscribers  # empty while nobody listens: events cost nothing
@@ -301,6 +304,10 @@ class HttpClient:
             return
         self._closed = True
         try:
+            if self._websocket_sessions:
+                from tether.websockets.session import close_going_away
+
+                await close_going_away(self._websocket_sessions)
             for handler in self._on_close:
                 await call_handler(handler())
         finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
+import tether.sync
 from tether import HttpClientConfig, ResponseException
 from tether.engine import Http2Capability, WebSocketCapability
 from tether.events import WebSocketClosed, WebSocketOpened
@@ -124,6 +126,61 @@ async def _collect(ws: Any) -> list[Any]:
     return [message async for message in ws]
 
 
+async def seen_by_server(t: CaseContext, tag: str) -> tuple[bool, tuple[int, str] | None]:
+    """(whether the behaviour server's connection of session `tag` ended, the close frame it got),
+    once it ended (bounded: 10 s at most)."""
+    server = t.env.websocket
+    for _ in range(200):
+        if tag in server.ended:
+            break
+        await asyncio.sleep(0.05)
+    return tag in server.ended, server.close_frames.get(tag)
+
+
+@case("websockets", "closing-the-client-closes-its-sessions-with-1001", requires=WS)
+async def client_closes_sessions(t: CaseContext) -> None:
+    # Ktor cancels a client's sessions with it; tether closes them ("going away", then the drop).
+    tag = uuid.uuid4().hex
+    async with t.client(websockets()) as client:
+        ws = await client.websocket_session(t.env.ws(f"echo?tag={tag}"))
+        await ws.send_text("hi")
+        t.equal(await ws.receive_text(), "hi", "echo")
+        pending = asyncio.ensure_future(ws.receive())
+        await asyncio.sleep(0)
+    # Bounded: a session the client left open would keep this receive() waiting.
+    await t.raises(WebSocketClosedException, asyncio.wait_for(pending, 15))
+    await t.raises(WebSocketClosedException, asyncio.wait_for(ws.receive(), 15))
+    await t.raises(WebSocketClosedException, asyncio.wait_for(ws.send_text("late"), 15))
+    await asyncio.wait_for(ws.close(), 15)  # still safe to call
+    t.equal(ws.close_code, 1001, "close code")
+    t.equal(await seen_by_server(t, tag), (True, (1001, "going away")), "the server's connection ended, close frame")
+
+
+@case("websockets", "closing-the-sync-client-closes-its-sessions", requires=WS)
+async def sync_client_closes_sessions(t: CaseContext) -> None:
+    tag = uuid.uuid4().hex
+    outcomes, code = await asyncio.to_thread(_sync_session_after_client_close, t, t.env.ws(f"echo?tag={tag}"))
+    t.equal(outcomes, ["WebSocketClosedException"] * 3 + ["returned"], "receive, send, ping, close after the close")
+    t.equal(code, 1001, "close code")
+    t.equal(await seen_by_server(t, tag), (True, (1001, "going away")), "the server's connection ended, close frame")
+
+
+def _sync_session_after_client_close(t: CaseContext, url: str) -> tuple[list[str], int | None]:
+    with tether.sync.HttpClient(t.factory, websockets()) as client:
+        ws = client.websocket_session(url)
+        ws.send_text("hi")
+        t.equal(ws.receive_text(), "hi", "echo")
+    outcomes: list[str] = []
+    for call in (ws.receive, lambda: ws.send_text("late"), ws.ping, ws.close):
+        try:
+            call()
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+        else:
+            outcomes.append("returned")
+    return outcomes, ws.close_code
+
+
 @case("websockets", "cancellation-leaves-no-socket-open", requires=WS)
 async def cancellation(t: CaseContext) -> None:
     async with t.client(websockets()) as client:
@@ -238,6 +295,24 @@ async def auth_refresh(t: CaseContext) -> None:
     t.equal(calls, ["load", "refresh"], "token calls")
 
 
+@case("websockets", "handshake-401-refresh-survives-the-server-dropping-that-connection", requires=WS)
+async def auth_refresh_stale(t: CaseContext) -> None:
+    # The refused upgrade's connection, if kept, is dropped by the server as the re-send arrives on it.
+    async def load() -> BearerTokens:
+        return BearerTokens("stale")
+
+    async def refresh(*_: Any) -> BearerTokens:
+        return BearerTokens("valid")
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(WebSockets)
+        config.install(Auth, lambda a: a.bearer(load_tokens=load, refresh_tokens=refresh))
+
+    async with t.client(configure) as client, client.websocket(t.env.ws("auth?stale=1")) as ws:
+        await ws.send_text("in")
+        t.equal(await ws.receive_text(), "in", "echo after the refresh")
+
+
 @case("websockets", "handshake-goes-through-the-pipeline", requires=WS)
 async def pipeline(t: CaseContext) -> None:
     def configure(config: HttpClientConfig[Any]) -> None:
@@ -345,6 +420,38 @@ async def compression(t: CaseContext) -> None:
         t.equal(await ws.receive_text() == text, True, "plain echo")
     t.check(on[:1] != [] and on[0].startswith("permessage-deflate"), f"negotiated {on}")
     t.equal((report["extensions"], ws.extensions), ([], []), "nothing offered, nothing negotiated")
+
+
+@case("websockets", "permessage-deflate-offer-parameters", requires=WS)
+async def compression_parameters(t: CaseContext) -> None:
+    text = "compressible " * 10_000
+    offer = {"client_no_context_takeover": True, "client_max_window_bits": 10, "server_max_window_bits": 9}
+    async with (
+        t.client(websockets(**offer)) as client,
+        client.websocket(t.env.ws("echo?report=1"), server_no_context_takeover=True) as ws,  # per call
+    ):
+        report = json.loads(await ws.receive_text())
+        echoes = []
+        for _ in range(3):  # every message compressed on its own, both ways
+            await ws.send_text(text)
+            echoes.append(await ws.receive_text() == text)
+    t.equal(echoes, [True] * 3, "echoes")
+    t.equal(
+        report["extensions"],
+        [
+            "permessage-deflate; client_max_window_bits=10; server_max_window_bits=9; client_no_context_takeover;"
+            " server_no_context_takeover"
+        ],
+        "offered",
+    )
+    t.equal(
+        ws.extensions,
+        [
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; client_max_window_bits=10;"
+            " server_max_window_bits=9"
+        ],
+        "negotiated",
+    )
 
 
 @case("websockets", "content-converter", requires=WS)

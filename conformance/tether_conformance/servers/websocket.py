@@ -14,8 +14,13 @@ Paths (`ws://127.0.0.1:<port>/ws/<name>`):
 - `ping`: pings the client with b"are you there", then sends `pong:<payload>` once the pong arrived.
 - `bad-accept`: a 101 with a wrong `Sec-WebSocket-Accept`.
 - `auth`: 401 (`WWW-Authenticate: Bearer`, a body) unless `Authorization: Bearer valid`; then echo.
+  `?stale=1`: after the 401 the connection stays open until the next request on it arrives, which
+  the server then drops unanswered (a keep-alive connection that timed out just then).
 - `refuse`: 403 with the body `go away`.
 - `hang`: never answers the upgrade request.
+
+Any path takes `?tag=<name>`: the server then records the close frame it received on that session
+(`close_frames[name]`, (code, reason)) and, once the connection is gone, adds `name` to `ended`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -57,6 +63,9 @@ class WebSocketServer:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Connections currently open (a case checks that closing left none behind).
         self.open_connections = 0
+        #: Per `?tag=`: the close frame the client sent (code, reason), and the tags whose connection ended.
+        self.close_frames: dict[str, tuple[int, str]] = {}
+        self.ended: set[str] = set()
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context, limit=1 << 20)
@@ -76,21 +85,28 @@ class WebSocketServer:
         self._tasks.add(task)
         self.counter.requests += 1
         self.open_connections += 1
+        peer = _Peer(reader, writer, self.close_frames)
         try:
-            await _Peer(reader, writer).run()
+            await peer.run()
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
+            if peer.tag is not None:
+                self.ended.add(peer.tag)
             self.open_connections -= 1
             self._tasks.discard(task)
             writer.close()
 
 
 class _Peer:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, close_frames: dict[str, tuple[int, str]]
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.ws = WSConnection(ConnectionType.SERVER)
+        self.close_frames = close_frames
+        self.tag: str | None = None
 
     async def send(self, event: object) -> None:
         self.writer.write(self.ws.send(event))  # type: ignore[arg-type]
@@ -118,6 +134,7 @@ class _Peer:
                 pass
             return
         query = dict(parse_qsl(parts.query))
+        self.tag = query.get("tag")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.extra_headers}
         if name == "bad-accept":
             self.writer.write(
@@ -134,6 +151,10 @@ class _Peer:
                 extra.append((b"www-authenticate", b"Bearer"))
             await self.send(RejectConnection(status_code=status, headers=extra, has_body=True))
             await self.send(RejectData(data=body))
+            if query.get("stale"):
+                # The connection looks kept alive, but the server drops it as the next request on it
+                # arrives (its keep-alive timeout passed just then): a client must not fail for that.
+                await self.reader.read(65536)
             return
         subprotocol = query.get("subprotocol")
         if subprotocol not in request.subprotocols:
@@ -166,7 +187,7 @@ class _Peer:
                     if drop_after is not None and received >= drop_after:
                         self.writer.transport.abort()
                         return
-                    if echo:
+                    if echo and self.ws.state is ConnectionState.OPEN:  # not after a close in the same read
                         data: Any = "".join(parts) if isinstance(event, TextMessage) else b"".join(parts)
                         await self.send(Message(data=data))
                     parts = []
@@ -176,6 +197,8 @@ class _Peer:
                 elif isinstance(event, CloseConnection):
                     if event.code == 1006:
                         return
+                    if self.tag is not None:
+                        self.close_frames[self.tag] = (int(event.code), event.reason or "")
                     with contextlib.suppress(Exception):
                         await self.send(event.response())
                     return

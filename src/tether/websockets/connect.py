@@ -20,7 +20,7 @@ from tether.engine.base import upgrade_with_defaults
 from tether.engine.capabilities import Http2Capability, HttpClientEngineCapability, WebSocketCapability
 from tether.engine.upgrade import UPGRADE_CALL, UpgradedStream
 from tether.events import WebSocketOpened
-from tether.exceptions import UnsupportedCapabilityError
+from tether.exceptions import ClientClosedError, UnsupportedCapabilityError
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether.websockets.exceptions import WebSocketHandshakeException, WebSocketProtocolException
@@ -41,7 +41,17 @@ WebSocketOverHttp2Capability: HttpClientEngineCapability[None] = HttpClientEngin
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _SCHEMES = {"ws": "http", "wss": "https"}
 #: The per-call keywords `client.websocket(url, ...)` takes besides the request keywords.
-SESSION_OPTIONS = ("ping_interval", "ping_timeout", "max_frame_size", "max_message_size", "compression")
+SESSION_OPTIONS = (
+    "ping_interval",
+    "ping_timeout",
+    "max_frame_size",
+    "max_message_size",
+    "compression",
+    "client_no_context_takeover",
+    "server_no_context_takeover",
+    "client_max_window_bits",
+    "server_max_window_bits",
+)
 
 
 def accept_token(key: str) -> str:
@@ -103,7 +113,8 @@ async def open_session(
     elif url.scheme in _SCHEMES:
         url = url.with_scheme(_SCHEMES[url.scheme])
     key = base64.b64encode(os.urandom(16)).decode("ascii")
-    offered: list[Extension] = [PerMessageDeflate()] if settings.compression else []
+    deflate = settings.deflate_offer()
+    offered: list[Extension] = [deflate] if deflate is not None else []
     builder = client.build_request("GET", url, **kwargs)
     headers = builder.headers
     headers["Sec-WebSocket-Key"] = key
@@ -128,8 +139,12 @@ async def open_session(
                 text,
                 f"The server refused the WebSocket upgrade of GET {response.request.url}: {response.status}",
             )
-        subprotocol, extensions = _check_answer(response, key, subprotocols, offered)
+        subprotocol, extensions = _check_answer(response, key, subprotocols, offered, settings)
         session = WebSocketSession(upgrader.stream, response, subprotocol, extensions, settings, client.monitor)
+        if client.is_closed:  # closed during the handshake: no session outlives its client
+            session._abort()
+            raise ClientClosedError("This HttpClient is closed")
+        client._websocket_sessions.add(session)
         try:
             await client.monitor.emit_new(WebSocketOpened, response.request, response, subprotocol)
         except BaseException:
@@ -147,7 +162,11 @@ def _offer(extension: Extension) -> str:
 
 
 def _check_answer(
-    response: HttpResponse, key: str, subprotocols: Sequence[str], offered: list[Extension]
+    response: HttpResponse,
+    key: str,
+    subprotocols: Sequence[str],
+    offered: list[Extension],
+    settings: WebSocketsConfig,
 ) -> tuple[str | None, list[Extension]]:
     headers = response.headers
     if "websocket" not in (value.strip().lower() for value in headers.get_split_values("Upgrade") or ()):
@@ -172,8 +191,28 @@ def _check_answer(
             extension.finalize(value)
         except Exception as exc:
             raise WebSocketProtocolException(f"bad extension parameters {value!r}: {exc}") from exc
+        if isinstance(extension, PerMessageDeflate):
+            _check_deflate(extension, value, settings)
         accepted.append(extension)
     return subprotocol, accepted
+
+
+def _check_deflate(extension: PerMessageDeflate, answer: str, settings: WebSocketsConfig) -> None:
+    """Hold the server to what the client asked for (RFC 7692 7.1.1.1, 7.1.2.1); an answer that
+    ignores it would make the client's decompressor fail later, on data."""
+    answered = {part.split("=", 1)[0].strip().lower() for part in answer.split(";")[1:]}
+    if settings.server_no_context_takeover and "server_no_context_takeover" not in answered:
+        raise WebSocketProtocolException(f"the server did not confirm server_no_context_takeover: {answer!r}")
+    if settings.server_max_window_bits is not None:
+        window = extension.server_max_window_bits if "server_max_window_bits" in answered else 15
+        if window > settings.server_max_window_bits:
+            raise WebSocketProtocolException(
+                f"the server's window ({window} bits) is over server_max_window_bits="
+                f"{settings.server_max_window_bits}: {answer!r}"
+            )
+    if settings.client_max_window_bits is not None:
+        # The server may allow a larger window than offered; the client keeps to its own.
+        extension.client_max_window_bits = min(extension.client_max_window_bits, settings.client_max_window_bits)
 
 
 class WebSocketSessionContext:

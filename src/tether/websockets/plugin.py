@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from wsproto.extensions import PerMessageDeflate
+
 from tether.plugins.api import PluginBuilder, create_client_plugin
 from tether.websockets.session import WebSocketMessage
 
@@ -59,6 +61,20 @@ class WebSocketsConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     #: Offer permessage-deflate (RFC 7692); used only when the server accepts it.
     compression: bool = True
+    #: The permessage-deflate offer's parameters (RFC 7692 7.1; they apply only with `compression`).
+    #: True: the client compresses every message on its own (no LZ77 window kept between messages:
+    #: less memory on both ends, a lower ratio for small similar messages).
+    client_no_context_takeover: bool = False
+    #: True: ask the server to compress every message on its own; the client then keeps no
+    #: decompression window between messages. A server that does not confirm it fails the handshake.
+    server_no_context_takeover: bool = False
+    #: LZ77 window of the client's compressor, 2**N bytes, 9-15 (None: 15). A smaller answer from
+    #: the server is followed; a larger one is ignored (the client never uses more than it offered).
+    client_max_window_bits: int | None = None
+    #: Largest window the server may compress with, 9-15 (None: 15, no limit); bounds the client's
+    #: decompression memory. A server that answers with a larger window fails the handshake.
+    #: (RFC 7692 allows 8; zlib cannot make a raw deflate stream with an 8-bit window, so 9.)
+    server_max_window_bits: int | None = None
     #: For `send_serialized` / `receive_deserialized`.
     content_converter: WebSocketContentConverter | None = None
 
@@ -71,6 +87,30 @@ class WebSocketsConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive number of bytes, got {value!r}")
+        # Per-call values come here unchecked by the install-time type check: the same TypeError.
+        for name in ("compression", "client_no_context_takeover", "server_no_context_takeover"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise TypeError(f"WebSockets.{name} must be bool, got {type(value).__name__} {value!r}")
+        for name in ("client_max_window_bits", "server_max_window_bits"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"WebSockets.{name} must be int | None, got {type(value).__name__} {value!r}")
+            if not 9 <= value <= 15:
+                raise ValueError(f"{name} must be None or a window size in bits from 9 to 15, got {value!r}")
+
+    def deflate_offer(self) -> PerMessageDeflate | None:
+        """The permessage-deflate extension to offer (None without `compression`)."""
+        if not self.compression:
+            return None
+        return PerMessageDeflate(
+            client_no_context_takeover=self.client_no_context_takeover,
+            client_max_window_bits=self.client_max_window_bits,
+            server_no_context_takeover=self.server_no_context_takeover,
+            server_max_window_bits=self.server_max_window_bits,
+        )
 
 
 def _install(plugin: PluginBuilder[WebSocketsConfig]) -> None:

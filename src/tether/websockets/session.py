@@ -14,7 +14,7 @@ import enum
 import os
 import struct
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -307,6 +307,12 @@ class WebSocketSession:
         if self._closed_report is not None:  # WebSocketClosed handlers have run when close() returns
             await asyncio.shield(self._closed_report)
 
+    async def _go_away(self) -> None:
+        """The client closes: close with 1001 "going away" (bounded as `close()`, then dropped);
+        messages not yet received are discarded and every later call raises."""
+        self._incoming.clear()
+        await self.close(1001, "going away")
+
     async def _send_close(self, code: int, reason: str) -> None:
         async with self._write_lock:
             if self._connection.state is ConnectionState.OPEN:
@@ -583,3 +589,11 @@ class WebSocketSession:
                 return
             except WebSocketException:
                 return
+
+
+async def close_going_away(sessions: Iterable[WebSocketSession]) -> None:
+    """Close `sessions` together (each as `WebSocketSession._go_away`): what `HttpClient.close()`
+    does with the sessions it opened, as Ktor cancels them with the client."""
+    closing = [session._go_away() for session in list(sessions)]
+    if closing:
+        await asyncio.gather(*closing, return_exceptions=True)

@@ -10,10 +10,11 @@ method on the sync client's background loop (the async session is the source of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tether.exceptions import ClientClosedError
 from tether.websockets.exceptions import WebSocketClosedException, WebSocketConnectionLostException
 from tether.websockets.session import WebSocketMessage
 from tether.websockets.session import WebSocketSession as AsyncWebSocketSession
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["WebSocketSession"]
 
 T = TypeVar("T")
-Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 class WebSocketSession:
@@ -33,7 +33,15 @@ class WebSocketSession:
     def __init__(self, inner: AsyncWebSocketSession, runner: _LoopThread) -> None:
         self._inner = inner
         self._runner = runner
-        self._run: Runner = runner.run
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        try:
+            return self._runner.run(coroutine)
+        except ClientClosedError:
+            # The client closed (and took the session and its loop with it): the session's error.
+            if not self._inner._finished:
+                raise
+            raise self._inner._ended() from None
 
     @property
     def response(self) -> HttpResponse:
@@ -88,7 +96,12 @@ class WebSocketSession:
         self._run(self._inner.ping(payload))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        self._run(self._inner.close(code, reason))
+        """Close the session; safe to call more than once, also after the client closed."""
+        try:
+            self._runner.run(self._inner.close(code, reason))
+        except ClientClosedError:
+            if not self._inner._finished:
+                raise
 
     def __iter__(self) -> Iterator[WebSocketMessage]:
         while True:
