@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import tether.sync
-from tether import HttpClientConfig, ResponseException
+from tether import HttpClientConfig, ProtocolError, ResponseException
 from tether.engine import Http2Capability, WebSocketCapability
 from tether.events import WebSocketClosed, WebSocketOpened
 from tether.exceptions import ConnectTimeoutException, SocketTimeoutException
@@ -495,3 +495,11 @@ async def session_events(t: CaseContext) -> None:
             await t.raises(WebSocketClosedException, ws.receive())
         t.equal(seen[0].split()[:2], ["opened", "101"], "opened")
         t.equal(seen[1:], ["closed 4001 'bye' NoneType"], "events of a session the server closed")
+
+
+@case("websockets", "a-reset-during-the-handshake-is-a-protocol-error", requires=WS)
+async def handshake_reset(t: CaseContext) -> None:
+    # The server reads the upgrade request and resets the connection: the same tether exception on
+    # every engine (a bare ConnectionResetError escaped on Curl and Urllib3).
+    async with t.client(websockets()) as client:
+        await t.raises(ProtocolError, client.websocket_session(t.env.raw_url("faults-reset-after-request")))

@@ -27,7 +27,7 @@ import h11
 from tether.attributes import AttributeKey
 from tether.channel import ByteReadChannel
 from tether.engine.support import protocol_version
-from tether.exceptions import ProtocolError
+from tether.exceptions import ProtocolError, TetherError
 from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
@@ -274,6 +274,13 @@ async def handshake_over(
     except h11.RemoteProtocolError as exc:
         stream.abort()
         raise ProtocolError(f"GET {url}: malformed response to the upgrade: {exc}") from exc
+    except TetherError:
+        stream.abort()
+        raise
+    except OSError as exc:  # a reset once connected: the server's fault, as for any request
+        stream.abort()
+        reason = exc or type(exc).__name__
+        raise ProtocolError(f"GET {url}: the connection failed during the upgrade: {reason}") from exc
     except BaseException:
         stream.abort()
         raise
