@@ -210,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, 2 rounds (under 2 minutes)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--scenario", action="append", default=[], help="only scenarios containing this")
+    parser.add_argument(
+        "--contestant", action="append", default=[], help="only contestants named exactly this (repeatable)"
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
     selected = [s for s in SCENARIOS if not args.scenario or any(p in s.name for p in args.scenario)]
@@ -224,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             n = scenario.n_quick if args.quick else scenario.n_full
             for round_index in range(rounds):
                 # Alternate the order each round so no contestant always runs first (or warm).
-                order = scenario.contestants if round_index % 2 == 0 else list(reversed(scenario.contestants))
+                chosen = [c for c in scenario.contestants if not args.contestant or c in args.contestant]
+                order = chosen if round_index % 2 == 0 else list(reversed(chosen))
                 for contestant in order:
                     spec = {
                         "contestant": contestant,
