@@ -452,16 +452,15 @@ class NiquestsContestant(AsyncContestant):
         self.session = niquests.AsyncSession(
             pool_connections=size, pool_maxsize=size, disable_http3=True, disable_http2=not job.http2
         )
-        self.session.verify = job.ca_file
 
     async def one(self) -> int:
         job, session = self.job, self.session
         if job.method == "POST":
-            return len((await session.post(job.url, data=job.payload)).content or b"")
+            return len((await session.post(job.url, data=job.payload, verify=job.ca_file)).content or b"")
         if job.read_to:
-            response = await session.get(job.url, stream=True)
+            response = await session.get(job.url, stream=True, verify=job.ca_file)
             return sum([len(chunk) async for chunk in await response.iter_content(65536)])
-        return len((await session.get(job.url)).content or b"")
+        return len((await session.get(job.url, verify=job.ca_file)).content or b"")
 
     async def close(self) -> None:
         await self.session.close()
@@ -475,7 +474,8 @@ class AiosonicContestant(AsyncContestant):
         from aiosonic.pools import PoolConfig
 
         job = self.job
-        self.context = ssl.create_default_context(cafile=job.ca_file)
+        # Only for https: aiosonic starts TLS on any URL it is given a context for.
+        self.context = ssl.create_default_context(cafile=job.ca_file) if job.url.startswith("https:") else None
         pools = {":default": PoolConfig(size=max(job.concurrency, 10))}
         self.client = aiosonic.HTTPClient(aiosonic.TCPConnector(pool_configs=pools, http2=job.http2))
 
@@ -484,9 +484,10 @@ class AiosonicContestant(AsyncContestant):
         if job.method == "POST":
             response = await client.post(job.url, data=job.payload, ssl=self.context)
             return len(await response.content())
-        response = await client.get(job.url, ssl=self.context, http2=job.http2)
-        if job.read_to:
+        if job.read_to:  # streaming is a keyword of `request` only
+            response = await client.request(job.url, "GET", ssl=self.context, stream=True)
             return sum([len(chunk) async for chunk in response.read_chunks()])
+        response = await client.get(job.url, ssl=self.context, http2=job.http2)
         return len(await response.content())
 
     async def close(self) -> None:
