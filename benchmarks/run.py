@@ -412,18 +412,18 @@ def render(
             f"   (ceiling: {scenario.ceiling} {ceiling_value:,.0f} req/s)" if ceiling_value else ""
         )
         lines.append(header)
-        lines.append(f"  {'contestant':<18} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
+        lines.append(f"  {'contestant':<26} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
         for contestant in scenario.contestants:
             result = results.get((scenario.name, contestant))
             if contestant in PEERS and not peer_status[contestant]["installed"]:
-                lines.append(f"  {contestant:<18} {'not installed':>13}: {peer_status[contestant]['reason'][:60]}")
+                lines.append(f"  {contestant:<26} {'not installed':>13}: {peer_status[contestant]['reason'][:60]}")
                 continue
             if result is None or not result.rounds:
-                lines.append(f"  {contestant:<18} {'failed':>9}")
+                lines.append(f"  {contestant:<26} {'failed':>9}")
                 continue
             note = f"  (crashed at exit after its figures: {result.crashed_at_exit})" if result.crashed_at_exit else ""
             lines.append(
-                f"  {contestant:<18} {result.rps:>9,.0f} {result.cpu_us:>11,.0f} {result.mib_per_s:>8,.1f} "
+                f"  {contestant:<26} {result.rps:>9,.0f} {result.cpu_us:>11,.0f} {result.mib_per_s:>8,.1f} "
                 f"{result.median('rss_mb'):>13,.1f}{note}"
             )
     lines.append("\ntargets (ratios in the same run: requests/s, or client CPU per request where it says so)")
