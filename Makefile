@@ -42,12 +42,20 @@ test: lint typecheck docs compat
 package-check: $(STAMP)
 	$(BIN)/python scripts/package_check.py
 
-bench: $(STAMP)
+# The peers (curl_cffi, pyreqwest, rnet, niquests, aiosonic) in their own venv: niquests' urllib3-future
+# would replace the urllib3 that tether+Urllib3 runs on. A peer without a wheel here is recorded, not fatal.
+PEERS_STAMP := .venv-peers/.installed
+
+$(PEERS_STAMP): benchmarks/peers.txt | $(STAMP)
+	$(BIN)/python -m benchmarks.peers install
+	touch $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.webrtc
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[all,test,bench]"
 	$(BIN)/python -m benchmarks.run --quick
 	$(BIN)/python -m benchmarks.webrtc --quick
@@ -62,4 +70,4 @@ autobahn: $(STAMP)
 	$(BIN)/python -m tether_conformance.autobahn --cases '12.*' '13.*'
 
 clean:
-	rm -rf $(VENV) .venv-py3.* .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) .venv-peers .venv-py3.* .mypy_cache .ruff_cache .pytest_cache site

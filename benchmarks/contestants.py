@@ -1,11 +1,16 @@
 """The contestants. Each is opened (imports, client, connections), warmed up, then timed on `n`
 requests at `concurrency`; only the timed part counts. tether on each engine, the raw libraries under
-it written as their documentation recommends, and requests.
+it written as their documentation recommends, requests, and the peers (other fast Python clients:
+`PEERS`, run from their own virtual environment, see `benchmarks/peers.py`).
+
+With `read_to`, a GET streams its body into a counter (nothing kept), each client the way its
+documentation streams; a POST sends `payload_size` bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import ssl
 import tempfile
@@ -14,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-PAYLOAD = b"x" * 1024
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class Job:
     method: str = "GET"
     http2: bool = False
     read_to: bool = False
+    payload_size: int = 1024
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """The request body of a POST (made once per process)."""
+        return b"x" * self.payload_size
 
 
 async def fan_out(
@@ -137,7 +146,7 @@ class TetherContestant(AsyncContestant):
                 async with client.prepare_get(job.url).execute() as response:
                     return await response.body_as_channel().read_to(sink)
         if job.method == "POST":
-            return len(await (await client.post(job.url, content=PAYLOAD)).body_as_bytes())
+            return len(await (await client.post(job.url, content=job.payload)).body_as_bytes())
         return len(await (await client.get(job.url)).body_as_bytes())
 
     async def close(self) -> None:
@@ -175,9 +184,11 @@ class AiohttpContestant(AsyncContestant):
 
     async def one(self) -> int:
         if self.job.method == "POST":
-            async with self.session.post(self.job.url, data=PAYLOAD) as response:
+            async with self.session.post(self.job.url, data=self.job.payload) as response:
                 return len(await response.read())
         async with self.session.get(self.job.url) as response:
+            if self.job.read_to:
+                return sum([len(chunk) async for chunk in response.content.iter_any()])
             return len(await response.read())
 
     async def close(self) -> None:
@@ -207,7 +218,10 @@ class HttpxContestant(AsyncContestant):
 
     async def one(self) -> int:
         if self.job.method == "POST":
-            return len((await self.client.post(self.job.url, content=PAYLOAD)).content)
+            return len((await self.client.post(self.job.url, content=self.job.payload)).content)
+        if self.job.read_to:
+            async with self.client.stream("GET", self.job.url) as response:
+                return sum([len(chunk) async for chunk in response.aiter_raw()])
         return len((await self.client.get(self.job.url)).content)
 
     async def close(self) -> None:
@@ -235,7 +249,7 @@ class PycurlMulti(SyncContestant):
             if job.http2:
                 handle.setopt(pycurl.PIPEWAIT, 1)
             if job.method == "POST":
-                handle.setopt(pycurl.POSTFIELDS, PAYLOAD)
+                handle.setopt(pycurl.POSTFIELDS, job.payload)
             self.handles.append(handle)
 
     def run(self, n: int) -> int:
@@ -246,11 +260,17 @@ class PycurlMulti(SyncContestant):
         buffers: dict[Any, io.BytesIO] = {}
         started = finished = total = 0
 
+        streamed = 0
+
+        def count(chunk: bytes) -> None:
+            nonlocal streamed
+            streamed += len(chunk)
+
         def launch(handle: Any) -> None:
             nonlocal started
             buffer = io.BytesIO()
             buffers[handle] = buffer
-            handle.setopt(pycurl.WRITEFUNCTION, buffer.write)
+            handle.setopt(pycurl.WRITEFUNCTION, count if self.job.read_to else buffer.write)
             multi.add_handle(handle)
             started += 1
 
@@ -273,7 +293,7 @@ class PycurlMulti(SyncContestant):
                     break
             if finished < n:
                 multi.select(0.1)
-        return total
+        return total + streamed
 
     def close(self) -> None:
         for handle in self.handles:
@@ -308,8 +328,16 @@ class Urllib3Contestant(_Threaded):
         self.manager = urllib3.PoolManager(maxsize=self.job.concurrency, ca_certs=self.job.ca_file)
 
     def batch(self, count: int) -> int:
-        body = PAYLOAD if self.job.method == "POST" else None
-        return sum(len(self.manager.request(self.job.method, self.job.url, body=body).data) for _ in range(count))
+        job = self.job
+        if job.read_to:
+            total = 0
+            for _ in range(count):
+                response = self.manager.request("GET", job.url, preload_content=False)
+                total += sum(len(chunk) for chunk in response.stream(65536))
+                response.release_conn()
+            return total
+        body = job.payload if job.method == "POST" else None
+        return sum(len(self.manager.request(job.method, job.url, body=body).data) for _ in range(count))
 
 
 class RequestsContestant(_Threaded):
@@ -329,10 +357,151 @@ class RequestsContestant(_Threaded):
         total = 0
         for _ in range(count):
             if self.job.method == "POST":
-                total += len(session.post(self.job.url, data=PAYLOAD, verify=self.job.ca_file).content)
+                total += len(session.post(self.job.url, data=self.job.payload, verify=self.job.ca_file).content)
             else:
                 total += len(session.get(self.job.url, verify=self.job.ca_file).content)
         return total
+
+
+# -- peers: other fast Python clients (installed into .venv-peers only) -------------------------------------
+class CurlCffiContestant(AsyncContestant):
+    """curl_cffi's AsyncSession (libcurl through cffi, on asyncio), without impersonation."""
+
+    async def open(self) -> None:
+        from curl_cffi.requests import AsyncSession
+
+        job = self.job
+        version = "v2tls" if job.http2 else "v1"
+        self.session = AsyncSession(max_clients=max(job.concurrency, 10), verify=job.ca_file, http_version=version)
+
+    async def one(self) -> int:
+        job = self.job
+        if job.method == "POST":
+            return len((await self.session.post(job.url, data=job.payload)).content)
+        if job.read_to:
+            async with self.session.stream("GET", job.url) as response:
+                return sum([len(chunk) async for chunk in response.aiter_content()])
+        return len((await self.session.get(job.url)).content)
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class PyreqwestContestant(AsyncContestant):
+    """pyreqwest's async Client (Rust's reqwest on its own tokio runtime)."""
+
+    async def open(self) -> None:
+        from pathlib import Path
+
+        from pyreqwest.client import ClientBuilder
+
+        job = self.job
+        builder = ClientBuilder().add_root_certificate_pem(Path(job.ca_file).read_bytes())  # noqa: ASYNC240 - setup, untimed
+        builder = builder.max_connections(max(job.concurrency, 10))
+        builder = builder.http2(True) if job.http2 else builder.http1_only()
+        self.client = builder.build()
+
+    async def one(self) -> int:
+        job, client = self.job, self.client
+        if job.method == "POST":
+            response = await client.post(job.url).body_bytes(job.payload).build().send()
+            return len(await response.bytes())
+        if job.read_to:
+            total = 0
+            async with client.get(job.url).build_streamed() as response:
+                while (chunk := await response.body_reader.read_chunk()) is not None:
+                    total += len(chunk)
+            return total
+        return len(await (await client.get(job.url).build().send()).bytes())
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class RnetContestant(AsyncContestant):
+    """rnet's async Client (Rust, its own HTTP stack), without impersonation."""
+
+    async def open(self) -> None:
+        from pathlib import Path
+
+        import rnet
+
+        job = self.job
+        protocol = {"http2_only": True} if job.http2 else {"http1_only": True}
+        self.client = rnet.Client(verify=Path(job.ca_file), pool_max_size=max(job.concurrency, 10), **protocol)
+
+    async def one(self) -> int:
+        job, client = self.job, self.client
+        if job.method == "POST":
+            return len(await (await client.post(job.url, body=job.payload)).bytes())
+        response = await client.get(job.url)
+        if job.read_to:
+            async with response.stream() as streamer:
+                return sum([len(chunk) async for chunk in streamer])
+        return len(await response.bytes())
+
+
+class NiquestsContestant(AsyncContestant):
+    """niquests' AsyncSession (urllib3-future underneath); HTTP/3 discovery off (loopback has none)."""
+
+    async def open(self) -> None:
+        import niquests
+
+        job = self.job
+        size = max(job.concurrency, 10)
+        self.session = niquests.AsyncSession(
+            pool_connections=size, pool_maxsize=size, disable_http3=True, disable_http2=not job.http2
+        )
+
+    async def one(self) -> int:
+        job, session = self.job, self.session
+        if job.method == "POST":
+            return len((await session.post(job.url, data=job.payload, verify=job.ca_file)).content or b"")
+        if job.read_to:
+            response = await session.get(job.url, stream=True, verify=job.ca_file)
+            return sum([len(chunk) async for chunk in await response.iter_content(65536)])
+        return len((await session.get(job.url, verify=job.ca_file)).content or b"")
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class AiosonicContestant(AsyncContestant):
+    """aiosonic's HTTPClient (pure asyncio)."""
+
+    async def open(self) -> None:
+        import aiosonic
+        from aiosonic.pools import PoolConfig
+
+        job = self.job
+        # Only for https: aiosonic starts TLS on any URL it is given a context for.
+        self.context = ssl.create_default_context(cafile=job.ca_file) if job.url.startswith("https:") else None
+        pools = {":default": PoolConfig(size=max(job.concurrency, 10))}
+        self.client = aiosonic.HTTPClient(aiosonic.TCPConnector(pool_configs=pools, http2=job.http2))
+
+    async def one(self) -> int:
+        job, client = self.job, self.client
+        if job.method == "POST":
+            response = await client.post(job.url, data=job.payload, ssl=self.context)
+            return len(await response.content())
+        if job.read_to:  # streaming is a keyword of `request` only
+            response = await client.request(job.url, "GET", ssl=self.context, stream=True)
+            return sum([len(chunk) async for chunk in response.read_chunks()])
+        response = await client.get(job.url, ssl=self.context, http2=job.http2)
+        return len(await response.content())
+
+    async def close(self) -> None:
+        await self.client.connector.cleanup()
+
+
+#: The peers by contestant name (= the distribution's name in `peers.txt`).
+PEERS: dict[str, type[AsyncContestant]] = {
+    "curl_cffi": CurlCffiContestant,
+    "pyreqwest": PyreqwestContestant,
+    "rnet": RnetContestant,
+    "niquests": NiquestsContestant,
+    "aiosonic": AiosonicContestant,
+}
 
 
 # -- SSE parsing (no server: the same 100k-event stream, fed in 64 KiB chunks) -----------------------------
@@ -391,4 +560,5 @@ CONTESTANTS: dict[str, type[AsyncContestant] | type[SyncContestant]] = {
     "urllib3": Urllib3Contestant,
     "requests": RequestsContestant,
     "tether.sync+curl": TetherSync,
+    **PEERS,
 }

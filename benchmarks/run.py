@@ -1,9 +1,11 @@
-"""tether's benchmark harness: `make bench` (full, under 10 minutes) or `make bench-quick` (under 2).
+"""tether's benchmark harness: `make bench` (full, about 15 minutes) or `make bench-quick` (about 4).
 
 Every scenario runs each contestant in a fresh process, alternating contestants over several rounds;
 the table shows medians. nginx (the harness's own config, on loopback) is the server, and `wrk` /
-`h2load` on the same scenario show the machine's ceiling. Results go to the terminal and to
-`benchmarks/results/latest.json`, with the ratios tether's targets are stated in.
+`h2load` on the same scenario show the machine's ceiling. The peers (other fast Python clients, see
+`benchmarks/peers.py`) run from their own virtual environment; one that is not installed is listed
+as such. Results go to the terminal and to `benchmarks/results/latest.json`, with the ratios
+tether's targets are stated in.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import websocket
+from benchmarks import peers, websocket
+from benchmarks.contestants import PEERS
 from benchmarks.server import NginxServer
 
 RESULTS = Path(__file__).parent / "results"
@@ -37,6 +40,8 @@ HTTP1 = [
     "urllib3",
     "requests",
 ]
+#: The peers, by contestant name (their own virtual environment: benchmarks/peers.py).
+PEER_NAMES = list(PEERS)
 
 
 @dataclass
@@ -54,20 +59,36 @@ class Scenario:
     ceiling: str | None = None  # "wrk" or "h2load"
     #: Body bytes every response must carry (a guard against measuring error pages).
     body_size: int | None = None
+    #: Request body bytes of a POST.
+    payload_size: int = 1024
 
 
 SCENARIOS = [
-    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, [*HTTP1, "aiohttp-primed"], ceiling="wrk", body_size=1024),
-    Scenario("get-1k-c64", "/1k", 64, 20000, 3000, [*HTTP1, "aiohttp-primed"], ceiling="wrk", body_size=1024),
+    Scenario("get-1k-c1", "/1k", 1, 4000, 1000, [*HTTP1, "aiohttp-primed", *PEER_NAMES], ceiling="wrk", body_size=1024),
+    Scenario(
+        "get-1k-c64", "/1k", 64, 20000, 3000, [*HTTP1, "aiohttp-primed", *PEER_NAMES], ceiling="wrk", body_size=1024
+    ),
     Scenario("get-100k-c16", "/100k", 16, 5000, 1000, HTTP1, ceiling="wrk", body_size=100 * 1024),
     Scenario("post-1k-c64", "/post", 64, 20000, 3000, HTTP1, method="POST", body_size=2),
+    # nginx reads every byte of the body (the echo module's echo_read_request_body) before it answers.
+    Scenario(
+        "post-1m-c16",
+        "/upload",
+        16,
+        2000,
+        300,
+        [*(c for c in HTTP1 if c != "requests"), *PEER_NAMES],
+        method="POST",
+        body_size=3,
+        payload_size=2**20,
+    ),
     Scenario(
         "h2-tls-get-1k-c64",
         "/1k",
         64,
         20000,
         4000,
-        ["tether+curl", "tether+httpx", "httpx", "pycurl-multi"],
+        ["tether+curl", "tether+httpx", "httpx", "pycurl-multi", *PEER_NAMES],
         tls=True,
         http2=True,
         ceiling="h2load",
@@ -82,6 +103,11 @@ SCENARIOS = [
         [
             *(f"tether+{engine}" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
             *(f"tether+{engine}:memory-sink" for engine in ("curl", "aiohttp", "httpx", "urllib3")),
+            "pycurl-multi",
+            "aiohttp",
+            "httpx",
+            "urllib3",
+            *PEER_NAMES,
         ],
         read_to=True,
         body_size=100 * 1024 * 1024,
@@ -112,27 +138,44 @@ class Result:
     def mib_per_s(self) -> float:
         return statistics.median(r["bytes"] / r["wall"] / 2**20 for r in self.rounds)
 
+    @property
+    def crashed_at_exit(self) -> int:
+        """Rounds whose worker printed its figures and then died on the way out (kept, and said)."""
+        return sum(1 for r in self.rounds if r.get("exit_status"))
+
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "requests_per_s": round(self.rps, 1),
             "cpu_us_per_request": round(self.cpu_us, 1),
             "peak_rss_mib": round(self.median("rss_mb"), 1),
             "mib_per_s": round(self.mib_per_s, 1),
             "rounds": self.rounds,
         }
+        if self.crashed_at_exit:
+            codes = sorted({r["exit_status"] for r in self.rounds if r.get("exit_status")})
+            out["crashed_at_exit"] = f"{self.crashed_at_exit} of {len(self.rounds)} rounds (exit status {codes})"
+        return out
 
 
-def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+def run_worker(spec: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+    """One measurement in a fresh `python` process. A worker that printed its figures and then
+    failed at interpreter exit (a peer's native runtime tearing down) is kept, with `exit_status`."""
     process = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+        [python, "-m", "benchmarks.worker", json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=Path(__file__).parent.parent,
     )
-    if process.returncode != 0:
+    lines = process.stdout.strip().splitlines()
+    try:
+        result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        result = {}
+    if result.get("contestant") != spec["contestant"]:
         raise RuntimeError(f"{spec['contestant']} failed: {process.stderr.strip()[-800:]}")
-    result: dict[str, Any] = json.loads(process.stdout.strip().splitlines()[-1])
+    if process.returncode != 0:
+        result["exit_status"] = process.returncode
     return result
 
 
@@ -152,22 +195,54 @@ def ceiling(tool: str, url: str, concurrency: int, quick: bool) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def ratio(results: dict[tuple[str, str], Result], scenario: str, a: str, b: str) -> float | None:
-    first, second = results.get((scenario, a)), results.get((scenario, b))
-    if first is None or second is None or not first.rounds or not second.rounds:
+#: In a target, the peer with the most requests/s in that scenario (among those that ran).
+FASTEST_PEER = "fastest peer"
+#: A target's measure: requests/s (a ratio to reach or beat) or client CPU per request (not to exceed).
+RPS, CPU = "req/s", "CPU/req"
+
+
+def _pick(results: dict[tuple[str, str], Result], scenario: str, name: str) -> Result | None:
+    if name == FASTEST_PEER:
+        ran = [r for p in PEERS if (r := results.get((scenario, p))) is not None and r.rounds]
+        return max(ran, key=lambda r: r.rps, default=None)
+    found = results.get((scenario, name))
+    return found if found is not None and found.rounds else None
+
+
+def ratio(results: dict[tuple[str, str], Result], scenario: str, a: str, b: str, measure: str = RPS) -> float | None:
+    first, second = _pick(results, scenario, a), _pick(results, scenario, b)
+    if first is None or second is None:
         return None
+    if measure == CPU:
+        return round(first.cpu_us / second.cpu_us, 3)
     return round(first.rps / second.rps, 3)
 
 
-TARGETS = [
-    ("tether+aiohttp / aiohttp, 1 KiB GET c64", "get-1k-c64", "tether+aiohttp", "aiohttp", 0.90),
-    ("tether+aiohttp / aiohttp, 1 KiB GET c1", "get-1k-c1", "tether+aiohttp", "aiohttp", 0.90),
-    ("tether+httpx / httpx, 1 KiB GET c64", "get-1k-c64", "tether+httpx", "httpx", 0.90),
-    ("tether+httpx / httpx, 1 KiB GET c1", "get-1k-c1", "tether+httpx", "httpx", 0.90),
-    ("tether+urllib3 / urllib3, 1 KiB GET c64", "get-1k-c64", "tether+urllib3", "urllib3", 0.90),
-    ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90),
-    ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5),
-    ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0),
+def met(value: float | None, goal: float, measure: str) -> bool:
+    return value is not None and (value <= goal if measure == CPU else value >= goal)
+
+
+DOWNLOAD = "download-100m-read-to"
+TARGETS: list[tuple[str, str, str, str, float, str]] = [
+    ("tether+aiohttp / aiohttp, 1 KiB GET c64", "get-1k-c64", "tether+aiohttp", "aiohttp", 0.90, RPS),
+    ("tether+aiohttp / aiohttp, 1 KiB GET c1", "get-1k-c1", "tether+aiohttp", "aiohttp", 0.90, RPS),
+    ("tether+httpx / httpx, 1 KiB GET c64", "get-1k-c64", "tether+httpx", "httpx", 0.90, RPS),
+    ("tether+httpx / httpx, 1 KiB GET c1", "get-1k-c1", "tether+httpx", "httpx", 0.90, RPS),
+    ("tether+urllib3 / urllib3, 1 KiB GET c64", "get-1k-c64", "tether+urllib3", "urllib3", 0.90, RPS),
+    ("tether+urllib3 / urllib3, 1 KiB GET c1", "get-1k-c1", "tether+urllib3", "urllib3", 0.90, RPS),
+    ("tether+urllib3 / urllib3, 100 KiB GET c16", "get-100k-c16", "tether+urllib3", "urllib3", 0.90, RPS),
+    ("tether+curl / aiohttp, 1 KiB GET c64 (HTTP/1.1)", "get-1k-c64", "tether+curl", "aiohttp", 2.5, RPS),
+    ("tether+curl / httpx, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", "httpx", 3.0, RPS),
+    # Issue 19: against the peers and the libcurl floor.
+    ("tether+curl / fastest peer, 1 KiB GET c64", "get-1k-c64", "tether+curl", FASTEST_PEER, 1.5, RPS),
+    ("tether+curl / fastest peer, 1 KiB GET c1", "get-1k-c1", "tether+curl", FASTEST_PEER, 1.0, RPS),
+    ("tether+curl / pycurl-multi, CPU per request, 1 KiB c64", "get-1k-c64", "tether+curl", "pycurl-multi", 1.6, CPU),
+    ("tether+curl / fastest peer, HTTP/2 TLS c64", "h2-tls-get-1k-c64", "tether+curl", FASTEST_PEER, 1.3, RPS),
+    ("tether+curl / pycurl, 100 MiB download", DOWNLOAD, "tether+curl:memory-sink", "pycurl-multi", 0.9, RPS),
+    ("tether+curl / fastest peer, 100 MiB download", DOWNLOAD, "tether+curl:memory-sink", FASTEST_PEER, 1.0, RPS),
+    ("tether+aiohttp / aiohttp, 100 MiB download", DOWNLOAD, "tether+aiohttp:memory-sink", "aiohttp", 0.9, RPS),
+    ("tether+curl / pycurl-multi, 1 MiB POST c16", "post-1m-c16", "tether+curl", "pycurl-multi", 0.9, RPS),
+    ("tether+curl / fastest peer, 1 MiB POST c16", "post-1m-c16", "tether+curl", FASTEST_PEER, 1.0, RPS),
     *(
         (
             f"tether+{engine} read_to a file (on the executor) / into memory, 100 MiB",
@@ -175,6 +250,7 @@ TARGETS = [
             f"tether+{engine}",
             f"tether+{engine}:memory-sink",
             0.90,
+            RPS,
         )
         for engine in ("curl", "aiohttp", "httpx", "urllib3")
     ),
@@ -184,6 +260,7 @@ TARGETS = [
         "tether-sse-parser",
         "httpx-sse-parser",
         2.0,
+        RPS,
     ),
 ]
 
@@ -210,11 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, 2 rounds (under 2 minutes)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--scenario", action="append", default=[], help="only scenarios containing this")
+    parser.add_argument(
+        "--contestant", action="append", default=[], help="only contestants named exactly this (repeatable)"
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)
     selected = [s for s in SCENARIOS if not args.scenario or any(p in s.name for p in args.scenario)]
     results: dict[tuple[str, str], Result] = {}
     ceilings: dict[str, float | None] = {}
+    peer_status = peers.status()
+    installed = {name for name, state in peer_status.items() if state["installed"]}
     started = time.monotonic()
     with NginxServer() as server:
         for scenario in selected:
@@ -224,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
             n = scenario.n_quick if args.quick else scenario.n_full
             for round_index in range(rounds):
                 # Alternate the order each round so no contestant always runs first (or warm).
-                order = scenario.contestants if round_index % 2 == 0 else list(reversed(scenario.contestants))
+                chosen = [
+                    c
+                    for c in scenario.contestants
+                    if (not args.contestant or c in args.contestant) and (c not in PEERS or c in installed)
+                ]
+                order = chosen if round_index % 2 == 0 else list(reversed(chosen))
                 for contestant in order:
                     spec = {
                         "contestant": contestant,
@@ -235,11 +322,12 @@ def main(argv: list[str] | None = None) -> int:
                         "method": scenario.method,
                         "http2": scenario.http2,
                         "read_to": scenario.read_to,
+                        "payload_size": scenario.payload_size,
                         "budget": 1.5 if args.quick else 5.0,
                     }
                     result = results.setdefault((scenario.name, contestant), Result(scenario.name, contestant))
                     try:
-                        measured = run_worker(spec)
+                        measured = run_worker(spec, str(peers.PYTHON) if contestant in PEERS else sys.executable)
                         expected = scenario.body_size
                         if expected is not None and measured["bytes"] != expected * measured["requests"]:
                             raise RuntimeError(
@@ -250,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         print(f"  ! {scenario.name} {contestant}: {exc}", file=sys.stderr)
             print(f"  {scenario.name} done ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
-    report = render(selected, results, ceilings)
+    report = render(selected, results, ceilings, peer_status)
     print(report)
     sockets: dict[str, Any] | None = None
     if not args.scenario or any(pattern in "websocket-echo" for pattern in args.scenario):
@@ -262,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": rounds,
         "seconds": round(time.monotonic() - started, 1),
         "ceilings_requests_per_s": ceilings,
+        "peers": peer_status,
         "scenarios": {
             scenario.name: {
                 c: results[(scenario.name, c)].as_dict()
@@ -273,11 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         "targets": [
             {
                 "target": label,
-                "ratio": ratio(results, scen, a, b),
-                "goal": goal,
-                "met": (r := ratio(results, scen, a, b)) is not None and r >= goal,
+                "measure": measure,
+                "ratio": ratio(results, scen, a, b, measure),
+                "goal": f"{'<=' if measure == CPU else '>='} {goal}",
+                "met": met(ratio(results, scen, a, b, measure), goal, measure),
+                **({"fastest_peer": fastest.contestant} if b == FASTEST_PEER and fastest else {}),
             }
-            for label, scen, a, b, goal in TARGETS
+            for label, scen, a, b, goal, measure in TARGETS
+            for fastest in [_pick(results, scen, FASTEST_PEER)]
         ]
         + streaming_targets(results),
         "websocket": sockets,
@@ -294,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 def streaming_targets(results: dict[tuple[str, str], Result]) -> list[dict[str, Any]]:
     out = []
     for (scenario, contestant), result in sorted(results.items()):
-        if scenario == "download-100m-read-to" and result.rounds:
+        if scenario == DOWNLOAD and contestant.startswith("tether") and result.rounds:
             rss = max(r["rss_mb"] for r in result.rounds)
             out.append(
                 {
@@ -307,7 +399,12 @@ def streaming_targets(results: dict[tuple[str, str], Result]) -> list[dict[str, 
     return out
 
 
-def render(selected: list[Scenario], results: dict[tuple[str, str], Result], ceilings: dict[str, float | None]) -> str:
+def render(
+    selected: list[Scenario],
+    results: dict[tuple[str, str], Result],
+    ceilings: dict[str, float | None],
+    peer_status: dict[str, dict[str, Any]],
+) -> str:
     lines = []
     for scenario in selected:
         ceiling_value = ceilings.get(scenario.name)
@@ -315,21 +412,28 @@ def render(selected: list[Scenario], results: dict[tuple[str, str], Result], cei
             f"   (ceiling: {scenario.ceiling} {ceiling_value:,.0f} req/s)" if ceiling_value else ""
         )
         lines.append(header)
-        lines.append(f"  {'contestant':<18} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
+        lines.append(f"  {'contestant':<26} {'req/s':>9} {'CPU µs/req':>11} {'MiB/s':>8} {'peak RSS MiB':>13}")
         for contestant in scenario.contestants:
             result = results.get((scenario.name, contestant))
-            if result is None or not result.rounds:
-                lines.append(f"  {contestant:<18} {'failed':>9}")
+            if contestant in PEERS and not peer_status[contestant]["installed"]:
+                lines.append(f"  {contestant:<26} {'not installed':>13}: {peer_status[contestant]['reason'][:60]}")
                 continue
+            if result is None or not result.rounds:
+                lines.append(f"  {contestant:<26} {'failed':>9}")
+                continue
+            note = f"  (crashed at exit after its figures: {result.crashed_at_exit})" if result.crashed_at_exit else ""
             lines.append(
-                f"  {contestant:<18} {result.rps:>9,.0f} {result.cpu_us:>11,.0f} {result.mib_per_s:>8,.1f} "
-                f"{result.median('rss_mb'):>13,.1f}"
+                f"  {contestant:<26} {result.rps:>9,.0f} {result.cpu_us:>11,.0f} {result.mib_per_s:>8,.1f} "
+                f"{result.median('rss_mb'):>13,.1f}{note}"
             )
-    lines.append("\ntargets (ratios of requests/s in the same run)")
-    for label, scen, a, b, goal in TARGETS:
-        value = ratio(results, scen, a, b)
-        verdict = "n/a" if value is None else ("met" if value >= goal else "MISSED")
-        lines.append(f"  {label:<50} {value if value is not None else '-':>7}  goal >= {goal}  {verdict}")
+    lines.append("\ntargets (ratios in the same run: requests/s, or client CPU per request where it says so)")
+    for label, scen, a, b, goal, measure in TARGETS:
+        value = ratio(results, scen, a, b, measure)
+        verdict = "n/a" if value is None else ("met" if met(value, goal, measure) else "MISSED")
+        fastest = _pick(results, scen, FASTEST_PEER) if b == FASTEST_PEER else None
+        who = f"  ({fastest.contestant})" if fastest else ""
+        sign = "<=" if measure == CPU else ">="
+        lines.append(f"  {label:<50} {value if value is not None else '-':>7}  goal {sign} {goal}  {verdict}{who}")
     for label, scen, a, b in INFORMATION:
         value = ratio(results, scen, a, b)
         lines.append(f"  {label:<50} {value if value is not None else '-':>7}  (information, no goal)")

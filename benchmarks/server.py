@@ -1,8 +1,10 @@
 """nginx on loopback with the harness's own config: the server the benchmarks measure clients against.
 
 HTTP/1.1 on one port, HTTP/2 over TLS (trustme certificate) on another; static 1 KiB, 100 KiB and
-100 MiB files; `POST /post` answers 200 from nginx itself. One worker process (the machine has two
-cores: one for the server, one for the client under test). Installed with apt-get when missing.
+100 MiB files; `POST /post` answers 200 from nginx itself; `POST /upload` answers "ok" after reading
+the whole request body (the echo module's `echo_read_request_body`). One worker process (the machine
+has two cores: one for the server, one for the client under test). nginx-light and the echo module
+are installed with apt-get when missing.
 """
 
 from __future__ import annotations
@@ -23,30 +25,36 @@ __all__ = ["NginxServer", "ensure_nginx"]
 SIZES = {"1k": 1024, "100k": 100 * 1024, "100m": 100 * 1024 * 1024}
 
 
+#: Debian's dynamic echo module (libnginx-mod-http-echo): `echo_read_request_body` for POST /upload.
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+PACKAGES = ["nginx-light", "libnginx-mod-http-echo", "wrk", "nghttp2-client"]
+
+
 def ensure_nginx() -> str:
-    """The nginx binary; installs Debian's nginx-light (and wrk, h2load) if missing and we are root."""
+    """The nginx binary; installs Debian's nginx-light, its echo module (and wrk, h2load) if missing
+    and we are root."""
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found:
+    if found and ECHO_MODULE.exists():
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("nginx is missing: installing nginx-light, wrk and nghttp2-client with apt-get ...", flush=True)
+        print(f"nginx or its echo module is missing: installing {', '.join(PACKAGES)} with apt-get ...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, stdout=subprocess.DEVNULL)
         result = subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "nginx-light", "wrk", "nghttp2-client"],
+            ["apt-get", "install", "-y", "-qq", *PACKAGES],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-        if result.returncode == 0 and found:
+        if result.returncode == 0 and found and ECHO_MODULE.exists():
             subprocess.run(["service", "nginx", "stop"], check=False, capture_output=True)
             return found
-        raise SystemExit(f"Cannot install nginx-light with apt-get: {result.stderr.strip()[-500:]}")
+        raise SystemExit(f"Cannot install {' '.join(PACKAGES)} with apt-get: {result.stderr.strip()[-500:]}")
     raise SystemExit(
-        "The benchmarks need nginx on this machine: install Debian's nginx-light "
-        "(apt-get install nginx-light wrk nghttp2-client) and run again."
+        "The benchmarks need nginx and its echo module on this machine: install Debian's packages "
+        f"(apt-get install {' '.join(PACKAGES)}) and run again."
     )
 
 
@@ -57,6 +65,7 @@ def _free_port() -> int:
 
 
 CONFIG = """
+load_module {echo_module};
 worker_processes 1;
 daemon off;
 pid {root}/nginx.pid;
@@ -82,6 +91,12 @@ http {{
         ssl_certificate_key {root}/server.key;
         root {root}/www;
         location = /post {{ client_max_body_size 10m; return 200 "ok"; }}
+        location = /upload {{
+            client_max_body_size 10m;
+            client_body_buffer_size 2m;
+            echo_read_request_body;
+            echo "ok";
+        }}
         location / {{ }}
     }}
 }}
@@ -123,7 +138,9 @@ class NginxServer:
         cert.private_key_and_cert_chain_pem.write_to_path(str(self.root / "server.pem"))
         cert.private_key_pem.write_to_path(str(self.root / "server.key"))
         config = self.root / "nginx.conf"
-        config.write_text(CONFIG.format(root=self.root, http_port=self.http_port, https_port=self.https_port))
+        config.write_text(
+            CONFIG.format(root=self.root, http_port=self.http_port, https_port=self.https_port, echo_module=ECHO_MODULE)
+        )
         self._process = subprocess.Popen(
             [self.binary, "-c", str(config), "-p", str(self.root)],
             stdout=subprocess.DEVNULL,

@@ -2,6 +2,9 @@
 
 A fresh process per measurement keeps peak RSS honest and stops one contestant's warm caches from
 helping another. Setup (imports, client, connections) and a warm-up run are not timed.
+
+Peak RSS is this process's own high-water mark (VmHWM), not `ru_maxrss`: Linux carries the parent's
+peak into `ru_maxrss` across fork and exec, so every worker reported at least the runner's size.
 """
 
 from __future__ import annotations
@@ -22,6 +25,19 @@ def _timed(run: Any) -> tuple[float, float, int]:
     return time.perf_counter() - wall0, time.process_time() - cpu0, received
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set size, MiB: VmHWM, which starts afresh with the process's own
+    address space at exec (where the kernel has no /proc, `ru_maxrss`, which may include the parent's)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     job = Job(
         url=spec["url"],
@@ -31,6 +47,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         method=spec.get("method", "GET"),
         http2=bool(spec.get("http2", False)),
         read_to=bool(spec.get("read_to", False)),
+        payload_size=int(spec.get("payload_size", 1024)),
     )
     warmup = 0 if job.read_to else min(job.n // 10 + job.concurrency, 500)
     kind = CONTESTANTS[spec["contestant"]]
@@ -60,7 +77,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             requests = job.n
         finally:
             sync.close()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mib()
     return {
         "contestant": spec["contestant"],
         "wall": wall,

@@ -1,6 +1,7 @@
 """The Urllib3 engine's event-loop path: plain-HTTP requests on kept-alive connections are sent and
-awaited on the loop, and parsed there when the whole response is already buffered; everything else
-goes to a worker thread. These tests script a keep-alive server byte by byte and count the worker
+awaited on the loop, and parsed there when the whole response is already buffered (or, with a checked
+head and a Content-Length, returned at its head and its body read on the loop); everything else goes
+to a worker thread. These tests script a keep-alive server byte by byte and count the worker
 hops, so each branch (loop, worker fallback, timeout, stale connection, cancellation) is shown."""
 
 from __future__ import annotations
@@ -114,21 +115,89 @@ async def test_kept_alive_requests_are_sent_and_parsed_on_the_loop() -> None:
     assert server.connections == 1
 
 
-async def test_a_response_still_arriving_is_read_by_a_worker() -> None:
+async def test_a_response_still_arriving_is_returned_at_its_head_and_read_on_the_loop() -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
-    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 0.1, b"56789"], [ok(b"third")]]
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 0.3, b"56789"], [ok(b"third")]]
     async with client_for(answers) as (client, server, executor):
         await client.get(server.url())
-        response = await client.get(server.url())
-        hops = executor.hops
-        # A worker reads the head; the body, not yet all there, is streamed by later worker reads
-        # (the response is not held back until its body is complete).
-        assert hops > 2
-        third = await client.get(server.url())  # the worker gave the connection back; the loop takes it again
-        assert executor.hops == hops
-    assert await response.body_as_bytes() == b"0123456789"
+        async with client.prepare_get(server.url()).execute() as response:
+            # Returned at its head, not held back until the body is complete; no worker hop for it.
+            channel = response.body_as_channel()
+            assert channel.bytes_received < 10
+            body = await channel.read(-1)
+        third = await client.get(server.url())  # the same connection, idle on the loop again
+        assert executor.hops == 1  # only the first request (it had to connect) used a worker
+    assert body == b"0123456789"
     assert await third.body_as_text() == "third"
     assert server.connections == 1
+
+
+async def test_a_body_larger_than_the_peek_buffer_is_read_on_the_loop_by_a_slow_reader() -> None:
+    big = bytes(range(256)) * 1200  # 300 KiB: more than the engine looks at ahead of reading
+    answers: list[Answer] = [[ok(b"first")], [ok(big)], [ok(b"third")]]
+    async with client_for(answers) as (client, server, executor):
+        await client.get(server.url())
+        received = bytearray()
+        async with client.prepare_get(server.url()).execute() as response:
+            async for chunk in response.body_as_channel():
+                received += chunk
+                await asyncio.sleep(0.01)  # the rest arrives while nobody reads
+        third = await client.get(server.url())
+        assert executor.hops == 1
+    assert bytes(received) == big
+    assert await third.body_as_text() == "third"
+    assert server.connections == 1
+
+
+async def test_a_body_cut_short_on_the_loop_is_a_protocol_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 0.1, None], [ok(b"fresh")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        with pytest.raises(ProtocolError, match="shorter than its Content-Length"):
+            await client.get(server.url())
+        fresh = await client.get(server.url())
+    assert await fresh.body_as_text() == "fresh"
+    assert server.connections == 2
+
+
+async def test_socket_timeout_while_a_body_is_read_on_the_loop() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 1.0, b"56789"], [ok(b"fresh")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        with pytest.raises(SocketTimeoutException, match="Read timed out"):
+            await client.get(server.url(), timeout=HttpTimeoutConfig(socket_timeout=0.2))
+        fresh = await client.get(server.url())  # the timed-out connection is not reused
+    assert await fresh.body_as_text() == "fresh"
+    assert server.connections == 2
+
+
+async def test_a_body_left_unread_on_the_loop_closes_its_connection() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 0.2, b"56789"], [ok(b"fresh")]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        async with client.prepare_get(server.url()).execute() as response:
+            assert await response.body_as_channel().read(3) == b"012"
+        fresh = await client.get(server.url())  # the rest was never read: that connection is gone
+    assert await fresh.body_as_text() == "fresh"
+    assert server.connections == 2
+
+
+async def test_closing_the_engine_fails_a_body_read_on_the_loop_cleanly() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+    answers: list[Answer] = [[ok(b"first")], [head, b"01234", 5.0, b"56789"]]
+    async with client_for(answers) as (client, server, _):
+        await client.get(server.url())
+        async with client.prepare_get(server.url()).execute() as response:
+            channel = response.body_as_channel()
+            assert await channel.read(5) == b"01234"
+            reading = asyncio.ensure_future(channel.read(5))
+            await asyncio.sleep(0.1)
+            await client.engine.close()
+            with pytest.raises(ProtocolError, match="Connection aborted"):
+                await reading
 
 
 async def test_a_chunked_response_on_a_kept_alive_connection() -> None:

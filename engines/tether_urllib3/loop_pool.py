@@ -41,6 +41,9 @@ class LoopConnections:
         self._owned: dict[int, tuple[Origin, HTTPConnection]] = {}  # fd -> (origin, connection)
         self._pollers: dict[int, select.poll] = {}  # fd -> a poll object watching only that socket
         self._waiting: dict[int, asyncio.Future[bool]] = {}
+        #: Sockets with unread body bytes nobody waits for yet: unwatched until their reader waits
+        #: (readiness is level-triggered: a watched one would wake the loop on every iteration).
+        self._paused: set[int] = set()
 
     def take(self, origin: Origin) -> HTTPConnection | None:
         """An idle connection to `origin` the loop already owns, or None."""
@@ -66,6 +69,9 @@ class LoopConnections:
     async def wait(self, conn: HTTPConnection, timeout: float | None) -> bool:
         """Until the response starts to arrive: False, or True if `timeout` passed first."""
         fd: int = conn._tether_fd  # type: ignore[attr-defined]
+        if fd in self._paused:
+            self._paused.discard(fd)
+            self.loop.add_reader(fd, self._readable, fd)
         waiter: asyncio.Future[bool] = self.loop.create_future()
         self._waiting[fd] = waiter
         timer = self.loop.call_later(timeout, _expire, waiter) if timeout is not None else None
@@ -97,6 +103,10 @@ class LoopConnections:
         if len(idle) >= self._idle_limit:
             conn.close()
             return
+        fd = entry[1]._tether_fd  # type: ignore[attr-defined]
+        if fd in self._paused:  # idle again: watched again (a read event now means the server closed it)
+            self._paused.discard(fd)
+            self.loop.add_reader(fd, self._readable, fd)
         idle.append(conn)
 
     def _readable(self, fd: int) -> None:
@@ -119,7 +129,11 @@ class LoopConnections:
             # Readable while idle: the server closed it (or wrote out of turn). Never reuse it.
             idle.remove(conn)
             conn.close()
-        # else: a response being read on the loop right now; its reader consumes the bytes
+        else:
+            # A body being read on the loop, its reader not waiting (it reads what is here when it
+            # next asks): stop watching until it waits again.
+            self.loop.remove_reader(fd)
+            self._paused.add(fd)
 
     def _forget(self, conn: HTTPConnection) -> None:
         conn._tether_on_close = None  # type: ignore[attr-defined]
@@ -129,6 +143,7 @@ class LoopConnections:
             return
         del self._owned[fd]
         del self._pollers[fd]
+        self._paused.discard(fd)
         self.loop.remove_reader(fd)
         waiter = self._waiting.pop(fd, None)
         if waiter is not None and not waiter.done():
