@@ -56,11 +56,11 @@ class Transfer:
 
     __slots__ = (
         "_activity",
-        "_body",
         "_body_paused",
-        "_body_ready",
         "_buffered",
         "_checked_at",
+        "_chunks",
+        "_fields",
         "_head_done",
         "_head_from",
         "_producer",
@@ -75,6 +75,7 @@ class Transfer:
         "_upload_paused",
         "_upload_queued",
         "_upload_space",
+        "_waiter",
         "_watchdog",
         "abort_reason",
         "error",
@@ -97,10 +98,11 @@ class Transfer:
         self._raw_head: list[bytes] = []
         self._head_from = 0  # where the head not yet taken starts (after interim 1xx heads)
         self._head_done = False
-        self._body: collections.deque[bytes] = collections.deque()
+        #: Body pieces libcurl delivered that the reader has not taken yet (it takes them all at once).
+        self._chunks: list[bytes] = []
         self._buffered = 0
         self._body_paused = False
-        self._body_ready: asyncio.Event | None = None  # made only when a reader has to wait
+        self._waiter: asyncio.Future[None] | None = None  # made only when the reader has to wait
         self._upload: collections.deque[memoryview] = collections.deque()
         self._upload_queued = 0
         self._upload_finished = False
@@ -108,9 +110,10 @@ class Transfer:
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
+        self._fields = False  # the handle holds the body as POSTFIELDS (`hold_fields`)
         self._sends = 0  # requests libcurl started to send (`send_once`)
         self.abort_reason: BaseException | None = None
-        self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
+        self._activity = 0  # bumped when data moves without a socket event (a resume): the idle watchdog compares it
         self._seen_activity = -1
         self._quiet_since = 0.0
         self._checked_at = 0.0
@@ -135,6 +138,11 @@ class Transfer:
         handle = self.handle
         handle.setopt(pycurl.READFUNCTION, self._on_read)
         handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)
+
+    def hold_fields(self) -> None:
+        """The handle carries the whole body (POSTFIELDS, a reference pycurl keeps): dropped when the
+        transfer ends, so an idle handle holds no request body."""
+        self._fields = True
 
     def upload_stream(self, source: AsyncIterator[bytes]) -> None:
         """The body is produced while it is sent; the read callback pauses when it runs dry."""
@@ -191,19 +199,23 @@ class Transfer:
 
     # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
     def _on_write(self, data: bytes) -> int | None:
+        # Called for every 16 KiB at most (libcurl's CURL_MAX_WRITE_SIZE, whatever BUFFERSIZE is): kept
+        # to a few attribute reads; the reader takes the pieces in one batch per loop iteration.
         if not self._head_done and not self.head_arrived():
             self._head_done = True
             self._fail_head("body bytes before a complete response head")
         if self.abort_reason is not None:
             return 0  # makes libcurl fail the transfer with CURLE_WRITE_ERROR
-        self._activity += 1
         if self._buffered >= BODY_HIGH_WATER:
             self._body_paused = True
             return pycurl.WRITEFUNC_PAUSE  # libcurl keeps this chunk and offers it again on resume
-        self._body.append(data)
+        self._chunks.append(data)
         self._buffered += len(data)
-        if self._body_ready is not None:
-            self._body_ready.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         return None
 
     def _on_read(self, size: int) -> bytes | int:
@@ -284,30 +296,33 @@ class Transfer:
         """The whole body when the transfer already finished successfully, else None."""
         if not self.finished or self.error is not None:
             return None
-        data = b"".join(self._body)
-        self._body.clear()
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
         self._buffered = 0
         return data
 
-    async def body(self) -> AsyncIterator[bytes]:
-        """The response body as it arrives; raises the transfer's error where the data ends."""
-        while True:
-            if self._body:
-                chunk = self._body.popleft()
-                self._buffered -= len(chunk)
-                if self._body_paused and self._buffered < BODY_HIGH_WATER // 2:
-                    self._body_paused = False
-                    self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
-                yield chunk
-                continue
-            if self.finished:
-                if self.error is not None:
-                    raise self.error
-                return
-            if self._body_ready is None:
-                self._body_ready = asyncio.Event()
-            self._body_ready.clear()  # set again by the write callback or by finish()
-            await self._body_ready.wait()
+    def take_chunks(self) -> list[bytes]:
+        """Every body piece that arrived since the last call (maybe none); resumes a transfer that
+        was paused because its reader fell behind."""
+        chunks = self._chunks
+        if chunks:
+            self._chunks = []
+            self._buffered = 0
+            if self._body_paused:
+                self._body_paused = False
+                self._activity += 1  # data moves again without a socket event: not idle
+                self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
+        return chunks
+
+    async def arrival(self) -> None:
+        """Wait until body pieces arrive or the transfer ends."""
+        if self._chunks or self.finished:
+            return
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = self.owner.loop.create_future()
+        await waiter
 
     def start_watchdog(self) -> None:
         if self._socket_timeout is not None:
@@ -365,8 +380,11 @@ class Transfer:
         if not self.finished:
             self.finished = True
             self.error = error
-        if self._body_ready is not None:
-            self._body_ready.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def _blank_line(raw: list[bytes], start: int) -> int:
@@ -521,6 +539,8 @@ class CurlMultiLoop:
     def _complete(self, handle: pycurl.Curl, error: BaseException | None) -> None:
         transfer = self._transfers.pop(handle)
         self.multi.remove_handle(handle)
+        if transfer._fields:
+            handle.setopt(pycurl.POSTFIELDS, b"")  # pycurl's reference to the body (the method stays POST)
         transfer.finish(error)
         self._release_handle(handle)
 

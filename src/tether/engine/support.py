@@ -427,11 +427,19 @@ class ChunkedDecoder:
     def done(self) -> bool:
         return self._state == self._DONE
 
-    def feed(self, data: bytes) -> bytes:
-        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken."""
-        out: list[bytes] = []
-        self._run(data, out)
-        return b"".join(out) if len(out) != 1 else out[0]
+    def feed(self, data: bytes | list[bytes]) -> bytes:
+        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken. `data` may
+        be a list of consecutive pieces (as a transfer delivered them): their body bytes are joined
+        once, with no copy per chunk."""
+        out: list[bytes | memoryview] = []
+        if isinstance(data, list):
+            for piece in data:
+                self._run(piece, out)
+        else:
+            self._run(data, out)
+        if len(out) == 1 and isinstance(out[0], bytes):
+            return out[0]
+        return b"".join(out)
 
     def check(self, data: bytes) -> int:
         """Only check the framing in `data` (for an engine whose library decodes it, too leniently):
@@ -439,18 +447,24 @@ class ChunkedDecoder:
         ends inside `data`. ProtocolError when the framing is broken."""
         return self._run(data, None)
 
-    def _run(self, data: bytes, out: list[bytes] | None) -> int:
+    def _run(self, data: bytes, out: list[bytes | memoryview] | None) -> int:
         carried = len(self._pending)
         if carried:
             data, self._pending = self._pending + data, b""
         size = len(data)
         position = 0
+        view: memoryview | None = None  # slices of chunk data are views: the one copy is the join
         while position < size:
             state = self._state
             if state == self._DATA:
                 end = min(size, position + self._left)
                 if out is not None:
-                    out.append(data[position:end])
+                    if position == 0 and end == size:
+                        out.append(data)
+                    else:
+                        if view is None:
+                            view = memoryview(data)
+                        out.append(view[position:end])
                 self._left -= end - position
                 position = end
                 if not self._left:
