@@ -315,6 +315,8 @@ _FINAL_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
 #: refuses (httpx cannot be made to take it). At most 16 digits (64 bits).
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
 _CHUNK_SIZE_LINE = CHUNK_SIZE_LINE
+#: The CRLF that ends a chunk's data, and the next chunk-size line (`ChunkedDecoder`'s fast path).
+_NEXT_CHUNK_SIZE_LINE = re.compile(rb"\r\n" + CHUNK_SIZE_LINE.pattern)
 _LENGTH_FIELD = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,18})[ \t]*\r?\n", re.IGNORECASE)
 _CHUNKED_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:[ \t]*chunked[ \t]*\r?\n", re.IGNORECASE)
 
@@ -457,18 +459,33 @@ class ChunkedDecoder:
         while position < size:
             state = self._state
             if state == self._DATA:
-                end = min(size, position + self._left)
-                if out is not None:
-                    if position == 0 and end == size:
-                        out.append(data)
-                    else:
-                        if view is None:
-                            view = memoryview(data)
-                        out.append(view[position:end])
-                self._left -= end - position
-                position = end
-                if not self._left:
-                    self._state = self._DATA_END
+                left = self._left
+                while True:  # chunk after chunk while each one's data, CRLF and next size line are here
+                    end = position + left
+                    if end > size:
+                        end = size
+                    if out is not None:
+                        if position == 0 and end == size:
+                            out.append(data)
+                        else:
+                            if view is None:
+                                view = memoryview(data)
+                            out.append(view[position:end])
+                    left -= end - position
+                    position = end
+                    if left:
+                        break  # the data goes on in the next piece
+                    # What this regex takes, the steps below take the same way, one at a time.
+                    following = _NEXT_CHUNK_SIZE_LINE.match(data, position)
+                    if following is None:
+                        self._state = self._DATA_END
+                        break
+                    left = int(following.group(1), 16)
+                    position = following.end()
+                    if not left:
+                        self._state = self._TRAILER
+                        break
+                self._left = left
             elif state == self._DATA_END:
                 if size - position < 2:
                     self._pending = data[position:]
