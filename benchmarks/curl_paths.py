@@ -1,6 +1,7 @@
 """tether+Curl against raw pycurl on the workloads of issue 19, each in a fresh process, in rounds.
 
     python -m benchmarks.curl_paths [--rounds 5] [--only download,chunked,post,get] [--contestant NAME]
+                                    [--baseline DIR]
 
 - `download`: a 100 MiB static file (nginx), read with `read_to` into an in-memory sink whose `write`
   is a coroutine (`tether+curl`), iterated with `async for` (`tether+curl:iter`), and by a raw
@@ -11,6 +12,9 @@
 - `post`: 1 MiB POST at c16 to nginx (`return 200`); raw pycurl hands the body over with POSTFIELDS.
 - `get`: 1 KiB GET at c64; raw pycurl is the harness's CurlMulti contestant. CPU µs per request is
   the figure (the issue's driver target: tether+Curl <= 1.6x raw pycurl).
+
+`--baseline DIR` adds `tether+curl@base` (and `@base:iter`): the same client with the `tether_curl` package
+found in DIR first on the path (e.g. an older version's `engines/`), to show a change's before and after.
 
 Prints medians of the rounds (MiB/s or req/s, and client CPU) and the ratios tether+Curl / pycurl.
 A measuring aid for the Curl engine's own paths; `make bench` (benchmarks/run.py) is the harness.
@@ -220,13 +224,17 @@ WORKLOADS = {
 }
 
 
-def _run(spec: dict[str, Any]) -> dict[str, Any]:
+def _run(spec: dict[str, Any], baseline: str | None = None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if baseline is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
     process = subprocess.run(
         [sys.executable, "-m", "benchmarks.curl_paths", "--worker", json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=Path(__file__).parent.parent,
+        env=env,
     )
     if process.returncode != 0:
         raise RuntimeError(f"{spec['contestant']} failed: {process.stderr.strip()[-800:]}")
@@ -239,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default="download,chunked,post,get")
     parser.add_argument("--contestant", action="append", default=[], help="only these contestants")
+    parser.add_argument("--baseline", help="a directory holding another tether_curl package to compare with")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--serve-chunked", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -254,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     with NginxServer() as nginx, ChunkedServer() as chunked_url:
         for name in args.only.split(","):
             path, n, concurrency, contestants = WORKLOADS[name]
+            if args.baseline:
+                contestants = [*contestants, *(c.replace("curl", "curl@base") for c in contestants if "tether" in c)]
             if args.contestant:
                 contestants = [c for c in contestants if c in args.contestant]
             url = chunked_url if name == "chunked" else nginx.url(path)
@@ -261,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             for index in range(args.rounds):
                 for contestant in contestants if index % 2 == 0 else reversed(contestants):
                     base, _, mode = contestant.partition(":")
+                    base, at, _ = base.partition("@")
                     spec = {"contestant": base, "mode": mode, "url": url, "n": n, "concurrency": concurrency}
-                    rounds[contestant].append(_run({**spec, "kind": name}))
+                    rounds[contestant].append(_run({**spec, "kind": name}, args.baseline if at else None))
             print(f"\n{name} (n={n}, c{concurrency}, {args.rounds} rounds)")
             medians: dict[str, tuple[float, float]] = {}
             for contestant, results in rounds.items():
