@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import re
+import select
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -34,6 +35,16 @@ UPLOAD_HIGH_WATER = 1024 * 1024
 IDLE_SWEEP = 0.05
 
 _CSELECT_IN = pycurl.CSELECT_IN
+_EPOLL = hasattr(select, "epoll")
+if _EPOLL:
+    _EPOLL_MASKS = {
+        pycurl.POLL_IN: select.EPOLLIN,
+        pycurl.POLL_OUT: select.EPOLLOUT,
+        pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT,
+    }
+    # An error or hang-up wakes both directions (as asyncio's selector does): libcurl finds out which.
+    _EPOLL_READABLE = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+    _EPOLL_WRITABLE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 _CRLF = b"\r\n"
 _LF = b"\n"
 _STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
@@ -443,7 +454,9 @@ class _Watch:
 class CurlMultiLoop:
     """The CurlMulti of one engine, bound to the event loop it was first used on."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_total: int, max_per_host: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_total: int, max_per_host: int, *, own_epoll: bool = True
+    ) -> None:
         self.loop = loop
         self.multi = pycurl.CurlMulti()
         self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
@@ -458,6 +471,12 @@ class CurlMultiLoop:
         self._awaiting_head: dict[Transfer, None] = {}
         self._heads_check_pending = False
         self._collect_pending = False
+        #: Where libcurl's sockets are watched: an epoll set of the engine's own (Linux), which the loop
+        #: watches as one descriptor; else the loop itself, through duplicates (`_Watch`).
+        self._epoll: Any = select.epoll() if own_epoll and _EPOLL else None
+        self._polled: dict[int, int] = {}  # in the epoll set: libcurl's fd -> its event mask
+        if self._epoll is not None:
+            loop.add_reader(self._epoll.fileno(), self._on_ready)
         self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
@@ -556,6 +575,9 @@ class CurlMultiLoop:
         # owns and alone closes. A socket libcurl stopped watching stays watched for a moment
         # (`IDLE_SWEEP`): the next request on a kept-alive connection usually wants it again at once,
         # and then costs one fstat (is it still the same socket?) instead of two epoll_ctl calls.
+        if self._epoll is not None:
+            self._poll_socket(event, fd)
+            return
         watch = self._watches.get(fd)
         if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
             if watch is not None:
@@ -574,6 +596,60 @@ class CurlMultiLoop:
         watch.wanted = event
         if watch.events != event:
             self._register(watch, event)
+
+    def _poll_socket(self, event: int, fd: int) -> None:
+        # The engine's epoll set holds libcurl's own descriptors; the loop watches only the set, a
+        # descriptor the engine owns, so nothing libcurl does with its numbers can reach the loop's
+        # registrations. A socket libcurl stops watching stays in the set (the next request on a
+        # kept-alive connection wants it again at once); when libcurl closes it, the kernel drops it
+        # from the set. So every time libcurl wants a socket, it is set with `modify`, which fails
+        # (ENOENT) for a number that is a new socket since -- then registered afresh: one epoll_ctl,
+        # a C call, per request on a kept-alive connection.
+        epoll, polled = self._epoll, self._polled
+        if event == pycurl.POLL_REMOVE or self._closed:
+            if fd in polled:
+                polled[fd] = 0  # unwanted; events for it unregister it (`_on_ready`)
+                if self._closed:
+                    del polled[fd]
+                    with contextlib.suppress(OSError):
+                        epoll.unregister(fd)
+            return
+        mask = _EPOLL_MASKS.get(event, 0)
+        if fd in polled:
+            try:
+                epoll.modify(fd, mask)
+            except FileNotFoundError:
+                epoll.register(fd, mask)
+        else:
+            try:
+                epoll.register(fd, mask)
+            except FileExistsError:
+                epoll.modify(fd, mask)
+        polled[fd] = mask
+
+    def _on_ready(self) -> None:
+        # Every ready socket of the set in one loop callback: one `socket_action` each, no Handle each.
+        if self._closed:
+            return
+        now = self.loop.time()
+        io_at, polled = self._io_at, self._polled
+        for fd, ready in self._epoll.poll(0):
+            wanted = polled.get(fd)
+            if not wanted:
+                # Unwanted: an idle kept-alive connection the server closed, or libcurl stopped
+                # watching it in this batch. Out of the set until libcurl wants it again.
+                polled.pop(fd, None)
+                io_at.pop(fd, None)
+                with contextlib.suppress(OSError):
+                    self._epoll.unregister(fd)
+                continue
+            io_at[fd] = now
+            events = 0
+            if ready & _EPOLL_READABLE and wanted & select.EPOLLIN:
+                events = _CSELECT_IN
+            if ready & _EPOLL_WRITABLE and wanted & select.EPOLLOUT:
+                events |= pycurl.CSELECT_OUT
+            self._action(fd, events)
 
     def _register(self, watch: _Watch, event: int) -> None:
         registered, dup = watch.events, watch.dup
@@ -724,6 +800,10 @@ class CurlMultiLoop:
         self.multi.close()
         for watch in list(self._watches.values()):  # the duplicates are the engine's to close
             self._drop(watch)
+        if self._epoll is not None:
+            self.loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            self._polled.clear()
 
 
 TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]
