@@ -264,7 +264,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             applied[4] = lines
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
-        multi = self._loop_multi()
+        multi = self._multi
+        if multi is None or multi.loop is not asyncio.get_running_loop():
+            multi = self._loop_multi()
         handle = multi.acquire_handle()
         transfer = Transfer(multi, handle)
         customize = self.config.customize_handle

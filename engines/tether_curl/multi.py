@@ -459,7 +459,13 @@ class CurlMultiLoop:
     ) -> None:
         self.loop = loop
         self.multi = pycurl.CurlMulti()
-        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        #: Where libcurl's sockets are watched: an epoll set of the engine's own (Linux), which the loop
+        #: watches as one descriptor; else the loop itself, through duplicates (`_Watch`).
+        self._epoll: Any = select.epoll() if own_epoll and _EPOLL else None
+        self._polled: dict[int, int] = {}  # in the epoll set: libcurl's fd -> its event mask
+        if self._epoll is not None:
+            loop.add_reader(self._epoll.fileno(), self._on_ready)
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket if self._epoll is None else self._poll_socket)
         self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self.multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, max_total)
         if max_per_host:
@@ -471,12 +477,6 @@ class CurlMultiLoop:
         self._awaiting_head: dict[Transfer, None] = {}
         self._heads_check_pending = False
         self._collect_pending = False
-        #: Where libcurl's sockets are watched: an epoll set of the engine's own (Linux), which the loop
-        #: watches as one descriptor; else the loop itself, through duplicates (`_Watch`).
-        self._epoll: Any = select.epoll() if own_epoll and _EPOLL else None
-        self._polled: dict[int, int] = {}  # in the epoll set: libcurl's fd -> its event mask
-        if self._epoll is not None:
-            loop.add_reader(self._epoll.fileno(), self._on_ready)
         self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
@@ -513,7 +513,8 @@ class CurlMultiLoop:
         self._transfers[transfer.handle] = transfer
         self._awaiting_head[transfer] = None
         self.multi.add_handle(transfer.handle)
-        transfer.start_watchdog()
+        if transfer._socket_timeout is not None:
+            transfer.start_watchdog()
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
         self._kick()
 
@@ -575,9 +576,6 @@ class CurlMultiLoop:
         # owns and alone closes. A socket libcurl stopped watching stays watched for a moment
         # (`IDLE_SWEEP`): the next request on a kept-alive connection usually wants it again at once,
         # and then costs one fstat (is it still the same socket?) instead of two epoll_ctl calls.
-        if self._epoll is not None:
-            self._poll_socket(event, fd)
-            return
         watch = self._watches.get(fd)
         if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
             if watch is not None:
@@ -597,7 +595,7 @@ class CurlMultiLoop:
         if watch.events != event:
             self._register(watch, event)
 
-    def _poll_socket(self, event: int, fd: int) -> None:
+    def _poll_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
         # The engine's epoll set holds libcurl's own descriptors; the loop watches only the set, a
         # descriptor the engine owns, so nothing libcurl does with its numbers can reach the loop's
         # registrations. A socket libcurl stops watching stays in the set (the next request on a
