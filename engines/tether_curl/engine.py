@@ -245,7 +245,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             length = body.content_length
             handle.setopt(pycurl.INFILESIZE_LARGE, -1 if length is None else length)
             source = chunks_of(body) if isinstance(body, StreamContent) else cast(WriterChannelContent, body).chunks()
-            transfer.upload_stream(source)
+            transfer.upload_stream(source, length)
         elif kind is _BYTES:
             assert data is not None
             handle.setopt(pycurl.INFILESIZE_LARGE, len(data))

@@ -84,8 +84,10 @@ class Transfer:
         "_socket_timeout",
         "_upload",
         "_upload_finished",
+        "_upload_length",
         "_upload_paused",
         "_upload_queued",
+        "_upload_sent",
         "_upload_space",
         "_waiter",
         "_watchdog",
@@ -117,6 +119,8 @@ class Transfer:
         self._waiter: asyncio.Future[None] | None = None  # made only when the reader has to wait
         self._upload: collections.deque[memoryview] = collections.deque()
         self._upload_queued = 0
+        self._upload_length: int | None = None  # a streamed body's declared length
+        self._upload_sent = 0  # bytes handed to libcurl
         self._upload_finished = False
         self._upload_paused = False
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
@@ -156,8 +160,10 @@ class Transfer:
         transfer ends, so an idle handle holds no request body."""
         self._fields = True
 
-    def upload_stream(self, source: AsyncIterator[bytes]) -> None:
-        """The body is produced while it is sent; the read callback pauses when it runs dry."""
+    def upload_stream(self, source: AsyncIterator[bytes], length: int | None = None) -> None:
+        """The body is produced while it is sent; the read callback pauses when it runs dry. `length`:
+        the declared length, if any."""
+        self._upload_length = length
         self.handle.setopt(pycurl.READFUNCTION, self._on_read)
         self.handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)  # a stream cannot be rewound
         self._producer = self.owner.loop.create_task(self._produce(source))
@@ -244,6 +250,7 @@ class Transfer:
         else:
             self._upload.popleft()
         self._upload_queued -= len(piece)
+        self._upload_sent += len(piece)
         if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
@@ -271,6 +278,7 @@ class Transfer:
         self._upload.clear()
         if data:
             self._upload.append(memoryview(data))
+        self._upload_sent = 0
         self._upload_queued = len(data)
         return pycurl.SEEKFUNC_OK
 
@@ -375,8 +383,14 @@ class Transfer:
     def finish(self, error: BaseException | None) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._producer is not None and not self._producer.done():
-            self._producer.cancel()
+        producer = self._producer
+        if producer is not None and not producer.done():
+            length = self._upload_length
+            # A streamed body that went out whole before its response came: the source's own end (what
+            # a generator does after its last chunk, e.g. a last progress report) still runs. Anything
+            # else stops it.
+            if error is not None or self.abort_reason is not None or length is None or self._upload_sent < length:
+                producer.cancel()
         if self._upload_space is not None:
             self._upload_space.set()
         if not self._head_done:
