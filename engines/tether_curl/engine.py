@@ -43,6 +43,7 @@ from tether.engine.support import (
     expected_body_length,
     header_block,
     header_block_problem,
+    prime_read_buffers,
     protocol_version,
     request_body_bytes,
     response_status,
@@ -60,7 +61,7 @@ from tether.exceptions import (
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl import websocket
-from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
+from tether_curl.multi import BODY_HIGH_WATER, CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
@@ -96,6 +97,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
 
     def __init__(self, config: CurlConfig) -> None:
         super().__init__(config)
+        prime_read_buffers(BODY_BATCH_PRIME)  # response bodies are handed out in joined batches
         self._multi: CurlMultiLoop | None = None
         self._heads = HeadersMemo()  # checked headers by the text of their field lines
         self._version: int = config.http_version.value  # read per request: no enum lookup then
@@ -336,6 +338,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             self._multi.close()
             self._multi = None
 
+
+#: Above the largest batch a body is handed out in (the high-water mark and a write callback's 16 KiB).
+BODY_BATCH_PRIME = 2 * BODY_HIGH_WATER
 
 #: CURLOPT_SUPPRESS_CONNECT_HEADERS (libcurl 7.54), which pycurl has no name for.
 _SUPPRESS_CONNECT_HEADERS = getattr(pycurl, "SUPPRESS_CONNECT_HEADERS", 265)

@@ -287,10 +287,10 @@ def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
 
 #: Above asyncio's per-read buffer (`selector_events._SelectorSocketTransport.max_size`, 256 KiB).
 _READ_BUFFER_PRIME = 320 * 1024
-_read_buffers_primed = False
+_read_buffers_primed = 0  # the largest block primed so far
 
 
-def prime_read_buffers() -> None:
+def prime_read_buffers(size: int = _READ_BUFFER_PRIME) -> None:
     """Let the C allocator serve asyncio's read buffers from its heap (once per process).
 
     asyncio's plain socket transports read into a new 256 KiB buffer on every read and cut it down to
@@ -299,13 +299,15 @@ def prime_read_buffers() -> None:
     then its dynamic mmap threshold rises above it and such blocks come from the heap. Whether that has
     happened by the time requests start depends on what the process did before (imports, reading a
     big file): a lottery worth about 25% on 1 KiB responses. Freeing one such block early settles it.
-    The aiohttp and httpx engines, which read through those transports, call this when they start.
-    Idempotent, and harmless where the allocator behaves otherwise.
+    The aiohttp and httpx engines, which read through those transports, call this when they start;
+    the Curl engine with `size` above the batches it hands response bodies out in (up to about 1 MiB
+    joined: without it, each batch could grow and trim the heap, a page fault per 4 KiB). Idempotent
+    for a size already primed, and harmless where the allocator behaves otherwise.
     """
     global _read_buffers_primed
-    if not _read_buffers_primed:
-        _read_buffers_primed = True
-        block = bytearray(_READ_BUFFER_PRIME)
+    if size > _read_buffers_primed:
+        _read_buffers_primed = size
+        block = bytearray(size)
         del block
 
 
