@@ -62,6 +62,23 @@ def test_chunked_decoder_refuses_broken_framing(framing: bytes) -> None:
         ChunkedDecoder().feed(framing)
 
 
+def test_chunked_decoder_takes_a_list_of_pieces_split_anywhere() -> None:
+    # The Curl engine feeds every piece of a loop iteration at once; chunk data comes out as one bytes.
+    framing = b"5\r\nhello\r\n10\r\n0123456789abcdef\r\n3;x=y\r\nend\r\n0\r\nT: 1\r\n\r\n"
+    for first in range(len(framing)):
+        for second in range(first, len(framing)):
+            decoder = ChunkedDecoder()
+            pieces = [framing[:first], framing[first:second], framing[second:]]
+            body = decoder.feed(pieces)
+            assert (type(body), body, decoder.done) == (bytes, b"hello0123456789abcdefend", True)
+
+
+def test_chunked_decoder_refuses_broken_framing_in_a_list_of_pieces() -> None:
+    decoder = ChunkedDecoder()
+    with pytest.raises(ProtocolError):
+        decoder.feed([b"5\r\nhel", b"lo\r\n3\r\nabcd\r\n0\r\n\r\n"])
+
+
 def test_a_chunked_body_cut_before_its_end_is_a_protocol_error() -> None:
     decoder = ChunkedDecoder()
     decoder.feed(b"5\r\nhello\r\n0\r\n")

@@ -23,14 +23,17 @@ class Info(ctypes.Structure):
                  "keepcost")]
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = Info
-import tether_aiohttp, tether_httpx
+import tether_aiohttp, tether_curl, tether_httpx
 from tether import HttpClient
 if sys.argv[1] == "aiohttp":
     HttpClient(tether_aiohttp.Aiohttp)
 elif sys.argv[1] == "httpx":
     HttpClient(tether_httpx.Httpx)
+elif sys.argv[1] == "curl":
+    HttpClient(tether_curl.Curl)
 mapped = libc.mallinfo2().hblks
-buffer = bytearray(256 * 1024)  # what asyncio's transports allocate for every read
+# what asyncio's transports allocate for every read; the Curl engine's largest body batch
+buffer = bytearray(256 * 1024 if sys.argv[1] != "curl" else 1024 * 1024 + 16 * 1024)
 print("mmap" if libc.mallinfo2().hblks > mapped else "heap")
 """
 
@@ -49,3 +52,7 @@ def where_read_buffers_come_from(setup: str) -> str:
 @pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
 def test_an_asyncio_transport_engine_lets_read_buffers_come_from_the_heap(engine: str) -> None:
     assert where_read_buffers_come_from(engine) == "heap"
+
+
+def test_the_curl_engine_lets_its_body_batches_come_from_the_heap() -> None:
+    assert where_read_buffers_come_from("curl") == "heap"

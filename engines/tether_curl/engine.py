@@ -43,6 +43,7 @@ from tether.engine.support import (
     expected_body_length,
     header_block,
     header_block_problem,
+    prime_read_buffers,
     protocol_version,
     request_body_bytes,
     response_status,
@@ -60,7 +61,7 @@ from tether.exceptions import (
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl import websocket
-from tether_curl.multi import CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
+from tether_curl.multi import BODY_HIGH_WATER, CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
@@ -96,6 +97,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
 
     def __init__(self, config: CurlConfig) -> None:
         super().__init__(config)
+        prime_read_buffers(BODY_BATCH_PRIME)  # response bodies are handed out in joined batches
         self._multi: CurlMultiLoop | None = None
         self._heads = HeadersMemo()  # checked headers by the text of their field lines
         self._version: int = config.http_version.value  # read per request: no enum lookup then
@@ -217,37 +219,46 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         data = request_body_bytes(body)
         streaming = data is None and isinstance(body, (StreamContent, WriterChannelContent))
         upload = streaming or (data is not None and (bool(data) or method not in _BODILESS_METHODS))
-        if applied[3] != (method, upload):
-            _set_method(handle, method, upload)
-            applied[3] = (method, upload)
+        # An in-memory body is handed to libcurl whole (POSTFIELDS: pycurl keeps a reference, libcurl
+        # sends straight from it, no read callback per 64 KiB); a stream goes through the read callback.
+        if streaming:
+            kind = _STREAM
+        elif not upload:
+            kind = _NO_BODY
+        else:
+            kind = _BYTES if method == "HEAD" else _FIELDS
+        if applied[3] != (method, kind):
+            _set_method(handle, method, kind)
+            applied[3] = (method, kind)
         # libcurl sends a request again when a kept-alive connection dies before the response, whatever
-        # its method (a body it must rewind only if upload_bytes allows: idempotent methods). A
-        # non-idempotent request is sent once: a second send is refused before it starts.
+        # its method (an in-memory body it rewinds itself). A non-idempotent request is sent once: a
+        # second send is refused before it starts.
         once = method not in IDEMPOTENT_METHODS
         if once:
             transfer.send_once()
         elif applied[6]:
             handle.unsetopt(pycurl.PREREQFUNCTION)
         applied[6] = once
-        if upload:
-            if streaming:
-                length = body.content_length
-                handle.setopt(pycurl.INFILESIZE_LARGE, -1 if length is None else length)
-                source = (
-                    chunks_of(body) if isinstance(body, StreamContent) else cast(WriterChannelContent, body).chunks()
-                )
-                transfer.upload_stream(source)
-            else:
-                assert data is not None
-                handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
-                transfer.upload_bytes(data, replayable=method in IDEMPOTENT_METHODS)
+        if kind is _FIELDS:
+            assert data is not None
+            handle.setopt(pycurl.POSTFIELDS, data)  # also sets POSTFIELDSIZE; last: it makes the method POST
+            transfer.hold_fields()
+        elif kind is _STREAM:
+            length = body.content_length
+            handle.setopt(pycurl.INFILESIZE_LARGE, -1 if length is None else length)
+            source = chunks_of(body) if isinstance(body, StreamContent) else cast(WriterChannelContent, body).chunks()
+            transfer.upload_stream(source, length)
+        elif kind is _BYTES:
+            assert data is not None
+            handle.setopt(pycurl.INFILESIZE_LARGE, len(data))
+            transfer.upload_bytes(data, replayable=method in IDEMPOTENT_METHODS)
         request_headers = request.headers
         if not request_headers.multidict:
-            lines = _ALL_SUPPRESSED
+            lines = _ALL_SUPPRESSED_FIELDS if kind is _FIELDS else _ALL_SUPPRESSED
         else:
             lines = [f"{name}: {value}" if value else f"{name};" for name, value in request_headers.items()]
             # libcurl adds these on its own unless told not to: tether sends exactly the request's headers.
-            for suppressed, name in _SUPPRESSED:
+            for suppressed, name in _SUPPRESSED if kind is not _FIELDS else _SUPPRESSED_FIELDS:
                 if name not in request_headers:
                     lines.append(suppressed)
         if applied[4] != lines:
@@ -255,7 +266,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             applied[4] = lines
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
-        multi = self._loop_multi()
+        multi = self._multi
+        if multi is None or multi.loop is not asyncio.get_running_loop():
+            multi = self._loop_multi()
         handle = multi.acquire_handle()
         transfer = Transfer(multi, handle)
         customize = self.config.customize_handle
@@ -326,6 +339,9 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             self._multi = None
 
 
+#: Above the largest batch a body is handed out in (the high-water mark and a write callback's 16 KiB).
+BODY_BATCH_PRIME = 2 * BODY_HIGH_WATER
+
 #: CURLOPT_SUPPRESS_CONNECT_HEADERS (libcurl 7.54), which pycurl has no name for.
 _SUPPRESS_CONNECT_HEADERS = getattr(pycurl, "SUPPRESS_CONNECT_HEADERS", 265)
 _TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
@@ -333,32 +349,38 @@ _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
 
-#: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, upload),
+#: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, body kind),
 #: header lines, URL text, whether a second send is refused.
 _APPLIED = 7
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+#: How a request's body reaches libcurl: none; in memory, whole (POSTFIELDS); in memory through the read
+#: callback (a HEAD's: libcurl sends no POSTFIELDS with NOBODY); a stream, through the read callback.
+_NO_BODY, _FIELDS, _BYTES, _STREAM = "none", "fields", "bytes", "stream"
 #: Headers libcurl would add itself, and the lines that stop it (when the request has no such header).
-#: It adds no User-Agent (USERAGENT is empty on every handle) and no Content-Type (bodies are uploads, never
-#: POSTFIELDS); every line here costs libcurl a comparison with each header it writes.
+#: It adds no User-Agent (USERAGENT is empty on every handle); a Content-Type only to a POSTFIELDS body
+#: (application/x-www-form-urlencoded). Every line here costs libcurl a comparison with each header it writes.
 _SUPPRESSED = (
     ("Accept:", "Accept"),
     ("Expect:", "Expect"),
 )
+_SUPPRESSED_FIELDS = (*_SUPPRESSED, ("Content-Type:", "Content-Type"))
 
 
 _ALL_SUPPRESSED = [suppressed for suppressed, _ in _SUPPRESSED]
+_ALL_SUPPRESSED_FIELDS = [suppressed for suppressed, _ in _SUPPRESSED_FIELDS]
 
 
-def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:
+def _set_method(handle: pycurl.Curl, method: str, kind: str) -> None:
     handle.setopt(pycurl.NOBODY, 1 if method == "HEAD" else 0)
     if method != "HEAD":
-        handle.setopt(pycurl.UPLOAD, 1 if upload else 0)
-        if not upload:
+        # POSTFIELDS, set after this, makes the method POST; UPLOAD makes it PUT; HTTPGET makes it GET.
+        handle.setopt(pycurl.UPLOAD, 1 if kind is _STREAM or kind is _BYTES else 0)
+        if kind is _NO_BODY:
             handle.setopt(pycurl.HTTPGET, 1)
-    if method in ("GET", "HEAD"):
+    if method == "HEAD" or (method == "GET" and kind is _NO_BODY) or (method == "POST" and kind is _FIELDS):
         handle.unsetopt(pycurl.CUSTOMREQUEST)
-        if upload:
-            handle.setopt(pycurl.CUSTOMREQUEST, method)  # a GET with a body
+        if method == "HEAD" and kind is not _NO_BODY:
+            handle.setopt(pycurl.CUSTOMREQUEST, method)  # a HEAD with a body
     else:
         handle.setopt(pycurl.CUSTOMREQUEST, method)
 
@@ -366,14 +388,25 @@ def _set_method(handle: pycurl.Curl, method: str, upload: bool) -> None:
 async def _mapped_body(
     transfer: Transfer, request: HttpRequestData, decoder: ChunkedDecoder | None
 ) -> AsyncIterator[bytes]:
-    """The streamed body (chunked framing decoded), libcurl's errors mapped where the data ends."""
+    """The streamed body (chunked framing decoded), libcurl's errors mapped where the data ends. Each
+    step hands out every piece that arrived since the last one, joined: one step per loop iteration
+    however many 16 KiB write callbacks libcurl made in it."""
     try:
-        async for chunk in transfer.body():
-            if decoder is not None:
-                chunk = decoder.feed(chunk)
-                if not chunk:
-                    continue
-            yield chunk
+        while True:
+            chunks = transfer.take_chunks()
+            if chunks:
+                if decoder is not None:
+                    data = decoder.feed(chunks)
+                    if data:
+                        yield data
+                else:
+                    yield chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            elif transfer.finished:
+                if transfer.error is not None:
+                    raise transfer.error
+                break
+            else:
+                await transfer.arrival()
     except (CurlError, HeadError, SocketIdle) as exc:
         raise _translate(exc, request) from exc
     if decoder is not None:

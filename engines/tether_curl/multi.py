@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import re
+import select
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,11 +29,22 @@ __all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
 BODY_HIGH_WATER = 1024 * 1024
 #: Upload bytes queued ahead of libcurl per transfer.
 UPLOAD_HIGH_WATER = 1024 * 1024
-#: Seconds a socket libcurl stopped watching stays watched (through the engine's own duplicate), in
-#: case the next transfer on the same kept-alive connection wants it again (it usually does, at once).
+#: Seconds a socket libcurl stopped watching stays watched at least (through the engine's own duplicate;
+#: at most twice that), in case the next transfer on the same kept-alive connection wants it again (it
+#: usually does, at once). One libcurl closed is let go at the next sweep.
 IDLE_SWEEP = 0.05
 
 _CSELECT_IN = pycurl.CSELECT_IN
+_EPOLL = hasattr(select, "epoll")
+if _EPOLL:
+    _EPOLL_MASKS = {
+        pycurl.POLL_IN: select.EPOLLIN,
+        pycurl.POLL_OUT: select.EPOLLOUT,
+        pycurl.POLL_INOUT: select.EPOLLIN | select.EPOLLOUT,
+    }
+    # An error or hang-up wakes both directions (as asyncio's selector does): libcurl finds out which.
+    _EPOLL_READABLE = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+    _EPOLL_WRITABLE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 _CRLF = b"\r\n"
 _LF = b"\n"
 _STATUS_LINE = re.compile(r"HTTP/(1\.[01]|2|3)(?:\.0)? ([0-9]{3})(?: ([^\r\n]*))?\r?\n\Z")
@@ -56,11 +68,11 @@ class Transfer:
 
     __slots__ = (
         "_activity",
-        "_body",
         "_body_paused",
-        "_body_ready",
         "_buffered",
         "_checked_at",
+        "_chunks",
+        "_fields",
         "_head_done",
         "_head_from",
         "_producer",
@@ -72,9 +84,12 @@ class Transfer:
         "_socket_timeout",
         "_upload",
         "_upload_finished",
+        "_upload_length",
         "_upload_paused",
         "_upload_queued",
+        "_upload_sent",
         "_upload_space",
+        "_waiter",
         "_watchdog",
         "abort_reason",
         "error",
@@ -97,20 +112,24 @@ class Transfer:
         self._raw_head: list[bytes] = []
         self._head_from = 0  # where the head not yet taken starts (after interim 1xx heads)
         self._head_done = False
-        self._body: collections.deque[bytes] = collections.deque()
+        #: Body pieces libcurl delivered that the reader has not taken yet (it takes them all at once).
+        self._chunks: list[bytes] = []
         self._buffered = 0
         self._body_paused = False
-        self._body_ready: asyncio.Event | None = None  # made only when a reader has to wait
+        self._waiter: asyncio.Future[None] | None = None  # made only when the reader has to wait
         self._upload: collections.deque[memoryview] = collections.deque()
         self._upload_queued = 0
+        self._upload_length: int | None = None  # a streamed body's declared length
+        self._upload_sent = 0  # bytes handed to libcurl
         self._upload_finished = False
         self._upload_paused = False
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
+        self._fields = False  # the handle holds the body as POSTFIELDS (`hold_fields`)
         self._sends = 0  # requests libcurl started to send (`send_once`)
         self.abort_reason: BaseException | None = None
-        self._activity = 0  # bumped by every callback that moves data: the idle watchdog compares it
+        self._activity = 0  # bumped when data moves without a socket event (a resume): the idle watchdog compares it
         self._seen_activity = -1
         self._quiet_since = 0.0
         self._checked_at = 0.0
@@ -136,8 +155,15 @@ class Transfer:
         handle.setopt(pycurl.READFUNCTION, self._on_read)
         handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)
 
-    def upload_stream(self, source: AsyncIterator[bytes]) -> None:
-        """The body is produced while it is sent; the read callback pauses when it runs dry."""
+    def hold_fields(self) -> None:
+        """The handle carries the whole body (POSTFIELDS, a reference pycurl keeps): dropped when the
+        transfer ends, so an idle handle holds no request body."""
+        self._fields = True
+
+    def upload_stream(self, source: AsyncIterator[bytes], length: int | None = None) -> None:
+        """The body is produced while it is sent; the read callback pauses when it runs dry. `length`:
+        the declared length, if any."""
+        self._upload_length = length
         self.handle.setopt(pycurl.READFUNCTION, self._on_read)
         self.handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)  # a stream cannot be rewound
         self._producer = self.owner.loop.create_task(self._produce(source))
@@ -191,19 +217,23 @@ class Transfer:
 
     # -- libcurl callbacks (run inside multi.socket_action, on the loop thread) ------------------
     def _on_write(self, data: bytes) -> int | None:
+        # Called for every 16 KiB at most (libcurl's CURL_MAX_WRITE_SIZE, whatever BUFFERSIZE is): kept
+        # to a few attribute reads; the reader takes the pieces in one batch per loop iteration.
         if not self._head_done and not self.head_arrived():
             self._head_done = True
             self._fail_head("body bytes before a complete response head")
         if self.abort_reason is not None:
             return 0  # makes libcurl fail the transfer with CURLE_WRITE_ERROR
-        self._activity += 1
         if self._buffered >= BODY_HIGH_WATER:
             self._body_paused = True
             return pycurl.WRITEFUNC_PAUSE  # libcurl keeps this chunk and offers it again on resume
-        self._body.append(data)
+        self._chunks.append(data)
         self._buffered += len(data)
-        if self._body_ready is not None:
-            self._body_ready.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
         return None
 
     def _on_read(self, size: int) -> bytes | int:
@@ -220,6 +250,7 @@ class Transfer:
         else:
             self._upload.popleft()
         self._upload_queued -= len(piece)
+        self._upload_sent += len(piece)
         if self._upload_queued < UPLOAD_HIGH_WATER and self._upload_space is not None:
             self._upload_space.set()
         return bytes(piece)
@@ -247,6 +278,7 @@ class Transfer:
         self._upload.clear()
         if data:
             self._upload.append(memoryview(data))
+        self._upload_sent = 0
         self._upload_queued = len(data)
         return pycurl.SEEKFUNC_OK
 
@@ -284,30 +316,33 @@ class Transfer:
         """The whole body when the transfer already finished successfully, else None."""
         if not self.finished or self.error is not None:
             return None
-        data = b"".join(self._body)
-        self._body.clear()
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
         self._buffered = 0
         return data
 
-    async def body(self) -> AsyncIterator[bytes]:
-        """The response body as it arrives; raises the transfer's error where the data ends."""
-        while True:
-            if self._body:
-                chunk = self._body.popleft()
-                self._buffered -= len(chunk)
-                if self._body_paused and self._buffered < BODY_HIGH_WATER // 2:
-                    self._body_paused = False
-                    self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
-                yield chunk
-                continue
-            if self.finished:
-                if self.error is not None:
-                    raise self.error
-                return
-            if self._body_ready is None:
-                self._body_ready = asyncio.Event()
-            self._body_ready.clear()  # set again by the write callback or by finish()
-            await self._body_ready.wait()
+    def take_chunks(self) -> list[bytes]:
+        """Every body piece that arrived since the last call (maybe none); resumes a transfer that
+        was paused because its reader fell behind."""
+        chunks = self._chunks
+        if chunks:
+            self._chunks = []
+            self._buffered = 0
+            if self._body_paused:
+                self._body_paused = False
+                self._activity += 1  # data moves again without a socket event: not idle
+                self.owner.unpause(self, pycurl.PAUSE_CONT if not self._upload_paused else pycurl.PAUSE_SEND)
+        return chunks
+
+    async def arrival(self) -> None:
+        """Wait until body pieces arrive or the transfer ends."""
+        if self._chunks or self.finished:
+            return
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = self.owner.loop.create_future()
+        await waiter
 
     def start_watchdog(self) -> None:
         if self._socket_timeout is not None:
@@ -348,8 +383,14 @@ class Transfer:
     def finish(self, error: BaseException | None) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._producer is not None and not self._producer.done():
-            self._producer.cancel()
+        producer = self._producer
+        if producer is not None and not producer.done():
+            length = self._upload_length
+            # A streamed body that went out whole before its response came: the source's own end (what
+            # a generator does after its last chunk, e.g. a last progress report) still runs. Anything
+            # else stops it.
+            if error is not None or self.abort_reason is not None or length is None or self._upload_sent < length:
+                producer.cancel()
         if self._upload_space is not None:
             self._upload_space.set()
         if not self._head_done:
@@ -365,8 +406,11 @@ class Transfer:
         if not self.finished:
             self.finished = True
             self.error = error
-        if self._body_ready is not None:
-            self._body_ready.set()
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def _blank_line(raw: list[bytes], start: int) -> int:
@@ -404,7 +448,7 @@ class _Watch:
     the engine owns (registered with the loop, closed by the engine only); `ino` tells whether `fd`
     still is the same socket."""
 
-    __slots__ = ("dup", "events", "fd", "ino", "wanted")
+    __slots__ = ("dup", "events", "fd", "ino", "swept", "wanted")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -412,6 +456,7 @@ class _Watch:
         self.ino = os.fstat(self.dup).st_ino
         self.events = 0  # registered with the loop (on `dup`)
         self.wanted = 0  # what libcurl wants now; 0: it stopped watching (POLL_REMOVE)
+        self.swept = False  # a sweep found it unwanted (and it has not been wanted since)
 
     def same_socket(self) -> bool:
         try:
@@ -423,10 +468,18 @@ class _Watch:
 class CurlMultiLoop:
     """The CurlMulti of one engine, bound to the event loop it was first used on."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_total: int, max_per_host: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_total: int, max_per_host: int, *, own_epoll: bool = True
+    ) -> None:
         self.loop = loop
         self.multi = pycurl.CurlMulti()
-        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        #: Where libcurl's sockets are watched: an epoll set of the engine's own (Linux), which the loop
+        #: watches as one descriptor; else the loop itself, through duplicates (`_Watch`).
+        self._epoll: Any = select.epoll() if own_epoll and _EPOLL else None
+        self._polled: dict[int, int] = {}  # in the epoll set: libcurl's fd -> its event mask
+        if self._epoll is not None:
+            loop.add_reader(self._epoll.fileno(), self._on_ready)
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket if self._epoll is None else self._poll_socket)
         self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
         self.multi.setopt(pycurl.M_MAX_TOTAL_CONNECTIONS, max_total)
         if max_per_host:
@@ -474,7 +527,8 @@ class CurlMultiLoop:
         self._transfers[transfer.handle] = transfer
         self._awaiting_head[transfer] = None
         self.multi.add_handle(transfer.handle)
-        transfer.start_watchdog()
+        if transfer._socket_timeout is not None:
+            transfer.start_watchdog()
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
         self._kick()
 
@@ -521,6 +575,8 @@ class CurlMultiLoop:
     def _complete(self, handle: pycurl.Curl, error: BaseException | None) -> None:
         transfer = self._transfers.pop(handle)
         self.multi.remove_handle(handle)
+        if transfer._fields:
+            handle.setopt(pycurl.POSTFIELDS, b"")  # pycurl's reference to the body (the method stays POST)
         transfer.finish(error)
         self._release_handle(handle)
 
@@ -538,6 +594,7 @@ class CurlMultiLoop:
         if event == pycurl.POLL_REMOVE or self._closed:  # closing: libcurl may still ask, never watch
             if watch is not None:
                 watch.wanted = 0
+                watch.swept = False
                 if self._closed:
                     self._drop(watch)
                 elif self._sweep is None:
@@ -551,6 +608,60 @@ class CurlMultiLoop:
         watch.wanted = event
         if watch.events != event:
             self._register(watch, event)
+
+    def _poll_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
+        # The engine's epoll set holds libcurl's own descriptors; the loop watches only the set, a
+        # descriptor the engine owns, so nothing libcurl does with its numbers can reach the loop's
+        # registrations. A socket libcurl stops watching stays in the set (the next request on a
+        # kept-alive connection wants it again at once); when libcurl closes it, the kernel drops it
+        # from the set. So every time libcurl wants a socket, it is set with `modify`, which fails
+        # (ENOENT) for a number that is a new socket since -- then registered afresh: one epoll_ctl,
+        # a C call, per request on a kept-alive connection.
+        epoll, polled = self._epoll, self._polled
+        if event == pycurl.POLL_REMOVE or self._closed:
+            if fd in polled:
+                polled[fd] = 0  # unwanted; events for it unregister it (`_on_ready`)
+                if self._closed:
+                    del polled[fd]
+                    with contextlib.suppress(OSError):
+                        epoll.unregister(fd)
+            return
+        mask = _EPOLL_MASKS.get(event, 0)
+        if fd in polled:
+            try:
+                epoll.modify(fd, mask)
+            except FileNotFoundError:
+                epoll.register(fd, mask)
+        else:
+            try:
+                epoll.register(fd, mask)
+            except FileExistsError:
+                epoll.modify(fd, mask)
+        polled[fd] = mask
+
+    def _on_ready(self) -> None:
+        # Every ready socket of the set in one loop callback: one `socket_action` each, no Handle each.
+        if self._closed:
+            return
+        now = self.loop.time()
+        io_at, polled = self._io_at, self._polled
+        for fd, ready in self._epoll.poll(0):
+            wanted = polled.get(fd)
+            if not wanted:
+                # Unwanted: an idle kept-alive connection the server closed, or libcurl stopped
+                # watching it in this batch. Out of the set until libcurl wants it again.
+                polled.pop(fd, None)
+                io_at.pop(fd, None)
+                with contextlib.suppress(OSError):
+                    self._epoll.unregister(fd)
+                continue
+            io_at[fd] = now
+            events = 0
+            if ready & _EPOLL_READABLE and wanted & select.EPOLLIN:
+                events = _CSELECT_IN
+            if ready & _EPOLL_WRITABLE and wanted & select.EPOLLOUT:
+                events |= pycurl.CSELECT_OUT
+            self._action(fd, events)
 
     def _register(self, watch: _Watch, event: int) -> None:
         registered, dup = watch.events, watch.dup
@@ -573,10 +684,22 @@ class CurlMultiLoop:
         os.close(watch.dup)
 
     def _sweep_idle(self) -> None:
+        # A watch is dropped once unwanted for a whole sweep period, or at once when libcurl closed its
+        # socket (the duplicate keeps the connection open). Dropping every watch unwanted at the moment
+        # of the sweep cost a dup, an fstat, two epoll_ctl and a close for about a third of the
+        # requests at c64: connections between two requests are unwanted for a moment.
         self._sweep = None
+        waiting = False
         for watch in list(self._watches.values()):
-            if not watch.wanted:
+            if watch.wanted:
+                continue
+            if watch.swept or not watch.same_socket():
                 self._drop(watch)
+            else:
+                watch.swept = True
+                waiting = True
+        if waiting and not self._closed:
+            self._sweep = self.loop.call_later(IDLE_SWEEP, self._sweep_idle)
 
     def _readable(self, watch: _Watch) -> None:
         if watch.wanted & pycurl.POLL_IN:
@@ -689,6 +812,10 @@ class CurlMultiLoop:
         self.multi.close()
         for watch in list(self._watches.values()):  # the duplicates are the engine's to close
             self._drop(watch)
+        if self._epoll is not None:
+            self.loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            self._polled.clear()
 
 
 TransferFactory = Callable[[CurlMultiLoop, pycurl.Curl], Transfer]

@@ -253,7 +253,7 @@ class ByteReadChannel:
                 if limit is not None and written + len(chunk) > limit:
                     chunk = chunk[: limit - written]
                 result = sink.write(chunk)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):  # a plain write returns None or a count
                     await result
                 written += len(chunk)
                 if limit is not None and written >= limit:

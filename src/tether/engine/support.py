@@ -287,10 +287,10 @@ def protocol_version(text: str, where: object = "") -> HttpProtocolVersion:
 
 #: Above asyncio's per-read buffer (`selector_events._SelectorSocketTransport.max_size`, 256 KiB).
 _READ_BUFFER_PRIME = 320 * 1024
-_read_buffers_primed = False
+_read_buffers_primed = 0  # the largest block primed so far
 
 
-def prime_read_buffers() -> None:
+def prime_read_buffers(size: int = _READ_BUFFER_PRIME) -> None:
     """Let the C allocator serve asyncio's read buffers from its heap (once per process).
 
     asyncio's plain socket transports read into a new 256 KiB buffer on every read and cut it down to
@@ -299,13 +299,15 @@ def prime_read_buffers() -> None:
     then its dynamic mmap threshold rises above it and such blocks come from the heap. Whether that has
     happened by the time requests start depends on what the process did before (imports, reading a
     big file): a lottery worth about 25% on 1 KiB responses. Freeing one such block early settles it.
-    The aiohttp and httpx engines, which read through those transports, call this when they start.
-    Idempotent, and harmless where the allocator behaves otherwise.
+    The aiohttp and httpx engines, which read through those transports, call this when they start;
+    the Curl engine with `size` above the batches it hands response bodies out in (up to about 1 MiB
+    joined: without it, each batch could grow and trim the heap, a page fault per 4 KiB). Idempotent
+    for a size already primed, and harmless where the allocator behaves otherwise.
     """
     global _read_buffers_primed
-    if not _read_buffers_primed:
-        _read_buffers_primed = True
-        block = bytearray(_READ_BUFFER_PRIME)
+    if size > _read_buffers_primed:
+        _read_buffers_primed = size
+        block = bytearray(size)
         del block
 
 
@@ -315,6 +317,8 @@ _FINAL_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: [^\r\n]*)?\r?\n")
 #: refuses (httpx cannot be made to take it). At most 16 digits (64 bits).
 CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
 _CHUNK_SIZE_LINE = CHUNK_SIZE_LINE
+#: The CRLF that ends a chunk's data, and the next chunk-size line (`ChunkedDecoder`'s fast path).
+_NEXT_CHUNK_SIZE_LINE = re.compile(rb"\r\n" + CHUNK_SIZE_LINE.pattern)
 _LENGTH_FIELD = re.compile(rb"\ncontent-length[ \t]*:[ \t]*([0-9]{1,18})[ \t]*\r?\n", re.IGNORECASE)
 _CHUNKED_FIELD = re.compile(rb"\ntransfer-encoding[ \t]*:[ \t]*chunked[ \t]*\r?\n", re.IGNORECASE)
 
@@ -427,11 +431,19 @@ class ChunkedDecoder:
     def done(self) -> bool:
         return self._state == self._DONE
 
-    def feed(self, data: bytes) -> bytes:
-        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken."""
-        out: list[bytes] = []
-        self._run(data, out)
-        return b"".join(out) if len(out) != 1 else out[0]
+    def feed(self, data: bytes | list[bytes]) -> bytes:
+        """The body bytes in `data` (maybe none); ProtocolError when the framing is broken. `data` may
+        be a list of consecutive pieces (as a transfer delivered them): their body bytes are joined
+        once, with no copy per chunk."""
+        out: list[bytes | memoryview] = []
+        if isinstance(data, list):
+            for piece in data:
+                self._run(piece, out)
+        else:
+            self._run(data, out)
+        if len(out) == 1 and isinstance(out[0], bytes):
+            return out[0]
+        return b"".join(out)
 
     def check(self, data: bytes) -> int:
         """Only check the framing in `data` (for an engine whose library decodes it, too leniently):
@@ -439,22 +451,43 @@ class ChunkedDecoder:
         ends inside `data`. ProtocolError when the framing is broken."""
         return self._run(data, None)
 
-    def _run(self, data: bytes, out: list[bytes] | None) -> int:
+    def _run(self, data: bytes, out: list[bytes | memoryview] | None) -> int:
         carried = len(self._pending)
         if carried:
             data, self._pending = self._pending + data, b""
         size = len(data)
         position = 0
+        view: memoryview | None = None  # slices of chunk data are views: the one copy is the join
         while position < size:
             state = self._state
             if state == self._DATA:
-                end = min(size, position + self._left)
-                if out is not None:
-                    out.append(data[position:end])
-                self._left -= end - position
-                position = end
-                if not self._left:
-                    self._state = self._DATA_END
+                left = self._left
+                while True:  # chunk after chunk while each one's data, CRLF and next size line are here
+                    end = position + left
+                    if end > size:
+                        end = size
+                    if out is not None:
+                        if position == 0 and end == size:
+                            out.append(data)
+                        else:
+                            if view is None:
+                                view = memoryview(data)
+                            out.append(view[position:end])
+                    left -= end - position
+                    position = end
+                    if left:
+                        break  # the data goes on in the next piece
+                    # What this regex takes, the steps below take the same way, one at a time.
+                    following = _NEXT_CHUNK_SIZE_LINE.match(data, position)
+                    if following is None:
+                        self._state = self._DATA_END
+                        break
+                    left = int(following.group(1), 16)
+                    position = following.end()
+                    if not left:
+                        self._state = self._TRAILER
+                        break
+                self._left = left
             elif state == self._DATA_END:
                 if size - position < 2:
                     self._pending = data[position:]
