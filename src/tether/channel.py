@@ -44,6 +44,13 @@ class _NoChunks:
 _NO_CHUNKS = _NoChunks()
 
 
+def _cancelling() -> bool:
+    """Whether the current task is being cancelled (Python 3.11+; False before)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
 class ByteReadChannel:
     """An async stream of bytes that is read once.
 
@@ -63,6 +70,7 @@ class ByteReadChannel:
         "_memory",
         "_on_close",
         "_read",
+        "_reading",
         "_source",
         "executor",
     )
@@ -82,6 +90,7 @@ class ByteReadChannel:
         self._eof = False
         self._closed = False
         self._lost = False  # closed before every byte was handed out: reads raise, never b""
+        self._reading = False  # a read waits on the source (aclose from another task must not close it)
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
         #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
@@ -98,7 +107,7 @@ class ByteReadChannel:
         channel._expected = channel._read = len(data)
         channel._buffer = bytearray()
         channel._eof = True
-        channel._closed = channel._lost = False
+        channel._closed = channel._lost = channel._reading = False
         channel._memory = data if data else None
         channel._deadline = None
         channel.executor = None
@@ -129,17 +138,18 @@ class ByteReadChannel:
             return chunk
         if self._eof or self._closed:
             if self._lost:
-                raise ResponseClosedError(
-                    f"The response body was closed after {self._read} bytes, before it was read to the end "
-                    "(read a streamed body inside its `async with statement.execute()` block)"
-                )
+                raise self._closed_error()
             return None
+        self._reading = True
         try:
             while True:
                 if self._deadline is None:
                     chunk = await self._source.__anext__()
                 else:
                     chunk = await self._next_before_deadline(*self._deadline)
+                if self._closed:  # closed by another task while this read waited
+                    await self._close_source()
+                    raise self._closed_error()
                 if chunk:
                     break
         except StopAsyncIteration:
@@ -153,9 +163,17 @@ class ByteReadChannel:
                 ) from None
             await self._release()
             return None
-        except BaseException:
+        except ResponseClosedError:
+            raise
+        except BaseException as exc:
+            if self._closed and not _cancelling():
+                # Another task closed the channel while this read waited: whatever the engine's
+                # interrupted read raised (its own cancellation included), the response was closed.
+                raise self._closed_error() from exc
             await self.aclose()
             raise
+        finally:
+            self._reading = False
         self._read += len(chunk)
         if self._expected is not None and self._read > self._expected:
             await self.aclose()
@@ -325,12 +343,23 @@ class ByteReadChannel:
         self._lost = bool(self._buffer) or self._memory is not None or not self._eof
         self._buffer.clear()
         self._memory = None
-        closer = getattr(self._source, "aclose", None)
         try:
-            if closer is not None and not self._eof:
-                await closer()
+            if not self._reading:  # else the waiting read closes it once the engine wakes it
+                await self._close_source()
         finally:
             await self._release()
+
+    async def _close_source(self) -> None:
+        closer = getattr(self._source, "aclose", None)
+        if closer is not None and not self._eof:
+            await closer()
+
+    def _closed_error(self) -> ResponseClosedError:
+        return ResponseClosedError(
+            f"The response body was closed after {self._read} bytes, before it was read to the end "
+            "(read a streamed body inside its `async with statement.execute()` block, or before "
+            "closing it from another task)"
+        )
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed_for_read else "open"

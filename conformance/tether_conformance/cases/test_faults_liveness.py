@@ -21,6 +21,7 @@ from tether import (
     HttpClientConfig,
     HttpRequestTimeoutException,
     ProtocolError,
+    ResponseClosedError,
     SocketTimeoutException,
     SSEClientException,
     TetherError,
@@ -340,3 +341,35 @@ async def progress_head_timeout(t: CaseContext) -> None:
     async with t.client(configure) as client:
         request = client.post(server.url("silent"), content=b"x" * 1000, on_upload=lambda done, total: None)
         await bounded(t.raises(SocketTimeoutException, request), "head")
+
+
+@case("faults", "closing-an-sse-session-from-another-task-ends-its-iteration", timeout=120)
+async def sse_closed_elsewhere(t: CaseContext) -> None:
+    server = fault_server()
+    async with t.client(lambda config: config.install(SSE)) as client:
+        session = await bounded(client.sse_session(server.url("stall-sse")), "connect")
+        seen: list[str | None] = []
+        first = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in session.incoming:
+                seen.append(event.data)
+                first.set()
+
+        consumer = asyncio.ensure_future(consume())
+        await bounded(first.wait(), "first event")
+        await bounded(session.close(), "close from another task")  # raised RuntimeError before
+        await bounded(consumer, "the consumer ends")  # a bare CancelledError on Curl before
+        t.equal(seen, ["one"], "events")
+
+
+@case("faults", "a-body-closed-from-another-task-fails-the-waiting-read", timeout=120)
+async def body_closed_elsewhere(t: CaseContext) -> None:
+    server = fault_server()
+    async with t.client() as client, client.prepare_get(server.url("stall-body")).execute() as response:
+        channel = response.body_as_channel()
+        t.equal(len(await bounded(channel.read(1000), "the first bytes")), 1000, "first bytes")
+        waiting = asyncio.ensure_future(channel.read(1000))
+        await asyncio.sleep(0.1)  # the read waits on the stalled server
+        await bounded(response.aclose(), "close from another task")
+        await bounded(t.raises(ResponseClosedError, waiting), "the waiting read")
