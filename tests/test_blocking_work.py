@@ -346,3 +346,37 @@ async def test_httpx_resolver_passes_addresses_through_without_resolving() -> No
 
     stream = await ExecutorResolvingBackend(backend, no_executor).connect_tcp("127.0.0.1", 80)
     assert stream.name == "127.0.0.1"
+
+
+async def test_a_file_is_written_through_its_descriptor_and_its_own_state_stays_right(tmp_path: Any) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"0123456789")
+    parts = [bytes([65 + i]) * 100_000 for i in range(5)]
+    with path.open("r+b") as file:
+        file.seek(2)
+        file.write(b"xy")  # still in the file's buffer when read_to starts
+        channel = ByteReadChannel(chunks(*parts))
+        assert await channel.read_to(file) == 500_000
+        assert file.tell() == 4 + 500_000
+        file.write(b"end")  # the file object goes on where the body ended
+        file.seek(0)
+        assert file.read(6) == b"01xyAA"
+    assert path.read_bytes() == b"01xy" + b"".join(parts) + b"end"
+
+
+async def test_a_partial_vectored_write_goes_on_with_the_rest(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import tether.blocking
+
+    calls: list[int] = []
+
+    def stingy_writev(descriptor: int, buffers: list[Any]) -> int:
+        calls.append(len(buffers))
+        return os.write(descriptor, bytes(buffers[0])[:70_001])  # at most part of the first buffer
+
+    monkeypatch.setattr(tether.blocking, "_writev", stingy_writev)
+    parts = [bytes([65 + i]) * 100_000 for i in range(4)]
+    with (tmp_path / "out.bin").open("wb") as file:
+        assert await ByteReadChannel(chunks(*parts)).read_to(file) == 400_000
+    assert (tmp_path / "out.bin").read_bytes() == b"".join(parts) and len(calls) > 4
