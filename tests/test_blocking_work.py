@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
+import httpcore
 import pytest
 from yarl import URL
 
-from tether import ByteReadChannel, HttpClient
+from tether import ByteReadChannel, HttpClient, MultiPartFormDataContent
 from tether.blocking import MIN_WRITE_BATCH, ProgressNotifier, is_blocking_sink
+from tether.content import PendingMultiPartContent
 from tether.engine.base import HttpClientEngineBase
-from tether.testing import MockEngine, respond
+from tether.testing import MockEngine, request_body, respond
 
 
 class CountingExecutor(Executor):
@@ -208,3 +211,172 @@ async def test_aiohttp_resolves_names_on_the_configured_executor() -> None:
             assert len(await response.body_as_bytes()) == 10
     assert executor.submitted >= 1  # getaddrinfo("localhost"): nothing else here blocks
     executor.shutdown()
+
+
+class SlowUpload:
+    """A file object for `files=`: its read sleeps and notes its thread."""
+
+    name = "/tmp/report.csv"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.threads: list[str] = []
+
+    def read(self) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(0.05)
+        data, self.data = self.data, b""
+        return data
+
+
+async def test_file_objects_in_files_are_read_once_on_the_executor_and_every_send_reuses_the_bytes() -> None:
+    executor = CountingExecutor()
+    bodies: list[bytes] = []
+
+    def handler(request: Any) -> Any:
+        bodies.append(request_body(request))
+        return respond("ok")
+
+    engine = MockEngine(handler)
+    engine.config.executor = executor
+    upload = SlowUpload(b"a,b\n1,2\n")
+    async with HttpClient(engine) as client:
+        statement = client.prepare_post("http://h/upload", data={"kind": "csv"}, files={"report": upload})
+        assert isinstance(statement.builder.body, PendingMultiPartContent)  # nothing read yet
+        assert upload.threads == []
+        await asyncio.gather(statement.execute(), statement.execute())  # two sends at once: one read
+        await statement.execute()
+    assert len(upload.threads) == 1 and upload.threads[0].startswith("counted")
+    assert len(bodies) == 3 and bodies[0] == bodies[1] == bodies[2]
+    assert b'filename="report.csv"\r\nContent-Type: application/octet-stream\r\n\r\na,b\n1,2\n\r\n' in bodies[0]
+    assert b'name="kind"\r\n\r\ncsv\r\n' in bodies[0]
+    executor.shutdown()
+
+
+async def test_files_given_as_bytes_or_text_build_the_body_at_once() -> None:
+    async with HttpClient(MockEngine(lambda r: respond("ok"))) as client:
+        builder = client.build_request("POST", "http://h/", files={"a": b"1", "b": ("b.txt", "2", "text/plain")})
+    assert isinstance(builder.body, MultiPartFormDataContent)
+
+
+async def test_a_file_that_cannot_be_read_fails_the_call() -> None:
+    class Closed:
+        def read(self) -> bytes:
+            raise ValueError("I/O operation on closed file")
+
+    async with HttpClient(MockEngine(lambda r: respond("ok"))) as client:
+        with pytest.raises(ValueError, match="closed file"):
+            await client.post("http://h/", files={"f": Closed()})
+
+
+class FakeBackend(httpcore.AsyncNetworkBackend):
+    """Connections to addresses: each address fails, hangs, or connects, as told."""
+
+    def __init__(self, behaviour: dict[str, str]) -> None:
+        self.behaviour = behaviour
+        self.started: list[str] = []
+        self.closed: list[str] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.started.append(host)
+        what = self.behaviour[host]
+        if what == "fail":
+            raise httpcore.ConnectError(f"refused by {host}")
+        if what == "hang":
+            await asyncio.sleep(10)
+        if what == "slow":
+            await asyncio.sleep(0.05)
+        backend = self
+
+        class Stream(httpcore.AsyncNetworkStream):
+            name = host
+
+            async def aclose(self) -> None:
+                backend.closed.append(host)
+
+        return Stream()
+
+
+def resolving(monkeypatch: pytest.MonkeyPatch, backend: FakeBackend, addresses: list[tuple[int, str]]) -> Any:
+    from tether_httpx.resolver import ExecutorResolvingBackend
+
+    def fake_getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        return [(family, socket.SOCK_STREAM, 6, "", (address, port)) for family, address in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    executor = CountingExecutor()
+    return ExecutorResolvingBackend(backend, lambda: executor), executor
+
+
+async def test_httpx_resolver_tries_the_next_address_at_once_when_one_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = FakeBackend({"::1": "fail", "127.0.0.1": "connect"})
+    resolver, executor = resolving(monkeypatch, backend, [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+    stream = await resolver.connect_tcp("example.test", 80, timeout=5)
+    assert stream.name == "127.0.0.1" and backend.started == ["::1", "127.0.0.1"]  # IPv6 first, as anyio
+    assert executor.submitted == 1
+    executor.shutdown()
+
+
+async def test_httpx_resolver_races_a_hanging_address_and_keeps_the_first_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = FakeBackend({"10.0.0.1": "hang", "10.0.0.2": "connect", "10.0.0.3": "connect"})
+    addresses = [(socket.AF_INET, "10.0.0.1"), (socket.AF_INET, "10.0.0.2"), (socket.AF_INET, "10.0.0.3")]
+    resolver, executor = resolving(monkeypatch, backend, addresses)
+    stream = await resolver.connect_tcp("example.test", 80)
+    assert stream.name == "10.0.0.2" and backend.started == ["10.0.0.1", "10.0.0.2"]  # the hang was cancelled
+    executor.shutdown()
+
+
+async def test_httpx_resolver_reports_every_failed_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = FakeBackend({"10.0.0.1": "fail", "10.0.0.2": "fail"})
+    resolver, executor = resolving(monkeypatch, backend, [(socket.AF_INET, "10.0.0.1"), (socket.AF_INET, "10.0.0.2")])
+    with pytest.raises(httpcore.ConnectError, match="refused by 10.0.0.1; refused by 10.0.0.2"):
+        await resolver.connect_tcp("example.test", 80)
+    executor.shutdown()
+
+
+async def test_httpx_resolver_passes_addresses_through_without_resolving() -> None:
+    from tether_httpx.resolver import ExecutorResolvingBackend
+
+    backend = FakeBackend({"127.0.0.1": "connect"})
+
+    def no_executor() -> None:
+        raise AssertionError("an address needs no resolving")
+
+    stream = await ExecutorResolvingBackend(backend, no_executor).connect_tcp("127.0.0.1", 80)
+    assert stream.name == "127.0.0.1"
+
+
+async def test_a_file_is_written_through_its_descriptor_and_its_own_state_stays_right(tmp_path: Any) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"0123456789")
+    parts = [bytes([65 + i]) * 100_000 for i in range(5)]
+    with path.open("r+b") as file:
+        file.seek(2)
+        file.write(b"xy")  # still in the file's buffer when read_to starts
+        channel = ByteReadChannel(chunks(*parts))
+        assert await channel.read_to(file) == 500_000
+        assert file.tell() == 4 + 500_000
+        file.write(b"end")  # the file object goes on where the body ended
+        file.seek(0)
+        assert file.read(6) == b"01xyAA"
+    assert path.read_bytes() == b"01xy" + b"".join(parts) + b"end"
+
+
+async def test_a_partial_vectored_write_goes_on_with_the_rest(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import tether.blocking
+
+    calls: list[int] = []
+
+    def stingy_writev(descriptor: int, buffers: list[Any]) -> int:
+        calls.append(len(buffers))
+        return os.write(descriptor, bytes(buffers[0])[:70_001])  # at most part of the first buffer
+
+    monkeypatch.setattr(tether.blocking, "_writev", stingy_writev)
+    parts = [bytes([65 + i]) * 100_000 for i in range(4)]
+    with (tmp_path / "out.bin").open("wb") as file:
+        assert await ByteReadChannel(chunks(*parts)).read_to(file) == 400_000
+    assert (tmp_path / "out.bin").read_bytes() == b"".join(parts) and len(calls) > 4

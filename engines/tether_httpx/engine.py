@@ -14,6 +14,7 @@ import importlib.util
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,7 @@ from tether.response import HttpResponseData
 from tether_httpx import websocket
 from tether_httpx.heads import record_heads
 from tether_httpx.orphans import finish_close, reclaim_orphans
+from tether_httpx.resolver import resolve_on_executor
 
 __all__ = ["Httpx", "HttpxConfig", "HttpxEngine"]
 
@@ -128,7 +130,15 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             shards.append(_Shard(self._create_client(h2_only=h2_only, connections=connections, keep_alive=keep_alive)))
         return shards
 
-    def _create_client(self, *, h2_only: bool, connections: int, keep_alive: int) -> httpx.AsyncClient:
+    def _create_client(
+        self,
+        *,
+        h2_only: bool,
+        connections: int,
+        keep_alive: int,
+        executor: Callable[[], Executor | None] | None = None,
+    ) -> httpx.AsyncClient:
+        """`executor`: where names are resolved (by default this engine's executor)."""
         config = self.config
         kwargs: dict[str, Any] = {
             "verify": self._ssl if config.verify or config.client_cert else False,
@@ -155,6 +165,8 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         client = httpx.AsyncClient(**kwargs)
         record_heads(client)  # h11 normalises Content-Length before tether could see it
         reclaim_orphans(client)  # httpcore#1093: cancelled requests would fill the pool for good
+        # anyio resolves names on the loop's default executor: here on the engine's (resolver.py).
+        resolve_on_executor(client, executor or (lambda: self.executor))
         return client
 
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:

@@ -85,7 +85,9 @@ def _http1_client(engine: HttpxEngine) -> httpx.AsyncClient:
     shards = engine._pools.get("websocket")
     if shards is None:
         plain = HttpxEngine(dataclasses.replace(engine.config, http2=False))
-        client = plain._create_client(h2_only=False, connections=_SESSION_POOL_LIMIT, keep_alive=0)
+        client = plain._create_client(
+            h2_only=False, connections=_SESSION_POOL_LIMIT, keep_alive=0, executor=lambda: engine.executor
+        )
         shards = engine._pools["websocket"] = [_Shard(client)]
     return shards[0].client
 

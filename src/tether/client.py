@@ -22,6 +22,7 @@ from tether.content import (
     FormFields,
     MultiPartFormDataContent,
     OutgoingContent,
+    PendingMultiPartContent,
     StreamContent,
     TextContent,
     WriterChannelContent,
@@ -492,6 +493,8 @@ class HttpClient:
         state = _SendState()
         values = builder.attributes._values  # the package's own attributes: no accessor calls
         try:
+            if type(builder.body) is PendingMultiPartContent:  # files= with file objects: read them now
+                builder.body = await builder.body.load(self._executor)
             for setup in self._setup_request:
                 await call_handler(setup(builder))
             if builder._url.raw_user is not None:  # after DefaultRequest, before any other plugin sees it
@@ -658,7 +661,10 @@ def _body_from(json: Any, data: Any, content: Any, files: Any) -> object:
     if json is not _UNSET:
         return TextContent(jsonlib.dumps(json, ensure_ascii=False), "application/json")
     if files is not None:
-        return MultiPartFormDataContent.from_fields(data if isinstance(data, (Mapping, list)) else None, files)
+        fields = data if isinstance(data, (Mapping, list)) else None
+        if PendingMultiPartContent.needed(files):  # file objects: read on the executor when the call starts
+            return PendingMultiPartContent(fields, files)
+        return MultiPartFormDataContent.from_fields(fields, files)
     if data is not None:
         if isinstance(data, (bytes, str)):
             return _default_content(data)

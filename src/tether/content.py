@@ -11,6 +11,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import IO, ClassVar, Union
 from urllib.parse import quote_plus
@@ -25,6 +26,7 @@ __all__ = [
     "MultiPartFormDataContent",
     "NoContent",
     "OutgoingContent",
+    "PendingMultiPartContent",
     "StreamContent",
     "TextContent",
     "WriterChannelContent",
@@ -188,6 +190,50 @@ class MultiPartFormDataContent(ByteArrayContent):
                 filename = os.path.basename(raw_name) if isinstance(raw_name, str) else "upload"
             parts.append(FormPart(name, _file_bytes(value), filename, content_type, headers))
         return cls(parts)
+
+
+class PendingMultiPartContent(OutgoingContent):
+    """`data=` + `files=` with file objects not read yet: what `files=` gives while the request is
+    being built, so that reading a file never blocks the event loop.
+
+    The client reads the files (and builds the body) on the engine's executor when the call starts,
+    before any plugin sees the body, and puts the `MultiPartFormDataContent` in its place: `load` runs
+    once, and every later send -- a redirect, a retry, a statement executed again -- reuses those bytes,
+    as a body read at build time would. A prepared statement reads its files when first executed, so
+    they must stay open until then (httpx reads them while sending, for the same reason).
+    """
+
+    content_type = "multipart/form-data"
+
+    def __init__(
+        self,
+        data: FormFields | None,
+        files: Mapping[str, FileField] | Iterable[tuple[str, FileField]],
+    ) -> None:
+        self._data = data
+        self._files = list(files.items() if isinstance(files, Mapping) else files)
+        self._content: MultiPartFormDataContent | None = None
+        self._loading: asyncio.Future[MultiPartFormDataContent] | None = None
+
+    @staticmethod
+    def needed(files: Mapping[str, FileField] | Iterable[tuple[str, FileField]]) -> bool:
+        """Whether any of `files` is a file object (bytes and str need no reading)."""
+        items = files.values() if isinstance(files, Mapping) else (spec for _, spec in files)
+        return any(not isinstance(spec[1] if isinstance(spec, tuple) else spec, (bytes, str)) for spec in items)
+
+    async def load(self, executor: Executor | None) -> MultiPartFormDataContent:
+        """The body, its files read on `executor` (None: the loop's default one) the first time."""
+        if self._content is not None:
+            return self._content
+        if self._loading is None:
+            build = MultiPartFormDataContent.from_fields
+            self._loading = asyncio.get_running_loop().run_in_executor(executor, build, self._data, self._files)
+        # Not `await self._loading`: a caller cancelled meanwhile must not cancel the read the other
+        # senders of this body wait for (and the thread cannot be stopped anyway).
+        await asyncio.wait((self._loading,))
+        self._content = self._loading.result()
+        self._data, self._files = None, []  # read: nothing more to hold
+        return self._content
 
 
 StreamSource = Union[AsyncIterable[bytes], Callable[[], AsyncIterable[bytes]]]

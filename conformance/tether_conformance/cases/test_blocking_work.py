@@ -1,18 +1,22 @@
 """Blocking work stays off the event loop: `read_to` into a slow or failing blocking sink, a large
-download to a file, and plain progress listeners, all on the engine's configured executor."""
+download to a file, plain progress listeners, file objects given in `files=` and host names resolved
+in Python, all on the engine's configured executor."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tether import HttpClientConfig
+from tether import FormPart, HttpClientConfig, MultiPartFormDataContent
 from tether.plugins import BodyProgress
 from tether_conformance.registry import CaseContext, case
 from tether_conformance.servers.app import pattern_bytes
@@ -140,3 +144,82 @@ async def progress_listener(t: CaseContext) -> None:
     t.equal(reports[-1], (size, size), "the last report")
     t.check(reports == sorted(reports), "reports arrive in order")
     t.check(all(name.startswith(WORKERS) for name in threads), f"listener threads: {sorted(threads)}")
+
+
+class SlowFile:
+    """A file object for `files=` whose `read` takes 300 ms (a slow disk, a network share) and notes
+    the threads it ran on and how often it was read."""
+
+    name = "/uploads/data.bin"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.threads: list[str] = []
+
+    def read(self, size: int = -1) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(0.3)
+        data, self.data = self.data, b""
+        return data
+
+
+@case("blocking-work", "files-are-read-on-the-executor-and-re-sent-without-reading-again")
+async def files_upload(t: CaseContext) -> None:
+    payload = pattern_bytes(200_000)
+    upload = SlowFile(payload)
+    stop = asyncio.Event()
+    with ThreadPoolExecutor(2, thread_name_prefix=WORKERS) as executor:
+        async with t.client(with_executor(executor)) as client:
+            beating = asyncio.create_task(heartbeat(stop))
+            try:
+                # A 307 re-sends the body: the bytes read once, not the file read again (at its end).
+                url = t.env.http("/redirect?status=307&to=/echo/body")
+                response = await client.post(url, files={"upload": upload})
+            finally:
+                stop.set()
+                worst = await beating
+            echoed = await response.body_as_bytes()
+    boundary = response.headers["Content-Type"].partition("boundary=")[2]
+    expected = MultiPartFormDataContent([FormPart("upload", payload, "data.bin")], boundary).data
+    t.equal(response.status, 200, "status after the redirect")
+    t.check(echoed == expected, f"the re-sent body is the whole form ({len(echoed)} of {len(expected)} bytes)")
+    t.equal(len(upload.threads), 1, "times the file was read")
+    t.check(upload.threads[0].startswith(WORKERS), f"the file was read on {upload.threads}, not on the executor")
+    t.check(worst < HEARTBEAT_BOUND, f"the loop stayed free: the heartbeat waited {worst * 1000:.0f} ms at most")
+
+
+@contextmanager
+def slow_getaddrinfo(host: str, calls: list[str]) -> Iterator[None]:
+    """`socket.getaddrinfo` for `host` takes 300 ms (a slow DNS server) and notes the thread of each
+    call; other names resolve as usual. Engines that resolve in C (libcurl) never call it."""
+    real = socket.getaddrinfo
+
+    def resolve(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if name in (host, host.encode()):  # anyio passes the name IDNA-encoded, as bytes
+            calls.append(threading.current_thread().name)
+            time.sleep(0.3)
+        return real(name, *args, **kwargs)
+
+    socket.getaddrinfo = resolve  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
+
+@case("blocking-work", "names-are-resolved-on-the-executor-or-outside-python")
+async def name_resolution(t: CaseContext) -> None:
+    calls: list[str] = []
+    stop = asyncio.Event()
+    with ThreadPoolExecutor(2, thread_name_prefix=WORKERS) as executor, slow_getaddrinfo("localhost", calls):
+        async with t.client(with_executor(executor)) as client:
+            beating = asyncio.create_task(heartbeat(stop))
+            try:
+                response = await client.get(t.env.https("/bytes?size=1000"))  # https://localhost:...
+            finally:
+                stop.set()
+                worst = await beating
+            t.equal(len(await response.body_as_bytes()), 1000)
+    elsewhere = [name for name in calls if not name.startswith(WORKERS)]
+    t.check(not elsewhere, f"getaddrinfo ran on {elsewhere}: not the configured executor")
+    t.check(worst < HEARTBEAT_BOUND, f"the loop stayed free: the heartbeat waited {worst * 1000:.0f} ms at most")
