@@ -380,3 +380,21 @@ async def test_a_partial_vectored_write_goes_on_with_the_rest(tmp_path: Any, mon
     with (tmp_path / "out.bin").open("wb") as file:
         assert await ByteReadChannel(chunks(*parts)).read_to(file) == 400_000
     assert (tmp_path / "out.bin").read_bytes() == b"".join(parts) and len(calls) > 4
+
+
+@pytest.mark.parametrize("sink_kind", ["memory", "file"])
+async def test_read_to_with_a_limit_leaves_the_rest_of_the_chunk(sink_kind: str, tmp_path: Any) -> None:
+    async def source() -> AsyncIterator[bytes]:
+        yield b"0123456789"
+        yield b"abcdef"
+
+    channel = ByteReadChannel(source(), expected_length=16)
+    if sink_kind == "memory":
+        sink: Any = io.BytesIO()
+        assert await channel.read_to(sink, limit=4) == 4
+        assert sink.getvalue() == b"0123"
+    else:
+        with (tmp_path / "part").open("wb") as sink:
+            assert await channel.read_to(sink, limit=4) == 4
+        assert (tmp_path / "part").read_bytes() == b"0123"
+    assert await channel.read_all() == b"456789abcdef"

@@ -44,6 +44,11 @@ class _NoChunks:
 _NO_CHUNKS = _NoChunks()
 
 
+def _shut_down(executor: Executor) -> bool:
+    """Whether `executor` takes no more work (a closed engine's pool)."""
+    return bool(getattr(executor, "_shutdown", False))
+
+
 def _cancelling() -> bool:
     """Whether the current task is being cancelled (Python 3.11+; False before)."""
     task = asyncio.current_task()
@@ -269,7 +274,7 @@ class ByteReadChannel:
         try:
             async for chunk in self:
                 if limit is not None and written + len(chunk) > limit:
-                    chunk = chunk[: limit - written]
+                    chunk = self._keep_after(chunk, limit - written)
                 result = sink.write(chunk)
                 if result is not None and inspect.isawaitable(result):  # a plain write returns None or a count
                     await result
@@ -286,18 +291,25 @@ class ByteReadChannel:
                 await result
         return written
 
+    def _keep_after(self, chunk: bytes, size: int) -> bytes:
+        """The first `size` bytes of `chunk`; the rest stays for the next read (`read_to(limit=)`)."""
+        self._buffer[:0] = chunk[size:]
+        return chunk[:size]
+
     async def _read_to_blocking(self, sink: WritableSink, limit: int | None) -> int:
         """`read_to` for a blocking sink: one write at a time on the executor, while the loop keeps
         reading and gathers the next batch (from `MIN_WRITE_BATCH` up to `WRITE_BATCH` bytes)."""
         loop = asyncio.get_running_loop()
         executor = self.executor
+        if executor is not None and _shut_down(executor):
+            executor = None  # the client (and its engine's pool) closed after the body was read
         batch: list[bytes] = []
         batched = written = 0
         writing: asyncio.Future[None] | None = None
         try:
             async for chunk in self:
                 if limit is not None and written + len(chunk) > limit:
-                    chunk = chunk[: limit - written]
+                    chunk = self._keep_after(chunk, limit - written)
                 batch.append(chunk)
                 batched += len(chunk)
                 written += len(chunk)

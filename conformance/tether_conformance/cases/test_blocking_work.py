@@ -223,3 +223,16 @@ async def name_resolution(t: CaseContext) -> None:
     elsewhere = [name for name in calls if not name.startswith(WORKERS)]
     t.check(not elsewhere, f"getaddrinfo ran on {elsewhere}: not the configured executor")
     t.check(worst < HEARTBEAT_BOUND, f"the loop stayed free: the heartbeat waited {worst * 1000:.0f} ms at most")
+
+
+@case("blocking-work", "a-body-read-to-a-file-after-the-client-closed")
+async def after_close(t: CaseContext) -> None:
+    # The body is already in memory; the engine's thread pool went with the client. The write must
+    # still happen (it raised RuntimeError 'cannot schedule new futures after shutdown').
+    async with t.client() as client:
+        response = await client.get(t.env.http("/bytes?size=5000"))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "body"
+        with path.open("wb") as sink:
+            t.equal(await response.body_as_channel().read_to(sink), 5000, "bytes written")
+        t.equal(path.read_bytes(), await response.body_as_bytes(), "the file holds the body")
