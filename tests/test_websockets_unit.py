@@ -254,3 +254,15 @@ async def test_the_fast_frame_path_waits_for_the_reader_when_its_queue_is_full()
     wire = b"".join(server.send(Message(data=data)) for data in sent)
     fast, plain = await _received([wire], fast=True), await _received([wire], fast=False)
     assert [m.data for m in fast] == [m.data for m in plain] == sent
+
+
+async def test_httpx_sessions_take_over_the_transport_on_plain_tcp(env: ServerEnvironment) -> None:
+    # The fast path (the asyncio transport under anyio adopted, no anyio checkpoint per message) must
+    # see through the engine's head-recording stream; without it a session cost ~20x the CPU per message.
+    async with (
+        HttpClient("httpx", lambda config: config.install(WebSockets)) as client,
+        client.websocket(env.ws("echo")) as ws,
+    ):
+        assert ws._stream._adopted is not None
+        await ws.send_text("hi")
+        assert await ws.receive_text() == "hi"

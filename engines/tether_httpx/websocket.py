@@ -25,6 +25,7 @@ from tether.exceptions import ProtocolError
 from tether.http import HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
+from tether_httpx.heads import HeadRecordingStream
 
 if TYPE_CHECKING:
     from tether_httpx.engine import HttpxEngine
@@ -106,6 +107,8 @@ class _NetworkStream(UpgradedStream):
         self._leading = b""
         self._anyio: Any = None
         inner = getattr(self._stream, "_stream", None)
+        if isinstance(inner, HeadRecordingStream):  # the engine's head check sits above anyio's stream
+            inner = inner._inner
         if isinstance(self._stream, AsyncHTTP11UpgradeStream) and isinstance(inner, AnyIOStream):
             self._leading = self._stream._leading_data
             self._anyio = inner._stream
