@@ -43,7 +43,7 @@ from tether.plugins import HttpTimeout
 CONCURRENCY = 64
 #: A single request (or close()) taking longer than this is a hang.
 HANG = 30.0
-#: Growth limits between the baseline and the end sample (same concurrency, same warm pool).
+#: Growth limits between the baseline and the end sample (same concurrency).
 RSS_GROWTH_LIMIT = 48 * 1024 * 1024
 FD_GROWTH_LIMIT = 16
 TASK_GROWTH_LIMIT = 4
@@ -313,8 +313,11 @@ async def soak_engine(name: str, port: int, requests: int) -> EngineResult:
 
     if end.rss_mib * 1024 * 1024 > baseline.rss_mib * 1024 * 1024 + RSS_GROWTH_LIMIT:
         fail(f"RSS grew {end.rss_mib - baseline.rss_mib:.1f} MiB")
-    if end.fds > baseline.fds + FD_GROWTH_LIMIT:
-        fail(f"fds grew {baseline.fds} -> {end.fds}")
+    # The pool may be warmer at the end than at the baseline (Urllib3 reuses more at warm-up): fds held
+    # by open pool connections are bounded by the pool check below; count the rest.
+    other_fds = (baseline.fds - baseline.server_connections, end.fds - end.server_connections)
+    if other_fds[1] > other_fds[0] + FD_GROWTH_LIMIT:
+        fail(f"fds beside pool connections grew {other_fds[0]} -> {other_fds[1]} ({baseline.fds} -> {end.fds} in all)")
     if end.tasks > baseline.tasks + TASK_GROWTH_LIMIT:
         fail(f"tasks grew {baseline.tasks} -> {end.tasks}")
     if end.server_connections > max(baseline.server_connections, CONCURRENCY) + 16:
