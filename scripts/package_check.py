@@ -26,7 +26,15 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["tether", "tether_aiohttp", "tether_curl", "tether_httpx", "tether_urllib3", "tether_conformance"]
+PACKAGES = [
+    "tether",
+    "tether_aiohttp",
+    "tether_curl",
+    "tether_httpx",
+    "tether_urllib3",
+    "tether_aiortc",
+    "tether_conformance",
+]
 
 USER_PROGRAM = '''\
 """A small user program: typed against the installed wheel only."""
