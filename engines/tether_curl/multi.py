@@ -33,6 +33,9 @@ UPLOAD_HIGH_WATER = 1024 * 1024
 #: at most twice that), in case the next transfer on the same kept-alive connection wants it again (it
 #: usually does, at once). One libcurl closed is let go at the next sweep.
 IDLE_SWEEP = 0.05
+#: Seconds an idle handle keeps a send buffer libcurl enlarged for a large in-memory body (up to 2 MiB)
+#: before the handle is closed to free it (its connection stays in the multi's pool).
+LARGE_BUFFER_IDLE = 1.0
 
 _CSELECT_IN = pycurl.CSELECT_IN
 _EPOLL = hasattr(select, "epoll")
@@ -126,7 +129,7 @@ class Transfer:
         self._upload_space: asyncio.Event | None = None  # made only for streamed uploads
         self._producer: asyncio.Task[None] | None = None
         self._replay: bytes | None = None  # the in-memory body libcurl may send again (`upload_bytes`)
-        self._fields = False  # the handle holds the body as POSTFIELDS (`hold_fields`)
+        self._fields = 0  # the handle holds the body as POSTFIELDS (`hold_fields`); 2: in a large send buffer
         self._sends = 0  # requests libcurl started to send (`send_once`)
         self.abort_reason: BaseException | None = None
         self._activity = 0  # bumped when data moves without a socket event (a resume): the idle watchdog compares it
@@ -155,10 +158,12 @@ class Transfer:
         handle.setopt(pycurl.READFUNCTION, self._on_read)
         handle.setopt(pycurl.SEEKFUNCTION, self._on_seek)
 
-    def hold_fields(self) -> None:
+    def hold_fields(self, *, large_buffer: bool = False) -> None:
         """The handle carries the whole body (POSTFIELDS, a reference pycurl keeps): dropped when the
-        transfer ends, so an idle handle holds no request body."""
-        self._fields = True
+        transfer ends, so an idle handle holds no request body. `large_buffer`: the handle's send
+        buffer was enlarged to hold the body (libcurl keeps it until the handle is closed): the handle
+        is closed once it has idled `LARGE_BUFFER_IDLE`."""
+        self._fields = 2 if large_buffer else 1
 
     def upload_stream(self, source: AsyncIterator[bytes], length: int | None = None) -> None:
         """The body is produced while it is sent; the read callback pauses when it runs dry. `length`:
@@ -486,17 +491,19 @@ class CurlMultiLoop:
             self.multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, max_per_host)
         self.multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         self._transfers: dict[pycurl.Curl, Transfer] = {}
-        #: Started transfers whose head may not be resolved yet (an insertion-ordered set), and
-        #: whether a look at them is scheduled.
+        #: Started transfers whose head may not be resolved yet (an insertion-ordered set).
         self._awaiting_head: dict[Transfer, None] = {}
-        self._heads_check_pending = False
-        self._collect_pending = False
+        self._running = 0  # libcurl's count of running transfers after the last socket action
         self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
         self._kick_pending = False
         self._timer: asyncio.TimerHandle | None = None
         self._idle_handles: list[pycurl.Curl] = []
+        #: Idle handles whose send buffer libcurl enlarged for a large in-memory body, with when they
+        #: went idle: closed after `LARGE_BUFFER_IDLE` unused, which frees the buffer.
+        self._large_idle: dict[pycurl.Curl, float] = {}
+        self._large_sweep: asyncio.TimerHandle | None = None
         #: Handles that carry the engine's fixed options, with the per-request values they carry now.
         self.applied: dict[pycurl.Curl, list[Any]] = {}
         self._max_idle = max_total
@@ -508,15 +515,37 @@ class CurlMultiLoop:
     # -- handles ------------------------------------------------------------------------------------
     def acquire_handle(self) -> pycurl.Curl:
         if self._idle_handles:
-            return self._idle_handles.pop()
+            handle = self._idle_handles.pop()
+            if self._large_idle:
+                self._large_idle.pop(handle, None)
+            return handle
         return pycurl.Curl()
 
-    def _release_handle(self, handle: pycurl.Curl) -> None:
-        # Kept configured (no reset()): the engine sets every per-request option explicitly.
+    def _release_handle(self, handle: pycurl.Curl, *, large_buffer: bool = False) -> None:
+        # Kept configured (no reset()): the engine sets every per-request option explicitly. A handle
+        # with a large send buffer is kept too: the next large body reuses the buffer's pages instead
+        # of faulting in fresh ones (that costs more than the copy into them), until it idles too long.
         if len(self._idle_handles) < self._max_idle and not self._closed:
             self._idle_handles.append(handle)
+            if large_buffer:
+                self._large_idle[handle] = self.loop.time()
+                if self._large_sweep is None:
+                    self._large_sweep = self.loop.call_later(LARGE_BUFFER_IDLE, self._close_large_idle)
         else:
             self.discard_handle(handle)
+
+    def _close_large_idle(self) -> None:
+        self._large_sweep = None
+        if self._closed:
+            return
+        expired = self.loop.time() - LARGE_BUFFER_IDLE
+        for handle, since in list(self._large_idle.items()):
+            if since <= expired:
+                del self._large_idle[handle]
+                self._idle_handles.remove(handle)
+                self.discard_handle(handle)
+        if self._large_idle:
+            self._large_sweep = self.loop.call_later(LARGE_BUFFER_IDLE, self._close_large_idle)
 
     def discard_handle(self, handle: pycurl.Curl) -> None:
         self.applied.pop(handle, None)
@@ -529,7 +558,9 @@ class CurlMultiLoop:
         self.multi.add_handle(transfer.handle)
         if transfer._socket_timeout is not None:
             transfer.start_watchdog()
-        # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly.
+        # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly. Never
+        # acted on here: libcurl can send the request and read a fast answer in the same action, and a
+        # caller sending requests one after another would then never let other tasks run.
         self._kick()
 
     def _kick(self) -> None:
@@ -541,6 +572,7 @@ class CurlMultiLoop:
     def _kicked(self) -> None:
         self._kick_pending = False
         self._action(pycurl.SOCKET_TIMEOUT, 0)
+        self._acted()
 
     def abort_soon(self, transfer: Transfer) -> None:
         # Never remove a handle from inside a libcurl callback.
@@ -575,10 +607,11 @@ class CurlMultiLoop:
     def _complete(self, handle: pycurl.Curl, error: BaseException | None) -> None:
         transfer = self._transfers.pop(handle)
         self.multi.remove_handle(handle)
-        if transfer._fields:
+        fields = transfer._fields
+        if fields:
             handle.setopt(pycurl.POSTFIELDS, b"")  # pycurl's reference to the body (the method stays POST)
         transfer.finish(error)
-        self._release_handle(handle)
+        self._release_handle(handle, large_buffer=fields == 2)
 
     # -- libcurl -> asyncio ---------------------------------------------------------------------------
     def _on_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
@@ -662,6 +695,7 @@ class CurlMultiLoop:
             if ready & _EPOLL_WRITABLE and wanted & select.EPOLLOUT:
                 events |= pycurl.CSELECT_OUT
             self._action(fd, events)
+        self._acted()
 
     def _register(self, watch: _Watch, event: int) -> None:
         registered, dup = watch.events, watch.dup
@@ -705,6 +739,7 @@ class CurlMultiLoop:
         if watch.wanted & pycurl.POLL_IN:
             self._io_at[watch.fd] = self.loop.time()
             self._action(watch.fd, _CSELECT_IN)
+            self._acted()
         else:  # an idle kept-alive connection became readable (the server closed it): stop watching
             self._register(watch, watch.events & ~pycurl.POLL_IN)
 
@@ -712,6 +747,7 @@ class CurlMultiLoop:
         if watch.wanted & pycurl.POLL_OUT:
             self._io_at[watch.fd] = self.loop.time()
             self._action(watch.fd, pycurl.CSELECT_OUT)
+            self._acted()
         else:
             self._register(watch, watch.events & ~pycurl.POLL_OUT)
 
@@ -746,28 +782,31 @@ class CurlMultiLoop:
     def _timer_fired(self) -> None:
         self._timer = None
         self._action(pycurl.SOCKET_TIMEOUT, 0)
+        self._acted()
 
     def _action(self, fd: int, events: int) -> None:
+        # The caller runs `_acted` once after its batch of actions.
         if self._closed:
             return
-        if not self._collect_pending:
-            # Finished transfers are collected once per loop iteration, however many sockets acted
-            # in it; scheduled before the action, so the collection runs before any task that a
-            # head resolved in this action wakes (that task then finds its transfer finished).
-            self._collect_pending = True
-            self.loop.call_soon(self._collect)
         while True:
-            result, _running = self.multi.socket_action(fd, events)
+            result, running = self.multi.socket_action(fd, events)
             if result != pycurl.E_CALL_MULTI_PERFORM:
                 break
-        if self._awaiting_head and not self._heads_check_pending:
-            # A head that arrived without body bytes (a stream's, a slow body's) is found here,
-            # once per loop iteration however many sockets acted in it.
-            self._heads_check_pending = True
-            self.loop.call_soon(self._check_heads)
+        self._running = running
+
+    def _acted(self) -> None:
+        """After a batch of socket actions (all the ready sockets of a loop iteration, a timer):
+        finished transfers are collected -- now, before any task a head resolved in the batch runs
+        (it then finds its transfer finished and its body whole) -- and heads that arrived without
+        body bytes (a stream's, a slow body's) are taken. Once per batch, however many sockets acted."""
+        if self._closed:
+            return
+        if self._running < len(self._transfers):  # libcurl's count of transfers still running
+            self._collect()
+        if self._awaiting_head:
+            self._check_heads()
 
     def _check_heads(self) -> None:
-        self._heads_check_pending = False
         awaiting = self._awaiting_head
         resolved = [
             transfer
@@ -780,9 +819,6 @@ class CurlMultiLoop:
             del awaiting[transfer]
 
     def _collect(self) -> None:
-        self._collect_pending = False
-        if self._closed:
-            return
         while True:
             queued, succeeded, failed = self.multi.info_read()
             for handle in succeeded:
@@ -804,6 +840,9 @@ class CurlMultiLoop:
             self._timer.cancel()
         if self._sweep is not None:
             self._sweep.cancel()
+        if self._large_sweep is not None:
+            self._large_sweep.cancel()
+        self._large_idle.clear()
         for handle in self._idle_handles:
             handle.close()
         self._idle_handles.clear()
