@@ -11,7 +11,7 @@ import asyncio
 import enum
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -61,7 +61,7 @@ from tether.exceptions import (
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl import websocket
-from tether_curl.multi import BODY_HIGH_WATER, CurlError, CurlMultiLoop, HeadError, SocketIdle, Transfer
+from tether_curl.multi import BODY_HIGH_WATER, CurlError, CurlMultiLoop, HeadError, HeadTimeout, SocketIdle, Transfer
 
 __all__ = ["Curl", "CurlConfig", "CurlEngine", "HttpVersion"]
 
@@ -182,6 +182,7 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         request: HttpRequestData,
         timeouts: HttpTimeoutConfig,
         applied: list[Any],
+        default_connect: float | None,
     ) -> None:
         """Options that vary per request. Handles are reused without `reset()`, so every option is
         set explicitly -- but only when it differs from what this handle already carries (`applied`,
@@ -209,6 +210,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             handle.setopt(pycurl.HTTP_VERSION, version)
             applied[1] = version
         connect_timeout = timeouts.connect_timeout
+        if connect_timeout is None:
+            connect_timeout = default_connect  # the engine's default (HttpClientEngineConfig.connect_timeout)
         # 0 restores libcurl's default (300 s for the connect phase only; tether never adds another).
         connect_ms = 0 if connect_timeout is None else max(1, int(connect_timeout * 1000))
         if applied[2] != connect_ms:
@@ -272,6 +275,16 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             handle.setopt(pycurl.HTTPHEADER, lines)
             applied[4] = lines
 
+    def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
+        # The engine's default limits (`with_engine_defaults`) are applied here, not around the call: the
+        # default connect timeout goes to libcurl with the request's own options, and the response-head
+        # bound is a deadline the transfer carries, checked by one timer for all transfers. A copy of
+        # the request and a coroutine wrapping each call cost a tenth of the client's instructions per
+        # request. The same limits, the same exceptions (the conformance suite's `faults` cases).
+        if self._closed:
+            return super().execute(request)  # raises ClientClosedError
+        return self._execute(request)
+
     async def _execute(self, request: HttpRequestData) -> HttpResponseData:
         multi = self._multi
         if multi is None or multi.loop is not asyncio.get_running_loop():
@@ -285,9 +298,13 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 self._configure_handle(handle, multi)
                 applied = multi.applied[handle] = [None] * _APPLIED
             timeouts = request.timeout
-            self._configure(handle, transfer, request, timeouts, applied)
+            config = self.config
+            self._configure(handle, transfer, request, timeouts, applied, config.connect_timeout)
             transfer.install_callbacks()
             transfer.watch_socket(timeouts.socket_timeout)
+            head_limit = config.response_head_timeout
+            if head_limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
+                transfer.bound_head(head_limit)
             if customize is not None:
                 applied[:] = [None] * _APPLIED  # the hook may change anything: set everything next time
                 customize(handle)
@@ -299,8 +316,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         try:
             try:
                 version, status, reason, head = await transfer.head
-            except (CurlError, HeadError, SocketIdle) as exc:
-                raise _translate(exc, request) from exc
+            except (CurlError, HeadError, HeadTimeout, SocketIdle) as exc:
+                raise _translate(exc, request, config.connect_timeout) from exc
             headers_in = self._heads.get(head)
             if headers_in is None:
                 checked = header_block(head, self.config, request.url)
@@ -432,18 +449,28 @@ async def _mapped_body(
         decoder.finish()
 
 
-def _translate(exc: CurlError | HeadError | SocketIdle, request: HttpRequestData) -> TetherError:
+def _translate(
+    exc: CurlError | HeadError | HeadTimeout | SocketIdle,
+    request: HttpRequestData,
+    default_connect: float | None = None,
+) -> TetherError:
     url = request.url
     timeouts = request.timeout
     if isinstance(exc, SocketIdle):
         return SocketTimeoutException(url, exc.timeout)
+    if isinstance(exc, HeadTimeout):
+        limit = exc.limit
+        return SocketTimeoutException(
+            url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
+        )
     if isinstance(exc, HeadError):
         return ProtocolError(f"{request.method} {url}: {exc}")
     code, message = exc.code, str(exc)
     if code == 28:  # CURLE_OPERATION_TIMEDOUT: only the connect timeout is given to libcurl
         if exc.connected:
             return SocketTimeoutException(url, timeouts.socket_timeout, message)
-        return ConnectTimeoutException(url, timeouts.connect_timeout, message)
+        connect_timeout = timeouts.connect_timeout if timeouts.connect_timeout is not None else default_connect
+        return ConnectTimeoutException(url, connect_timeout, message)
     if code in _TLS_CODES:
         return TlsError(f"TLS handshake with {url.host} failed: {message}")
     if code in _CONNECT_CODES:

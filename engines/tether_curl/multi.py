@@ -23,7 +23,7 @@ from typing import Any
 
 import pycurl
 
-__all__ = ["CurlError", "CurlMultiLoop", "Transfer"]
+__all__ = ["CurlError", "CurlMultiLoop", "HeadTimeout", "Transfer"]
 
 #: Body bytes buffered per transfer before the transfer is paused (bounded memory per response).
 BODY_HIGH_WATER = 1024 * 1024
@@ -99,6 +99,8 @@ class Transfer:
         "finished",
         "handle",
         "head",
+        "head_deadline",
+        "head_limit",
         "owner",
     )
 
@@ -138,6 +140,9 @@ class Transfer:
         self._checked_at = 0.0
         self._socket_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        #: The loop time by which the head must be complete (0.0: no bound), and the bound in seconds.
+        self.head_deadline = 0.0
+        self.head_limit = 0.0
 
     # -- setup ----------------------------------------------------------------------------------
     def install_callbacks(self) -> None:
@@ -175,6 +180,12 @@ class Transfer:
 
     def watch_socket(self, timeout: float | None) -> None:
         self._socket_timeout = timeout
+
+    def bound_head(self, limit: float) -> None:
+        """The complete response head must arrive within `limit` seconds of the start (the engine's
+        `response_head_timeout`): else the transfer fails with `HeadTimeout`."""
+        self.head_limit = limit
+        self.head_deadline = self.owner.loop.time() + limit
 
     @property
     def connected(self) -> bool:
@@ -440,6 +451,14 @@ def _status_line(line: bytes) -> tuple[str, int, str] | None:
     return match.group(1), int(match.group(2)), match.group(3) or ""
 
 
+class HeadTimeout(Exception):
+    """No complete response head within `limit` seconds of the start."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(f"no complete response head within {limit:g} s")
+        self.limit = limit
+
+
 class SocketIdle(Exception):
     """No byte moved for `timeout` seconds."""
 
@@ -494,6 +513,10 @@ class CurlMultiLoop:
         #: Started transfers whose head may not be resolved yet (an insertion-ordered set).
         self._awaiting_head: dict[Transfer, None] = {}
         self._running = 0  # libcurl's count of running transfers after the last socket action
+        #: One timer checks the head deadlines of every transfer awaiting its head (`bound_head`): a
+        #: bound fires within its limit plus an eighth of it (at most 1 s more).
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_interval = 1.0
         self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
@@ -558,10 +581,42 @@ class CurlMultiLoop:
         self.multi.add_handle(transfer.handle)
         if transfer._socket_timeout is not None:
             transfer.start_watchdog()
+        if transfer.head_deadline:
+            self._watch_deadline(transfer.head_limit)
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly. Never
         # acted on here: libcurl can send the request and read a fast answer in the same action, and a
         # caller sending requests one after another would then never let other tasks run.
         self._kick()
+
+    def _watch_deadline(self, limit: float) -> None:
+        interval = min(1.0, max(0.005, limit / 8))
+        if interval < self._deadline_interval:
+            self._deadline_interval = interval
+            if self._deadline_timer is not None:
+                self._deadline_timer.cancel()
+                self._deadline_timer = None
+        if self._deadline_timer is None:
+            self._deadline_timer = self.loop.call_later(self._deadline_interval, self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        self._deadline_timer = None
+        if self._closed:
+            return
+        now = self.loop.time()
+        bounded = False
+        for transfer in list(self._awaiting_head):
+            deadline = transfer.head_deadline
+            if not deadline or transfer._head_done or transfer.finished or transfer.head.done():
+                continue
+            if now < deadline:
+                bounded = True
+            elif self._owns(transfer):
+                del self._awaiting_head[transfer]
+                if transfer.abort_reason is None:
+                    transfer.abort_reason = HeadTimeout(transfer.head_limit)
+                self._complete(transfer.handle, transfer.abort_reason)
+        if bounded:
+            self._deadline_timer = self.loop.call_later(self._deadline_interval, self._check_deadlines)
 
     def _kick(self) -> None:
         # One timeout action per loop iteration serves every transfer started or resumed in it.
@@ -842,6 +897,8 @@ class CurlMultiLoop:
             self._sweep.cancel()
         if self._large_sweep is not None:
             self._large_sweep.cancel()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
         self._large_idle.clear()
         for handle in self._idle_handles:
             handle.close()
