@@ -581,8 +581,10 @@ class CurlMultiLoop:
         self.multi.add_handle(transfer.handle)
         if transfer._socket_timeout is not None:
             transfer.start_watchdog()
-        if transfer.head_deadline:
-            self._watch_deadline(transfer.head_limit)
+        if transfer.head_deadline and (
+            self._deadline_timer is None or transfer.head_limit < 8 * self._deadline_interval
+        ):
+            self._watch_deadline(transfer.head_limit)  # the timer to start, or to make more frequent
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly. Never
         # acted on here: libcurl can send the request and read a fast answer in the same action, and a
         # caller sending requests one after another would then never let other tasks run.
