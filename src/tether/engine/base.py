@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from tether.engine.capabilities import (
     DEFAULT_CAPABILITIES,
@@ -204,30 +204,29 @@ class _HeadDeadlines:
 
 
 _head_deadlines: dict[asyncio.AbstractEventLoop, _HeadDeadlines] = {}
+_CANCELLING = sys.version_info >= (3, 11)  # Task.cancelling() and uncancel()
 
 
 async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: HttpRequestData) -> R:
     """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
     `response_head_timeout`: a head dripped byte by byte, or endless interim 1xx heads, never hang a
     request that has no timeout of its own. The task is cancelled when the deadline passes."""
-    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop = task.get_loop()  # the running loop (one lookup, not two)
     deadlines = _head_deadlines.get(loop)
     if deadlines is None:
         for stale in [other for other in _head_deadlines if other.is_closed()]:
             del _head_deadlines[stale]
         deadlines = _head_deadlines[loop] = _HeadDeadlines(loop)
-    task = asyncio.current_task()
-    assert task is not None
-    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-    before = cancelling() if cancelling is not None else 0
+    before = cast(Any, task).cancelling() if _CANCELLING else 0
     wait = deadlines.add(task, limit)
     try:
         return await call
     except asyncio.CancelledError:
         if not wait.expired:
             raise
-        uncancel = getattr(task, "uncancel", None)
-        if uncancel is not None and uncancel() > before:
+        if _CANCELLING and cast(Any, task).uncancel() > before:
             raise  # someone else cancelled the task too (as asyncio.timeout decides): theirs wins
         raise SocketTimeoutException(
             request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
