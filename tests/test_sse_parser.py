@@ -268,6 +268,7 @@ def test_field_name_ends_at_the_first_colon(line: bytes, expected: str) -> None:
     ("lines", "expected"),
     [
         (b"id:x: y\ndata\n", ServerSentEvent(data="", id="x: y")),
+        (b"id:x\x00y\ndata\n", ServerSentEvent(data="")),  # an id with NUL is ignored in this form too
         (b"event:x: y\ndata\n", ServerSentEvent(data="", event="x: y")),
         (b":x: y\n", ServerSentEvent(comments="x: y")),
         (b"retry:15\n", ServerSentEvent(retry=15)),

@@ -164,10 +164,18 @@ class SSEParser:
         no_nul = "\x00" not in text  # one scan of the chunk instead of one per `id` line
         new_event = tuple.__new__  # skips the NamedTuple's Python-level __new__
         event_class = ServerSentEvent  # a local is cheaper to read than the global, once per event
+        # True while the open event has at most one data line and no comment or retry: the common event,
+        # dispatched in the fewest steps.
+        plain = more is None and retry is None and not comments
         for line in lines:
             if not line:
                 last_id = id_buffer
-                if data is not None or comments or retry is not None:
+                if plain:
+                    if data is not None:
+                        events.append(new_event(event_class, (data, event_type or None, last_id or None, None, None)))
+                        data = None
+                        size = 0
+                else:
                     events.append(
                         new_event(
                             event_class,
@@ -181,44 +189,71 @@ class SSEParser:
                         )
                     )
                     data = more = retry = None
-                    if comments:
-                        comments = []
-                    size = first_new = 0
+                    comments = []
+                    size = 0
+                    plain = True
                 event_type = ""
                 continue
             # "name: value" with one space is by far the common form: one C call, and the usual names
             # are matched first. A line without a colon is all name (value ""), as the partition gives.
             name, _, value = line.partition(": ")
-            while True:  # a second round only for a name that ended at an earlier colon
+            if name == "data":
+                if data is None:
+                    data = value
+                elif more is None:
+                    more = [data, value]
+                    plain = False
+                else:
+                    more.append(value)
+                if counting:
+                    size += len(value) + 1
+                    if size > limit:
+                        raise SSEEventTooLargeError(limit, size)
+                continue
+            if name == "id":
+                if no_nul or "\x00" not in value:
+                    id_buffer = value
+                continue
+            if name == "event":
+                event_type = value
+                continue
+            if ":" in name:
+                # "data:x", "data:x: y", ":comment": the name ends at the first colon. No space follows
+                # that colon (that would have been the ": " found), so the value has none to strip. The
+                # usual names are then handled as above (repeated here: one more check per line would
+                # cost the common form more than the copy costs the reader).
+                name, _, value = line.partition(":")
                 if name == "data":
                     if data is None:
                         data = value
                     elif more is None:
                         more = [data, value]
+                        plain = False
                     else:
                         more.append(value)
                     if counting:
                         size += len(value) + 1
                         if size > limit:
                             raise SSEEventTooLargeError(limit, size)
-                elif name == "id":
+                    continue
+                if name == "id":
                     if no_nul or "\x00" not in value:
                         id_buffer = value
-                elif name == "event":
-                    event_type = value
-                elif ":" in name:
-                    # "data:x", "data:x: y", ":comment": the name ends at the first colon. No space follows
-                    # that colon (that would have been the ": " found), so the value has none to strip.
-                    name, _, value = line.partition(":")
                     continue
-                elif not name:
-                    comments.append(value)  # a line starting with ":" is a comment
-                elif name == "retry" and value.isascii() and value.isdigit():
-                    self.reconnection_time = retry = int(value)
-                break
+                if name == "event":
+                    event_type = value
+                    continue
+            if not name:
+                comments.append(value)  # a line starting with ":" is a comment
+                plain = False
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self.reconnection_time = retry = int(value)
+                plain = False
         self._data = data
         self._more = more
         self._comments = comments
+        if events:
+            first_new = 0  # the event open at the start was dispatched: every line of the open one is new
         if not counting:
             # Only this chunk's lines are added up: summing every line of a long-open event on every
             # chunk would make an event of many lines quadratic.
