@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -156,33 +156,57 @@ def test_splitting_the_input_anywhere_gives_the_same_events(pieces: list[bytes],
     assert _all_events(chunks) == expected
 
 
-def _reference(raw: bytes) -> tuple[list[tuple[str | None, str | None, str | None]], int | None]:
-    """The WHATWG algorithm written the plain way, one line at a time (the model the fast parser must match)."""
+class _Reference(NamedTuple):
+    events: list[ServerSentEvent]
+    reconnection_time: int | None
+    last_event_id: str
+    largest_data: int  # the most data one event held, counted as the parser does: each line plus one
+    longest_line: int
+
+
+def _reference(raw: bytes) -> _Reference:
+    """The WHATWG algorithm written the plain way, one line at a time (the model the fast parser must match),
+    with tether's additions: comment and retry blocks, and the sizes `max_event_size` bounds."""
     text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:-1]  # the unterminated rest is discarded
-    events: list[tuple[str | None, str | None, str | None]] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    longest_line = max(map(len, lines))
+    events: list[ServerSentEvent] = []
     data: list[str] = []
+    comments: list[str] = []
     event_type = id_buffer = last_id = ""
     retry: int | None = None
-    for line in lines:
+    reconnection_time: int | None = None
+    largest_data = 0
+    for line in lines[:-1]:  # the unterminated rest is discarded
         if line == "":
             last_id = id_buffer
-            if data:
-                events.append(("\n".join(data), event_type or None, last_id or None))
-            data, event_type = [], ""
+            if data or comments or retry is not None:
+                events.append(
+                    ServerSentEvent(
+                        "\n".join(data) if data else None,
+                        event_type or None,
+                        last_id or None,
+                        retry,
+                        "\n".join(comments) if comments else None,
+                    )
+                )
+            data, comments, event_type, retry = [], [], "", None
             continue
         name, colon, value = line.partition(":")
         if colon and value.startswith(" "):
             value = value[1:]
         if name == "data":
             data.append(value)
+            largest_data = max(largest_data, sum(len(d) + 1 for d in data))
         elif name == "event":
             event_type = value
         elif name == "id" and "\x00" not in value:
             id_buffer = value
         elif name == "retry" and value.isascii() and value.isdigit():
-            retry = int(value)
-    return events, retry
+            retry = reconnection_time = int(value)
+        elif name == "":
+            comments.append(value)
+    return _Reference(events, reconnection_time, last_id, largest_data, longest_line)
 
 
 @settings(max_examples=500, deadline=None)
@@ -190,9 +214,40 @@ def _reference(raw: bytes) -> tuple[list[tuple[str | None, str | None, str | Non
 def test_the_parser_agrees_with_the_plain_algorithm(pieces: list[bytes]) -> None:
     raw = b"".join(pieces)
     events, parser = parse(raw)
-    assert ([(e.data, e.event, e.id) for e in events if e.data is not None], parser.reconnection_time) == _reference(
-        raw
-    )
+    expected = _reference(raw)
+    assert (events, parser.reconnection_time, parser.last_event_id) == expected[:3]
+
+
+# Whole lines, as servers send them: the "name: value" form the parser matches first, and the forms
+# that take it off that path (no space, an earlier colon, no colon, unknown names, comments).
+field_lines = st.builds(
+    lambda name, separator, value: name + separator + value,
+    st.sampled_from(["data", "data", "id", "event", "retry", "", "dat", "data ", "x"]),
+    st.sampled_from([": ", ": ", ":", ":  ", "", ": :", "::"]),
+    st.text(alphabet="ab :\x00\u00e91", max_size=12),
+)
+line_streams = st.lists(
+    st.tuples(st.one_of(field_lines, st.just("")), st.sampled_from(["\n", "\n", "\r", "\r\n"])), max_size=40
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(line_streams, st.text(alphabet="da: 1", max_size=6), st.integers(1, 60), st.data())
+def test_any_chunking_of_any_stream_gives_the_plain_algorithms_events_and_limit(
+    lines: list[tuple[str, str]], unterminated: str, limit: int, data: st.DataObject
+) -> None:
+    raw = ("".join(line + end for line, end in lines) + unterminated).encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=12)))  # may split a CRLF or an é
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    expected = _reference(raw)
+    try:
+        events, parser = parse(*chunks, max_event_size=limit)
+    except SSEEventTooLargeError:
+        # Data past the limit must raise; a line longer than the limit may (if it is ever left open).
+        assert expected.largest_data > limit or expected.longest_line > limit
+        return
+    assert expected.largest_data <= limit
+    assert (events, parser.reconnection_time, parser.last_event_id) == expected[:3]
 
 
 @pytest.mark.parametrize(
@@ -209,9 +264,40 @@ def test_field_name_ends_at_the_first_colon(line: bytes, expected: str) -> None:
     assert [e.data for e in events] == [expected]
 
 
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (b"id:x: y\ndata\n", ServerSentEvent(data="", id="x: y")),
+        (b"id:x\x00y\ndata\n", ServerSentEvent(data="")),  # an id with NUL is ignored in this form too
+        (b"event:x: y\ndata\n", ServerSentEvent(data="", event="x: y")),
+        (b":x: y\n", ServerSentEvent(comments="x: y")),
+        (b"retry:15\n", ServerSentEvent(retry=15)),
+        (b"data:\ndata::\n", ServerSentEvent(data="\n:")),
+        (b"data :x\ndata\n", ServerSentEvent(data="")),  # "data " is another name
+    ],
+)
+def test_every_field_name_ends_at_the_first_colon(lines: bytes, expected: ServerSentEvent) -> None:
+    events, _ = parse(lines + b"\n")
+    assert events == [expected]
+
+
 def test_the_limit_holds_for_an_event_spread_over_many_small_chunks() -> None:
     parser = SSEParser(max_event_size=1000)
     with pytest.raises(SSEEventTooLargeError, match="max_event_size=1000"):
         for _ in range(30):
             parser.feed(b"data: " + b"q" * 40 + b"\n")  # each chunk alone is far under the limit
     assert SSEParser(max_event_size=1000).feed(b"data: " + b"q" * 40 + b"\n" * 2)[0].data == "q" * 40
+
+
+def test_the_limit_counts_each_data_line_once_however_the_events_are_chunked() -> None:
+    # By the limit's count (each data line plus one) the first event holds 20 bytes, the second 100.
+    raw = b"data: 123456789\n" * 2 + b"id: 1\n\n" + b"data: 123456789\n" * 10 + b"event: e\n\n"
+    expected = [
+        ServerSentEvent(data="123456789\n123456789", id="1"),
+        ServerSentEvent("\n".join(["123456789"] * 10), "e", "1"),
+    ]
+    for size in range(1, len(raw) + 1):  # events and lines open across every kind of chunk boundary
+        chunks = [raw[i : i + size] for i in range(0, len(raw), size)]
+        assert parse(*chunks, max_event_size=100)[0] == expected, size
+        with pytest.raises(SSEEventTooLargeError, match="max_event_size=99"):
+            parse(*chunks, max_event_size=99)

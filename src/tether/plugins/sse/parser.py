@@ -67,6 +67,7 @@ class SSEParser:
         "_id_buffer",
         "_last_id",
         "_max",
+        "_more",
         "_on_line",
         "_open_size",
         "_pending_cr",
@@ -90,7 +91,10 @@ class SSEParser:
         self._buffer: list[str] = []
         self._open_size = 0
         self._pending_cr = False
-        self._data: list[str] = []
+        # The open event's data. Most events have one data line: it waits in `_data` as it is (no list,
+        # no join); a second line moves them all to the list `_more`. `_data` is None: no data line yet.
+        self._data: str | None = None
+        self._more: list[str] | None = None
         self._data_size = 0
         self._event_type = ""
         self._id_buffer = ""
@@ -139,9 +143,9 @@ class SSEParser:
         # The hot loop keeps the parser's state in locals (CPython: much cheaper than attributes)
         # and writes it back once at the end.
         events: list[ServerSentEvent] = []
-        append_event = events.append
         on_line = self._on_line
         data = self._data
+        more = self._more
         comments = self._comments
         size = self._data_size
         limit = self._max
@@ -155,17 +159,28 @@ class SSEParser:
         # Data can only pass the limit in this chunk if the open event plus all of the chunk could:
         # otherwise the per-line accounting is skipped (and redone once for the event left open).
         counting = size + len(text) > limit
-        first_new = len(data)  # data lines before this index were counted in `size` already
+        # The open event's data lines before this index were counted in `size` already.
+        first_new = 0 if data is None else 1 if more is None else len(more)
+        no_nul = "\x00" not in text  # one scan of the chunk instead of one per `id` line
         new_event = tuple.__new__  # skips the NamedTuple's Python-level __new__
+        event_class = ServerSentEvent  # a local is cheaper to read than the global, once per event
+        # True while the open event has at most one data line and no comment or retry: the common event,
+        # dispatched in the fewest steps.
+        plain = more is None and retry is None and not comments
         for line in lines:
             if not line:
                 last_id = id_buffer
-                if data or comments or retry is not None:
-                    append_event(
+                if plain:
+                    if data is not None:
+                        events.append(new_event(event_class, (data, event_type or None, last_id or None, None, None)))
+                        data = None
+                        size = 0
+                else:
+                    events.append(
                         new_event(
-                            ServerSentEvent,
+                            event_class,
                             (
-                                (data[0] if len(data) == 1 else "\n".join(data)) if data else None,
+                                data if more is None else "\n".join(more),
                                 event_type or None,
                                 last_id or None,
                                 retry,
@@ -173,41 +188,79 @@ class SSEParser:
                             ),
                         )
                     )
-                    data.clear()  # reused: one allocation (and garbage-collector tick) fewer per event
-                    if comments:
-                        comments = []
-                    retry = None
-                    size = first_new = 0
+                    data = more = retry = None
+                    comments = []
+                    size = 0
+                    plain = True
                 event_type = ""
                 continue
-            # "name: value" with one space is by far the common form: one C call, one check. A line
-            # without a colon is all name (value ""), which the partition already gives.
+            # "name: value" with one space is by far the common form: one C call, and the usual names
+            # are matched first. A line without a colon is all name (value ""), as the partition gives.
             name, _, value = line.partition(": ")
-            if ":" in name:  # the name ends at an earlier colon: "data:x", "data:x: y", ":comment"
-                name, _, value = line.partition(":")
-                if value[:1] == " ":
-                    value = value[1:]
             if name == "data":
-                data.append(value)
+                if data is None:
+                    data = value
+                elif more is None:
+                    more = [data, value]
+                    plain = False
+                else:
+                    more.append(value)
                 if counting:
                     size += len(value) + 1
                     if size > limit:
                         raise SSEEventTooLargeError(limit, size)
-            elif name == "id":
-                if "\x00" not in value:
+                continue
+            if name == "id":
+                if no_nul or "\x00" not in value:
                     id_buffer = value
-            elif name == "event":
+                continue
+            if name == "event":
                 event_type = value
-            elif not name:
+                continue
+            if ":" in name:
+                # "data:x", "data:x: y", ":comment": the name ends at the first colon. No space follows
+                # that colon (that would have been the ": " found), so the value has none to strip. The
+                # usual names are then handled as above (repeated here: one more check per line would
+                # cost the common form more than the copy costs the reader).
+                name, _, value = line.partition(":")
+                if name == "data":
+                    if data is None:
+                        data = value
+                    elif more is None:
+                        more = [data, value]
+                        plain = False
+                    else:
+                        more.append(value)
+                    if counting:
+                        size += len(value) + 1
+                        if size > limit:
+                            raise SSEEventTooLargeError(limit, size)
+                    continue
+                if name == "id":
+                    if no_nul or "\x00" not in value:
+                        id_buffer = value
+                    continue
+                if name == "event":
+                    event_type = value
+                    continue
+            if not name:
                 comments.append(value)  # a line starting with ":" is a comment
+                plain = False
             elif name == "retry" and value.isascii() and value.isdigit():
                 self.reconnection_time = retry = int(value)
+                plain = False
         self._data = data
+        self._more = more
         self._comments = comments
-        # Only this chunk's lines are added up: summing every line of a long-open event on every chunk
-        # would make an event of many lines quadratic.
-        new_lines = data[first_new:] if first_new else data
-        self._data_size = size if counting else size + sum(map(len, new_lines)) + len(new_lines)
+        if events:
+            first_new = 0  # the event open at the start was dispatched: every line of the open one is new
+        if not counting:
+            # Only this chunk's lines are added up: summing every line of a long-open event on every
+            # chunk would make an event of many lines quadratic.
+            open_lines = [] if data is None else [data] if more is None else more
+            new_lines = open_lines[first_new:] if first_new else open_lines
+            size += sum(map(len, new_lines)) + len(new_lines)
+        self._data_size = size
         self._event_type = event_type
         self._id_buffer = id_buffer
         self._last_id = last_id
@@ -219,7 +272,8 @@ class SSEParser:
         self._buffer = []
         self._open_size = 0
         self._pending_cr = False
-        self._data, self._comments, self._retry = [], [], None
+        self._data = self._more = self._retry = None
+        self._comments = []
         self._data_size = 0
         self._event_type = ""
         self._id_buffer = self._last_id
