@@ -72,3 +72,25 @@ async def test_a_request_costs_three_loop_iterations(slow_server: str) -> None:
         finally:
             del loop._run_once  # type: ignore[attr-defined]
     assert iterations / requests <= 3.1, iterations / requests
+
+
+async def test_the_engine_default_connect_timeout_goes_to_libcurl_and_names_itself(slow_server: str) -> None:
+    # The Curl engine applies the default itself (no request copy): the handle carries it unless the
+    # request sets its own, and a libcurl connect timeout reports the value that was in force.
+    from tether_curl.engine import _translate
+    from tether_curl.multi import CurlError
+
+    from tether.exceptions import ConnectTimeoutException
+    from tether.request import HttpRequestBuilder
+
+    def configure(config: object) -> None:
+        config.engine.connect_timeout = 0.25  # type: ignore[attr-defined]
+
+    async with HttpClient(Curl, configure) as client:
+        await (await client.get(slow_server)).body_as_bytes()
+        multi = client.engine._multi  # type: ignore[attr-defined]
+        assert [applied[2] for applied in multi.applied.values()] == [250]
+    request = HttpRequestBuilder("GET", slow_server).build()
+    translated = _translate(CurlError(28, "Connection timed out"), request, 0.25)
+    assert isinstance(translated, ConnectTimeoutException)
+    assert translated.timeout == 0.25
