@@ -35,6 +35,7 @@ from tether.engine import (
     SSECapability,
     WebSocketCapability,
 )
+from tether.engine.base import default_head_limit
 from tether.engine.support import (
     IDEMPOTENT_METHODS,
     ChunkedDecoder,
@@ -302,8 +303,8 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             self._configure(handle, transfer, request, timeouts, applied, config.connect_timeout)
             transfer.install_callbacks()
             transfer.watch_socket(timeouts.socket_timeout)
-            head_limit = config.response_head_timeout
-            if head_limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
+            head_limit = default_head_limit(config, request)
+            if head_limit is not None:
                 transfer.bound_head(head_limit)
             if customize is not None:
                 applied[:] = [None] * _APPLIED  # the hook may change anything: set everything next time
@@ -379,13 +380,16 @@ _APPLIED = 8
 #: libcurl's default send buffer, and the largest it allows (CURL_MAX_WRITE_SIZE .. 2 MiB).
 _UPLOAD_BUFFER = 64 * 1024
 _UPLOAD_BUFFER_MAX = 2 * 1024 * 1024
+#: Room left in the send buffer for the request head, sent before the body in the same buffer.
+_HEAD_ROOM = 8192
 
 
 def _upload_buffer_size(body: int) -> int:
     """A send buffer for the head and the whole in-memory body, in 64 KiB steps (2 MiB at most)."""
-    if body <= _UPLOAD_BUFFER - 8192:
+    needed = body + _HEAD_ROOM
+    if needed <= _UPLOAD_BUFFER:
         return _UPLOAD_BUFFER
-    return min(_UPLOAD_BUFFER_MAX, (body + 8192 + _UPLOAD_BUFFER - 1) // _UPLOAD_BUFFER * _UPLOAD_BUFFER)
+    return min(_UPLOAD_BUFFER_MAX, -(-needed // _UPLOAD_BUFFER) * _UPLOAD_BUFFER)
 
 
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})

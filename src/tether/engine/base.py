@@ -244,13 +244,22 @@ def with_engine_defaults(
     `connect_timeout` when the request sets none, and `response_head_timeout` unless the request has
     a `request_timeout` or a body produced while it is sent. Returned, not awaited: no extra
     coroutine frame per request."""
-    timeouts = request.timeout
-    if timeouts.connect_timeout is None and config.connect_timeout is not None:
+    if request.timeout.connect_timeout is None and config.connect_timeout is not None:
         request = _with_default_connect(request, config.connect_timeout)
-    limit = config.response_head_timeout
-    if limit is not None and timeouts.request_timeout is None and not request.body.produced_while_sent:
+    limit = default_head_limit(config, request)
+    if limit is not None:
         return _head_within(call(request), limit, request)
     return call(request)
+
+
+def default_head_limit(config: HttpClientEngineConfig, request: HttpRequestData) -> float | None:
+    """The engine's `response_head_timeout` when it bounds `request`: not when the request has a
+    `request_timeout` of its own, nor when its body is produced while it is sent (the head may wait
+    for the body). None: no default bound."""
+    limit = config.response_head_timeout
+    if limit is not None and request.timeout.request_timeout is None and not request.body.produced_while_sent:
+        return limit
+    return None
 
 
 async def upgrade_with_defaults(engine: HttpClientEngine, request: HttpRequestData, protocol: str) -> Upgrade:
