@@ -294,8 +294,8 @@ def _in_flight(shard: _Shard) -> int:
 
 
 async def _raw_body(response: httpx.Response, request: HttpRequestData) -> AsyncIterator[bytes]:
-    if request.method == "HEAD":
-        return
+    # A HEAD response is read to its end too (h11 yields no body for it): only a response read to its
+    # end gives its connection back to the pool.
     with _mapped_errors(request):
         async for chunk in response.aiter_raw():
             yield chunk

@@ -567,6 +567,9 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
 
     async def _body(self, response: urllib3.BaseHTTPResponse, request: HttpRequestData) -> AsyncIterator[bytes]:
         if request.method == "HEAD":
+            # No body and no I/O, but read: http.client marks a HEAD response complete when it is read,
+            # and only a complete response gives its connection back to the pool (`release`).
+            response.read(decode_content=False)
             return
         loop = asyncio.get_running_loop()
 

@@ -83,6 +83,37 @@ for _name, _raw, _what in [
     _rejected_case(_name, _raw, _what)
 
 
+def _reused_connection_case(name: str, raw: str, body: bytes | None, what: str) -> None:
+    """The same verdict for a response on a kept-alive connection as on a new one (an engine that
+    checks framing per connection, or keeps the first response's parsing settings, would differ):
+    a HEAD first, then the response on the same connection. `body` None: a ProtocolError."""
+
+    @case("faults", f"{name}-on-a-reused-connection")
+    async def check(t: CaseContext) -> None:
+        async with t.client(_no_redirects) as client:
+            before = t.env.raw.connections
+            head = await client.head(t.env.raw_url("faults-keep-open-head"))
+            t.equal((int(head.status), await head.body_as_bytes()), (200, b""), "the HEAD response")
+            if body is None:
+                await t.raises(ProtocolError, client.get(t.env.raw_url(raw)))
+            else:
+                response = await client.get(t.env.raw_url(raw))
+                t.equal(await response.body_as_bytes(), body, "the body")
+            t.equal(t.env.raw.connections - before, 1, "connections (the second request reused the HEAD's)")
+            await _next_request_gets_its_own_answer(t, client)
+
+    check.__doc__ = what
+
+
+for _name, _raw, _reused_body, _what in [
+    ("chunked-lf-only", "faults-chunked-lf-only", None, "chunk lines ending in a bare LF"),
+    ("chunk-data-line-lf", "faults-chunk-data-lf", None, "chunk data followed by a bare LF"),
+    ("body-longer-than-content-length", "faults-longer-than-length", b"hello", "more than promised"),
+    ("stale-bytes-after-last-chunk", "faults-chunked-then-stale", b"hello", "a response after a chunked one"),
+]:
+    _reused_connection_case(_name, _raw, _reused_body, _what)
+
+
 @case("faults", "chunk-size-space-before-crlf-is-taken")
 async def chunk_size_space(t: CaseContext) -> None:
     """Whitespace between a chunk size and its CRLF is taken, as h11, llhttp and http.client take it."""

@@ -126,6 +126,32 @@ async def connect_timeout_then_healthy(t: CaseContext) -> None:
             await ok(client, server.url("ok"), f"healthy request {index} after a connect timeout")
 
 
+@case("faults", "the-engine-connect-timeout-bounds-connecting-unless-the-request-sets-one", timeout=120)
+async def engine_connect_timeout(t: CaseContext) -> None:
+    # The engine's default applies to a request without HttpTimeout, and to one whose HttpTimeout sets
+    # other limits but no connect timeout; a request's own connect timeout wins. Each names its value.
+    url = f"http://127.0.0.1:{t.env.blackhole_port}/"
+    async with t.client(engine_settings(connect_timeout=0.3)) as client:
+        exc = await bounded(t.raises(ConnectTimeoutException, client.get(url)), "engine connect timeout")
+        t.equal(exc.timeout, 0.3, "the engine's connect timeout")
+
+    def with_socket_timeout(config: HttpClientConfig[Any]) -> None:
+        engine_settings(connect_timeout=0.3)(config)
+        config.install(HttpTimeout, socket_timeout=30)
+
+    async with t.client(with_socket_timeout) as client:
+        exc = await bounded(t.raises(ConnectTimeoutException, client.get(url)), "engine connect timeout")
+        t.equal(exc.timeout, 0.3, "the engine's connect timeout beside a socket timeout")
+
+    def with_own_connect_timeout(config: HttpClientConfig[Any]) -> None:
+        engine_settings(connect_timeout=30)(config)
+        config.install(HttpTimeout, connect_timeout=0.2)
+
+    async with t.client(with_own_connect_timeout) as client:
+        exc = await bounded(t.raises(ConnectTimeoutException, client.get(url)), "request connect timeout")
+        t.equal(exc.timeout, 0.2, "the request's own connect timeout")
+
+
 @case("faults", "cut-responses-then-healthy-requests", timeout=120)
 async def cut_then_healthy(t: CaseContext) -> None:
     server = fault_server()

@@ -72,7 +72,7 @@ class RawServer:
         self.responses = dict(RAW_RESPONSES)
         if responses:
             self.responses.update(responses)
-        self.connections = 0
+        self.connections = 0  # accepted (a kept-open connection's later requests are not counted)
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -85,8 +85,11 @@ class RawServer:
             self._server.close()
             await self._server.wait_closed()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
+    async def _handle(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, kept_open: bool = False
+    ) -> None:
+        if not kept_open:
+            self.connections += 1
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ssl.SSLError):
@@ -149,7 +152,7 @@ async def _scripted(
         writer.write(payload[: -len(script)])
         await writer.drain()
         if script is KEEP_OPEN:
-            await server._handle(reader, writer)  # the next request on this connection
+            await server._handle(reader, writer, kept_open=True)  # the next request on this connection
             return
         with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             await reader.readuntil(b"\r\n\r\n")
@@ -363,6 +366,8 @@ RAW_RESPONSES["faults-bad-status-tell-reuse"] = b"HTTP/1.1 099 Early\r\nContent-
 RAW_RESPONSES["faults-nul-in-header-tell-reuse"] = (
     b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 5\r\n\r\nhello" + TELL_REUSE
 )
+# A HEAD answer on a connection that stays open: the next response on it is another request's.
+RAW_RESPONSES["faults-keep-open-head"] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + KEEP_OPEN
 RAW_RESPONSES["faults-chunked-value-padded"] = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n" + KEEP_OPEN
 )

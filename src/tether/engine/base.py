@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from tether.request import HttpRequestData
     from tether.response import HttpResponseData
 
-__all__ = ["HttpClientEngine", "HttpClientEngineBase", "check_request"]
+__all__ = [
+    "HeadDeadline",
+    "HttpClientEngine",
+    "HttpClientEngineBase",
+    "check_request",
+    "head_deadline",
+    "head_timeout_error",
+]
 
 C = TypeVar("C", bound=HttpClientEngineConfig)
 R = TypeVar("R")
@@ -155,13 +162,30 @@ def _with_default_connect(request: HttpRequestData, connect_timeout: float) -> H
     return type(request)(request.url, request.method, request.headers, request.body, request.attributes, filled)
 
 
-class _HeadWait:
-    __slots__ = ("deadline", "expired", "task")
+class HeadDeadline:
+    """The response-head deadline of one request: its task is cancelled when the deadline passes.
+    Made by `head_deadline`; `end()` it when the call is over, and on `CancelledError` ask
+    `timed_out()` whether the cancellation was the deadline's."""
 
-    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
+    __slots__ = ("_before", "_deadlines", "deadline", "expired", "task")
+
+    def __init__(self, deadlines: _HeadDeadlines, task: asyncio.Task[Any], deadline: float) -> None:
+        self._deadlines = deadlines
+        self._before = cast(Any, task).cancelling() if _CANCELLING else 0
         self.task = task
         self.deadline = deadline
         self.expired = False
+
+    def timed_out(self) -> bool:
+        """On `CancelledError`: True when the deadline cancelled the task and nobody else did (then
+        the caller raises `head_timeout_error`), False when the cancellation must propagate."""
+        if not self.expired:
+            return False
+        # Someone else cancelled the task too (as asyncio.timeout decides): theirs wins.
+        return not (_CANCELLING and cast(Any, self.task).uncancel() > self._before)
+
+    def end(self) -> None:
+        self._deadlines._waiting.pop(self, None)
 
 
 class _HeadDeadlines:
@@ -171,25 +195,23 @@ class _HeadDeadlines:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._waiting: dict[_HeadWait, None] = {}
+        self._waiting: dict[HeadDeadline, None] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._interval = 1.0
 
-    def add(self, task: asyncio.Task[Any], limit: float) -> _HeadWait:
-        wait = _HeadWait(task, self.loop.time() + limit)
+    def add(self, task: asyncio.Task[Any], limit: float) -> HeadDeadline:
+        wait = HeadDeadline(self, task, self.loop.time() + limit)
         self._waiting[wait] = None
-        interval = min(1.0, max(0.005, limit / 8))
-        if interval < self._interval:
-            self._interval = interval
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        if self._timer is None:
-            self._timer = self.loop.call_later(self._interval, self._check)
+        if self._timer is None or limit < self._interval * 8:
+            interval = min(1.0, max(0.005, limit / 8))
+            if interval < self._interval:
+                self._interval = interval
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            if self._timer is None:
+                self._timer = self.loop.call_later(self._interval, self._check)
         return wait
-
-    def discard(self, wait: _HeadWait) -> None:
-        self._waiting.pop(wait, None)
 
     def _check(self) -> None:
         self._timer = None
@@ -207,10 +229,21 @@ _head_deadlines: dict[asyncio.AbstractEventLoop, _HeadDeadlines] = {}
 _CANCELLING = sys.version_info >= (3, 11)  # Task.cancelling() and uncancel()
 
 
-async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: HttpRequestData) -> R:
-    """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
-    `response_head_timeout`: a head dripped byte by byte, or endless interim 1xx heads, never hang a
-    request that has no timeout of its own. The task is cancelled when the deadline passes."""
+def head_deadline(limit: float) -> HeadDeadline:
+    """Start the engine's `response_head_timeout` for the running task: a head dripped byte by byte,
+    or endless interim 1xx heads, never hang a request that has no timeout of its own. An engine
+    whose call runs in one coroutine bounds it inline (no wrapping coroutine per request):
+
+        deadline = head_deadline(limit)
+        try:
+            ...  # up to the response head
+        except asyncio.CancelledError:
+            if deadline.timed_out():
+                raise head_timeout_error(request, limit) from None
+            raise
+        finally:
+            deadline.end()
+    """
     task = asyncio.current_task()
     assert task is not None
     loop = task.get_loop()  # the running loop (one lookup, not two)
@@ -219,20 +252,28 @@ async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: Http
         for stale in [other for other in _head_deadlines if other.is_closed()]:
             del _head_deadlines[stale]
         deadlines = _head_deadlines[loop] = _HeadDeadlines(loop)
-    before = cast(Any, task).cancelling() if _CANCELLING else 0
-    wait = deadlines.add(task, limit)
+    return deadlines.add(task, limit)
+
+
+def head_timeout_error(request: HttpRequestData, limit: float) -> SocketTimeoutException:
+    """The error of a response head that did not arrive within `response_head_timeout`."""
+    return SocketTimeoutException(
+        request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
+    )
+
+
+async def _head_within(call: Coroutine[Any, Any, R], limit: float, request: HttpRequestData) -> R:
+    """`call` (an engine's `_execute`, which returns at the response head), bounded by the engine's
+    `response_head_timeout` (`head_deadline`)."""
+    deadline = head_deadline(limit)
     try:
         return await call
     except asyncio.CancelledError:
-        if not wait.expired:
-            raise
-        if _CANCELLING and cast(Any, task).uncancel() > before:
-            raise  # someone else cancelled the task too (as asyncio.timeout decides): theirs wins
-        raise SocketTimeoutException(
-            request.url, limit, f"no complete response head within {limit:g} s (response_head_timeout)"
-        ) from None
+        if deadline.timed_out():
+            raise head_timeout_error(request, limit) from None
+        raise
     finally:
-        deadlines.discard(wait)
+        deadline.end()
 
 
 def with_engine_defaults(
