@@ -9,8 +9,15 @@ from collections.abc import Callable
 import pytest
 
 from tether.engine.config import HttpClientEngineConfig
-from tether.engine.support import HeadersMemo, header_block, header_block_problem, response_headers
+from tether.engine.support import (
+    HeadersMemo,
+    expected_body_length,
+    header_block,
+    header_block_problem,
+    response_headers,
+)
 from tether.exceptions import ProtocolError
+from tether.http import Headers
 
 GOOD = [
     "",
@@ -96,3 +103,19 @@ def test_memo_shares_checked_headers_and_starts_over_when_full() -> None:
     memo.put("B: 2\r\n", first)
     memo.put("C: 3\r\n", first)  # full: starts over, so memory stays bounded
     assert memo.get("A: 1\r\n") is None and memo.get("C: 3\r\n") is first
+
+
+def test_expected_body_length_is_found_once_per_headers_object_and_still_follows_method_and_status() -> None:
+    # Engines share one Headers object between identical heads; the framing found in it is kept there,
+    # and what the method and status say still comes first on every call.
+    sized = Headers([("Content-Length", "5")])
+    assert expected_body_length("GET", 200, sized) == 5
+    assert expected_body_length("HEAD", 200, sized) == 0
+    assert expected_body_length("GET", 304, sized) == 0
+    assert expected_body_length("GET", 101, sized) == 0
+    assert expected_body_length("POST", 201, sized) == 5
+    chunked = Headers([("Transfer-Encoding", "chunked")])
+    assert expected_body_length("GET", 200, chunked) is None
+    assert expected_body_length("GET", 204, chunked) == 0
+    assert expected_body_length("GET", 200, chunked) is None
+    assert expected_body_length("GET", 200, Headers()) is None

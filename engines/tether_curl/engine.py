@@ -59,6 +59,7 @@ from tether.exceptions import (
     TetherError,
     TlsError,
 )
+from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_curl import websocket
@@ -122,21 +123,22 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
                 self._multi.close()
             config = self.config
             self._multi = CurlMultiLoop(loop, config.max_connections, config.max_connections_per_host)
-            self._multi.head_problem = self._head_problem
+            self._multi.check_head = self._check_head
         return self._multi
 
-    def _head_problem(self, status: int, fields: str) -> str | None:
-        """The engine's head checks (`_execute` runs them again, through the memo), as the head arrives."""
+    def _check_head(self, version: str, status: int, reason: str, fields: str) -> str | _Head:
+        """The engine's head checks, run as the head arrives (a refused head fails the transfer inside
+        libcurl's callback, which then closes the connection): the problem, or what `_execute` takes."""
         try:
-            if self._heads.get(fields) is None:
+            headers = self._heads.get(fields)
+            if headers is None:
                 checked = header_block(fields, self.config)
                 if checked is None:
                     return header_block_problem(fields)
-                self._heads.put(fields, checked)
-            response_status(status, None)
+                headers = self._heads.put(fields, checked)
+            return version, response_status(status, reason.strip()), headers
         except ProtocolError as exc:
             return str(exc)
-        return None
 
     def _configure_handle(self, handle: pycurl.Curl, multi: CurlMultiLoop) -> None:
         """Options that are the same for every request of this engine: set once per easy handle
@@ -316,21 +318,14 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         multi.start(transfer)
         try:
             try:
-                version, status, reason, head = await transfer.head
+                version, status_in, headers_in = await transfer.head  # checked by `_check_head`
             except (CurlError, HeadError, HeadTimeout, SocketIdle) as exc:
                 raise _translate(exc, request, config.connect_timeout) from exc
-            headers_in = self._heads.get(head)
-            if headers_in is None:
-                checked = header_block(head, self.config, request.url)
-                if checked is None:
-                    raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(head)}")
-                headers_in = self._heads.put(head, checked)
             version_in = protocol_version(version, request.url)
-            status_in = response_status(status, reason.strip(), request.url)
         except BaseException:
             multi.cancel(transfer)
             raise
-        expected = expected_body_length(request.method, status, headers_in)
+        expected = expected_body_length(request.method, status_in, headers_in)
         decoder = (
             ChunkedDecoder(request.url)
             if expected is None and version[0] == "1" and "Transfer-Encoding" in headers_in
@@ -373,6 +368,9 @@ _TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
 _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 
+
+#: A checked response head: the version as libcurl's status line gave it, the status, the header fields.
+_Head = tuple[str, HttpStatusCode, Headers]
 
 #: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, body kind),
 #: header lines, URL text, whether a second send is refused, send buffer size.

@@ -108,7 +108,9 @@ class Transfer:
         self.owner = owner
         self.handle = handle
         loop = owner.loop
-        self.head: asyncio.Future[tuple[str, int, str, str]] = loop.create_future()
+        #: The final head: what the loop's `check_head` made of it (by default the status line's
+        #: version, status and reason, and the field lines).
+        self.head: asyncio.Future[Any] = loop.create_future()
         # Completion as plain flags: most transfers finish before anyone waits for the body.
         self.finished = False
         self.error: BaseException | None = None
@@ -216,14 +218,14 @@ class Transfer:
             # The field lines are checked and split once the engine has them (`header_block`).
             self._head_done = True
             fields = b"".join(raw[start + 1 : end]).decode("latin-1")
-            check = self.owner.head_problem
-            problem = check(status, fields) if check is not None else None
-            if problem is not None:
+            check = self.owner.check_head
+            head = check(version, status, reason, fields) if check is not None else (version, status, reason, fields)
+            if type(head) is str:
                 # Refused now, inside libcurl's callback: libcurl fails the transfer and closes its
                 # connection instead of keeping it for the next request.
-                self._fail_head(problem)
+                self._fail_head(head)
             elif not self.head.done():
-                self.head.set_result((version, status, reason, fields))
+                self.head.set_result(head)
             return True
 
     def _fail_head(self, message: str) -> None:
@@ -531,9 +533,10 @@ class CurlMultiLoop:
         self.applied: dict[pycurl.Curl, list[Any]] = {}
         self._max_idle = max_total
         self._closed = False
-        #: What is wrong with a final head (status, field lines), None when nothing: the engine's head
-        #: checks, run as the head arrives so a refused one never leaves its connection reusable.
-        self.head_problem: Callable[[int, str], str | None] | None = None
+        #: The engine's head checks, given a final head (version, status, reason, field lines) as it
+        #: arrives: a str says what is wrong with it (the transfer fails inside libcurl's callback, so
+        #: a refused head never leaves its connection reusable), anything else is the head's result.
+        self.check_head: Callable[[str, int, str, str], object] | None = None
 
     # -- handles ------------------------------------------------------------------------------------
     def acquire_handle(self) -> pycurl.Curl:

@@ -145,7 +145,10 @@ class Headers(Mapping[str, str]):
     ['1', '2', '3']
     """
 
-    __slots__ = ("_map",)
+    # `_body_length`: what `expected_body_length` found in these headers (unset until asked; headers
+    # are immutable, and engines share one object between identical response heads).
+    __slots__ = ("_body_length", "_map")
+    _body_length: int | None
 
     def __init__(self, init: HeadersInit = None) -> None:
         source = init if isinstance(init, CIMultiDict) else build_headers(init)

@@ -70,7 +70,17 @@ def expected_body_length(method: str, status: int, headers: Headers) -> int | No
     """
     if method == "HEAD" or status < 200 or status in NO_BODY_STATUSES:
         return 0
-    fields = headers.multidict  # the C multidict directly: this runs for every response
+    try:
+        return headers._body_length  # found before in these headers
+    except AttributeError:
+        pass
+    length = _framed_length(headers)
+    headers._body_length = length
+    return length
+
+
+def _framed_length(headers: Headers) -> int | None:
+    fields = headers.multidict  # the C multidict directly
     if "Transfer-Encoding" in fields:
         return None
     lines = fields.getall("Content-Length", None)
