@@ -109,6 +109,8 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         super().__init__(config)
         self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
         self._session: aiohttp.ClientSession | None = None
+        #: The session's connect timeout: what a request without a connect timeout of its own gets.
+        self._default_connect: float | None = config.connect_timeout
         self._heads = HeadersMemo()  # checked headers by aiohttp's raw header lines
         prime_read_buffers()  # aiohttp reads through asyncio's socket transports
 
@@ -146,6 +148,25 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
             }
             if config.customize_session is not None:
                 config.customize_session(kwargs)
+                timeout = kwargs.get("timeout")
+                if (
+                    connect is not None
+                    and isinstance(timeout, aiohttp.ClientTimeout)
+                    and timeout.connect is None
+                    and timeout.sock_connect is None
+                ):
+                    # The hook's own timeout (a sock_read, say) keeps the engine's connect timeout.
+                    kwargs["timeout"] = aiohttp.ClientTimeout(
+                        total=timeout.total,
+                        connect=connect,
+                        sock_read=timeout.sock_read,
+                        sock_connect=connect,
+                        ceil_threshold=timeout.ceil_threshold,
+                    )
+            timeout = kwargs.get("timeout")
+            if isinstance(timeout, aiohttp.ClientTimeout):
+                limits = [value for value in (timeout.connect, timeout.sock_connect) if value is not None]
+                self._default_connect = min(limits) if limits else None
             kwargs["connector"] = _Connector(**kwargs["connector"])
             self._session = aiohttp.ClientSession(**kwargs)
         return self._session
@@ -164,8 +185,11 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         limit = default_head_limit(self.config, request)
         deadline = head_deadline(limit) if limit is not None else None
         try:
+            session = self._session
+            if session is None or session.closed:
+                session = self._get_session()
             # No timeouts set: the session's (the default connect timeout, no total timeout) apply.
-            default_connect = self.config.connect_timeout
+            default_connect = self._default_connect
             timeout = None
             if HttpTimeoutCapability in request.capabilities:
                 timeout = _client_timeout(request.timeout, default_connect)
@@ -187,9 +211,6 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 options["headers"] = headers
             if data:
                 options["data"] = data
-            session = self._session
-            if session is None or session.closed:
-                session = self._get_session()
             request_time = time.monotonic()
             try:
                 # `_request`, not `request`: the awaitable wrapper around it is for `async with`.
@@ -293,6 +314,11 @@ class _ResponseHandler(ResponseHandler):
         # that shadows the method once: overriding it would repack ten keyword arguments per request.
         self.set_response_params = self._tether_keep_params  # type: ignore[method-assign]
 
+    def connection_lost(self, exc: BaseException | None) -> None:
+        # aiohttp drops its parser here, which breaks the parser <-> protocol cycle: so does this.
+        self._tether_parser = None
+        super().connection_lost(exc)
+
     def _tether_keep_params(self, **params: Any) -> None:
         del self.set_response_params  # later responses go straight to aiohttp's
         self._tether_params = params
@@ -375,17 +401,12 @@ class _ResponseHandler(ResponseHandler):
         if data is not None and params is not None:
             end = response_end(data, head_request=self._skip_payload)
             if end is not None and end < len(data):
-                # A fresh parser for the response alone: the first response's settings, with this
-                # one's (aiohttp keeps them on the protocol; the total-timeout timer is not needed
-                # for a response that has arrived whole).
+                # A fresh parser for the response alone: the first response's settings (tether sets
+                # them per session), with what differs per response, which every aiohttp since 3.9
+                # keeps on the protocol; the total-timeout timer is not needed for a response that has
+                # arrived whole.
                 super().set_response_params(
-                    **{
-                        **params,
-                        "timer": None,
-                        "skip_payload": self._skip_payload,
-                        "read_timeout": self._read_timeout,
-                        "read_bufsize": self._read_bufsize,
-                    }
+                    **{**params, "timer": None, "skip_payload": self._skip_payload, "read_timeout": self._read_timeout}
                 )
                 self._tether_parser = self._parser
                 super().data_received(data[:end])
