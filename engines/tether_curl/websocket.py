@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import pycurl
 
 from tether.engine.config import ProxyType
-from tether.engine.upgrade import Upgrade, UpgradedStream, handshake_over
+from tether.engine.upgrade import RECEIVE_HIGH_WATER, Upgrade, UpgradedStream, handshake_over
 from tether.exceptions import InvalidUrlError
 from tether.request import HttpRequestData
 from tether_curl.multi import CurlError
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["upgrade"]
 
-#: Bytes handed to one `curl_easy_send` (it takes bytes: a bounded copy per call).
+#: Bytes handed to one `curl_easy_send`.
 _SEND_CHUNK = 1024 * 1024
+#: Bytes asked of one `curl_easy_recv` (as much as an asyncio socket transport reads at once).
+_RECV_CHUNK = 256 * 1024
 
 
 async def upgrade(engine: CurlEngine, request: HttpRequestData, protocol: str) -> Upgrade:
@@ -151,7 +154,16 @@ class _Connector:
 
 
 class _CurlStream(UpgradedStream):
-    """Bytes through `curl_easy_recv`/`curl_easy_send` (TLS is libcurl's), readiness from the loop."""
+    """Bytes through `curl_easy_recv`/`curl_easy_send` (TLS is libcurl's), readiness from the loop.
+
+    Reading is pushed, as an asyncio socket transport reads: the socket stays registered with the
+    loop while the session runs, and its readiness callback receives into a buffer (until the socket
+    has nothing more, so bytes libcurl's TLS layer holds are not left behind) that `read` takes from.
+    Above `RECEIVE_HIGH_WATER` buffered bytes it stops reading until `read` drained half. A read that
+    finds no data waits on one future: no add/remove of the reader, no failed recv, per read.
+
+    Writing: `try_write` sends at once when nothing else is in flight; bytes the socket did not take
+    are sent by a writer callback, and a later `write` sends them first (so order is kept)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, connector: _Connector) -> None:
         self._loop = loop
@@ -160,51 +172,172 @@ class _CurlStream(UpgradedStream):
         self._fd = connector.fd
         self._closed = False
         self._waiters: set[asyncio.Future[None]] = set()
+        # Receiving.
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._eof = False
+        self._error: BaseException | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._reading = True
+        # Sending.
+        self._tail: memoryview | None = None  # the rest of a `try_write` (a writer callback sends it)
+        self._send_error: BaseException | None = None
+        self._writing = False
+        loop.add_reader(self._fd, self._on_readable)
 
-    async def _ready(self, writing: bool) -> None:
+    # -- receiving ---------------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        handle = self._handle
+        while not self._closed:
+            try:
+                data: bytes = handle.recv(_RECV_CHUNK)
+            except BlockingIOError:
+                return
+            except pycurl.error as exc:
+                if exc.args and exc.args[0] == 81:  # CURLE_AGAIN (TLS wants more)
+                    return
+                self._end_of_input(ConnectionResetError(f"recv failed: {exc}"))
+                return
+            if not data:
+                self._end_of_input(None)
+                return
+            self._chunks.append(data)
+            self._buffered += len(data)
+            waiter = self._read_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if self._buffered > RECEIVE_HIGH_WATER:
+                self._stop_reading()
+                return
+
+    def _end_of_input(self, error: BaseException | None) -> None:
+        self._eof = True
+        self._error = error
+        self._stop_reading()
+        waiter = self._read_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._reading = False
+            self._loop.remove_reader(self._fd)
+
+    async def read(self, max_bytes: int) -> bytes:
+        chunks = self._chunks
+        while not chunks:
+            if self._closed:
+                return b""
+            if self._eof:
+                if self._error is not None:
+                    raise self._error
+                return b""
+            waiter = self._read_waiter = self._loop.create_future()
+            self._waiters.add(waiter)
+            try:
+                await waiter
+            finally:
+                self._read_waiter = None
+                self._waiters.discard(waiter)
+        if self._closed:
+            return b""
+        first = chunks[0]
+        if len(first) <= max_bytes and len(chunks) == 1:
+            chunks.clear()
+            data = first
+        else:
+            parts = []
+            wanted = max_bytes
+            while chunks and wanted:
+                chunk = chunks.popleft()
+                if len(chunk) > wanted:
+                    chunks.appendleft(chunk[wanted:])
+                    chunk = chunk[:wanted]
+                parts.append(chunk)
+                wanted -= len(chunk)
+            data = b"".join(parts)
+        self._buffered -= len(data)
+        if not self._reading and not self._eof and self._buffered <= RECEIVE_HIGH_WATER // 2:
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable)
+            self._on_readable()  # what libcurl's TLS layer may hold does not make the socket readable
+        return data
+
+    # -- sending -----------------------------------------------------------------------------------
+    async def _writable(self) -> None:
         waiter = self._loop.create_future()
-        add, remove = (
-            (self._loop.add_writer, self._loop.remove_writer)
-            if writing
-            else (self._loop.add_reader, self._loop.remove_reader)
-        )
-        add(self._fd, _settle, waiter)
+        self._loop.add_writer(self._fd, _settle, waiter)
         self._waiters.add(waiter)
         try:
             await waiter
         finally:
             self._waiters.discard(waiter)
             if not self._closed:
-                remove(self._fd)
+                self._loop.remove_writer(self._fd)
 
-    async def read(self, max_bytes: int) -> bytes:
-        while True:
-            if self._closed:
-                return b""
-            try:
-                data: bytes = self._handle.recv(max_bytes)
-                return data
-            except BlockingIOError:
-                await self._ready(writing=False)
-            except pycurl.error as exc:
-                if exc.args and exc.args[0] == 81:  # CURLE_AGAIN (TLS wants more)
-                    await self._ready(writing=False)
-                    continue
-                raise ConnectionResetError(f"recv failed: {exc}") from exc
+    def try_write(self, data: bytes) -> bool:
+        if self._closed or self._writing or self._tail is not None or self._send_error is not None:
+            return False
+        try:
+            sent: int = self._handle.send(data)
+        except BlockingIOError:
+            return False
+        except pycurl.error as exc:
+            if not (exc.args and exc.args[0] == 81):
+                self._send_error = ConnectionResetError(f"send failed: {exc}")
+            return False  # `write` waits (or raises the error)
+        if sent < len(data):
+            self._tail = memoryview(data)[sent:]
+            self._loop.add_writer(self._fd, self._flush_tail)
+        return True
+
+    def _flush_tail(self) -> None:
+        tail = self._tail
+        if tail is None or self._closed:
+            return
+        try:
+            sent: int = self._handle.send(tail[:_SEND_CHUNK])
+        except BlockingIOError:
+            return
+        except pycurl.error as exc:
+            if exc.args and exc.args[0] == 81:
+                return
+            self._send_error = ConnectionResetError(f"send failed: {exc}")
+            sent = len(tail)
+        tail = tail[sent:]
+        if tail:
+            self._tail = tail
+        else:
+            self._tail = None
+            self._loop.remove_writer(self._fd)
 
     async def write(self, data: bytes) -> None:
-        view = memoryview(data)
+        self._writing = True
+        try:
+            tail = self._tail
+            if tail is not None:  # the rest of a `try_write` goes first
+                self._tail = None
+                if not self._closed:
+                    self._loop.remove_writer(self._fd)
+                await self._send_all(tail)
+            await self._send_all(memoryview(data))
+        finally:
+            self._writing = False
+
+    async def _send_all(self, view: memoryview) -> None:
         while view:
             if self._closed:
                 raise ConnectionResetError("the connection is closed")
+            if self._send_error is not None:
+                raise self._send_error
             try:
-                sent = self._handle.send(view[:_SEND_CHUNK].tobytes())
+                sent = self._handle.send(view[:_SEND_CHUNK])
             except BlockingIOError:
-                await self._ready(writing=True)
+                await self._writable()
                 continue
             except pycurl.error as exc:
                 if exc.args and exc.args[0] == 81:
-                    await self._ready(writing=True)
+                    await self._writable()
                     continue
                 raise ConnectionResetError(f"send failed: {exc}") from exc
             view = view[sent:]
@@ -213,6 +346,10 @@ class _CurlStream(UpgradedStream):
         if self._closed:
             return
         self._closed = True
+        self._reading = False
+        self._tail = None
+        self._chunks.clear()
+        self._buffered = 0
         with contextlib.suppress(ValueError, OSError):
             self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
