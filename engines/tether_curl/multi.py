@@ -23,6 +23,8 @@ from typing import Any
 
 import pycurl
 
+from tether.engine.base import DeadlineTimer
+
 __all__ = ["CurlError", "CurlMultiLoop", "HeadTimeout", "Transfer"]
 
 #: Body bytes buffered per transfer before the transfer is paused (bounded memory per response).
@@ -517,8 +519,7 @@ class CurlMultiLoop:
         self._running = 0  # libcurl's count of running transfers after the last socket action
         #: One timer checks the head deadlines of every transfer awaiting its head (`bound_head`): a
         #: bound fires within its limit plus an eighth of it (at most 1 s more).
-        self._deadline_timer: asyncio.TimerHandle | None = None
-        self._deadline_interval = 1.0
+        self._deadline_timer = DeadlineTimer(loop, self._check_deadlines)
         self._watches: dict[int, _Watch] = {}  # libcurl's fd -> how the loop watches it
         self._sweep: asyncio.TimerHandle | None = None
         self._io_at: dict[int, float] = {}  # fd -> loop time it last became ready (the idle watchdog's clock)
@@ -584,27 +585,14 @@ class CurlMultiLoop:
         self.multi.add_handle(transfer.handle)
         if transfer._socket_timeout is not None:
             transfer.start_watchdog()
-        if transfer.head_deadline and (
-            self._deadline_timer is None or transfer.head_limit < 8 * self._deadline_interval
-        ):
-            self._watch_deadline(transfer.head_limit)  # the timer to start, or to make more frequent
+        if transfer.head_deadline:
+            self._deadline_timer.watch(transfer.head_limit)  # the timer to start, or to make more frequent
         # libcurl asks for a timer on add_handle; kick it now so the transfer starts promptly. Never
         # acted on here: libcurl can send the request and read a fast answer in the same action, and a
         # caller sending requests one after another would then never let other tasks run.
         self._kick()
 
-    def _watch_deadline(self, limit: float) -> None:
-        interval = min(1.0, max(0.005, limit / 8))
-        if interval < self._deadline_interval:
-            self._deadline_interval = interval
-            if self._deadline_timer is not None:
-                self._deadline_timer.cancel()
-                self._deadline_timer = None
-        if self._deadline_timer is None:
-            self._deadline_timer = self.loop.call_later(self._deadline_interval, self._check_deadlines)
-
     def _check_deadlines(self) -> None:
-        self._deadline_timer = None
         if self._closed:
             return
         now = self.loop.time()
@@ -621,7 +609,7 @@ class CurlMultiLoop:
                     transfer.abort_reason = HeadTimeout(transfer.head_limit)
                 self._complete(transfer.handle, transfer.abort_reason)
         if bounded:
-            self._deadline_timer = self.loop.call_later(self._deadline_interval, self._check_deadlines)
+            self._deadline_timer.again()
 
     def _kick(self) -> None:
         # One timeout action per loop iteration serves every transfer started or resumed in it.
@@ -902,8 +890,7 @@ class CurlMultiLoop:
             self._sweep.cancel()
         if self._large_sweep is not None:
             self._large_sweep.cancel()
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
+        self._deadline_timer.cancel()
         self._large_idle.clear()
         for handle in self._idle_handles:
             handle.close()

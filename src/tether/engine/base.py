@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tether.response import HttpResponseData
 
 __all__ = [
+    "DeadlineTimer",
     "HeadDeadline",
     "HttpClientEngine",
     "HttpClientEngineBase",
@@ -188,33 +189,59 @@ class HeadDeadline:
         self._deadlines._waiting.pop(self, None)
 
 
+class DeadlineTimer:
+    """One timer for many deadlines (a timer each costs a heap push and a cancelled handle per
+    request): while watched, `check` runs every eighth of the shortest limit watched (5 ms to 1 s),
+    so a deadline is noticed within its limit plus an eighth of it (at most 1 s more). `check` calls
+    `again()` while deadlines remain. Used for the response-head deadlines of every engine."""
+
+    __slots__ = ("_check", "_loop", "_timer", "interval")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, check: Callable[[], None]) -> None:
+        self._loop = loop
+        self._check = check
+        self._timer: asyncio.TimerHandle | None = None
+        self.interval = 1.0
+
+    def watch(self, limit: float) -> None:
+        """A deadline `limit` seconds away is being watched: start the timer, or make it more frequent."""
+        if self._timer is not None and limit >= self.interval * 8:
+            return
+        interval = min(1.0, max(0.005, limit / 8))
+        if interval < self.interval:
+            self.interval = interval
+            self.cancel()
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.interval, self._fire)
+
+    def again(self) -> None:
+        self._timer = self._loop.call_later(self.interval, self._fire)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._check()
+
+
 class _HeadDeadlines:
-    """The response-head deadlines of the requests in flight on one event loop, checked by one timer
-    for all of them (a timer per request costs a heap push and a cancelled handle each): a head
-    timeout fires within the limit plus an eighth of it (at most 1 s more)."""
+    """The response-head deadlines of the requests in flight on one event loop (`DeadlineTimer`)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._waiting: dict[HeadDeadline, None] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._interval = 1.0
+        self._timer = DeadlineTimer(loop, self._check)
 
     def add(self, task: asyncio.Task[Any], limit: float) -> HeadDeadline:
         wait = HeadDeadline(self, task, self.loop.time() + limit)
         self._waiting[wait] = None
-        if self._timer is None or limit < self._interval * 8:
-            interval = min(1.0, max(0.005, limit / 8))
-            if interval < self._interval:
-                self._interval = interval
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-            if self._timer is None:
-                self._timer = self.loop.call_later(self._interval, self._check)
+        self._timer.watch(limit)
         return wait
 
     def _check(self) -> None:
-        self._timer = None
         now = self.loop.time()
         expired = [wait for wait in self._waiting if wait.deadline <= now]
         for wait in expired:
@@ -222,7 +249,7 @@ class _HeadDeadlines:
             wait.expired = True
             wait.task.cancel()
         if self._waiting:
-            self._timer = self.loop.call_later(self._interval, self._check)
+            self._timer.again()
 
 
 _head_deadlines: dict[asyncio.AbstractEventLoop, _HeadDeadlines] = {}
@@ -232,17 +259,8 @@ _CANCELLING = sys.version_info >= (3, 11)  # Task.cancelling() and uncancel()
 def head_deadline(limit: float) -> HeadDeadline:
     """Start the engine's `response_head_timeout` for the running task: a head dripped byte by byte,
     or endless interim 1xx heads, never hang a request that has no timeout of its own. An engine
-    whose call runs in one coroutine bounds it inline (no wrapping coroutine per request):
-
-        deadline = head_deadline(limit)
-        try:
-            ...  # up to the response head
-        except asyncio.CancelledError:
-            if deadline.timed_out():
-                raise head_timeout_error(request, limit) from None
-            raise
-        finally:
-            deadline.end()
+    whose call runs in one coroutine bounds it inline, as `_head_within` bounds a whole call: on
+    `CancelledError`, `timed_out()` says to raise `head_timeout_error`; `end()` when the call is over.
     """
     task = asyncio.current_task()
     assert task is not None
