@@ -154,7 +154,6 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         handle.setopt(pycurl.HTTP_TRANSFER_DECODING, 0)
         handle.setopt(pycurl.PATH_AS_IS, 1)
         handle.setopt(pycurl.TCP_NODELAY, 1)
-        handle.setopt(pycurl.PIPEWAIT, 1)
         handle.setopt(pycurl.BUFFERSIZE, 256 * 1024)
         handle.setopt(pycurl.MAXAGE_CONN, int(config.keep_alive_timeout) or 1)
         verify = config.verify and config.ssl_verify
@@ -212,6 +211,15 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
         if applied[1] != version:
             handle.setopt(pycurl.HTTP_VERSION, version)
             applied[1] = version
+        # PIPEWAIT (wait for a connection being made to the same host, to multiplex on it) only where
+        # multiplexing can happen: HTTP/2 over TLS (known after the handshake) or h2c prior knowledge.
+        # On cleartext HTTP/1.1 libcurl learns only from the first response that the connection cannot
+        # multiplex, so a request started beside one to a silent endpoint waited for that response
+        # (and failed with a connect timeout) instead of opening its own connection.
+        pipewait = version == _PRIOR_KNOWLEDGE or (version != _HTTP_1_1 and url.scheme == "https")
+        if applied[8] is not pipewait:
+            handle.setopt(pycurl.PIPEWAIT, pipewait)
+            applied[8] = pipewait
         connect_timeout = timeouts.connect_timeout
         if connect_timeout is None:
             connect_timeout = default_connect  # the engine's default (HttpClientEngineConfig.connect_timeout)
@@ -373,8 +381,10 @@ _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
 _Head = tuple[str, HttpStatusCode, Headers]
 
 #: What `applied` remembers per handle: URL object, protocol, connect timeout, (method, body kind),
-#: header lines, URL text, whether a second send is refused, send buffer size.
-_APPLIED = 8
+#: header lines, URL text, whether a second send is refused, send buffer size, PIPEWAIT.
+_APPLIED = 9
+_HTTP_1_1 = pycurl.CURL_HTTP_VERSION_1_1
+_PRIOR_KNOWLEDGE = pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
 #: libcurl's default send buffer, and the largest it allows (CURL_MAX_WRITE_SIZE .. 2 MiB).
 _UPLOAD_BUFFER = 64 * 1024
 _UPLOAD_BUFFER_MAX = 2 * 1024 * 1024

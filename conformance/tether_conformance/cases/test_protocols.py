@@ -9,6 +9,7 @@ from typing import Any
 from tether import HttpClientConfig, HttpProtocolVersion
 from tether.engine import Http2Capability, Http3Capability, ProxyBuilder, ProxyCapability, SocksProxyCapability
 from tether_conformance.registry import CaseContext, case
+from tether_conformance.servers.raw import fault_server
 
 
 def _h2_version_case(name: str, secure: bool) -> None:
@@ -55,6 +56,25 @@ async def many_in_flight(t: CaseContext) -> None:
         responses = await asyncio.gather(*(client.get(t.env.http(f"/delay?seconds=0.05&i={i}")) for i in range(200)))
         bodies = [await r.body_as_text() for r in responses]
     t.equal(bodies, ["late"] * 200)
+
+
+@case("concurrency", "a-request-beside-an-unanswered-one-gets-its-own-connection")
+async def beside_unanswered(t: CaseContext) -> None:
+    # A fresh client, two requests to one cleartext HTTP/1.1 host at the same moment: the first one's
+    # server never answers. The second must not wait to share the first's connection (libcurl's
+    # PIPEWAIT did: it failed after the 10 s connect timeout).
+    server = fault_server()
+    async with t.client() as client:
+        silent = asyncio.ensure_future(client.get(server.url("silent")))
+        second = asyncio.ensure_future(client.get(server.url("ok")))
+        try:
+            await asyncio.wait([second], timeout=3.0)
+            t.check(second.done(), "the second request got no answer within 3 s")
+            t.equal(await second.result().body_as_text(), "ok")
+        finally:
+            for task in (silent, second):
+                task.cancel()
+            await asyncio.gather(silent, second, return_exceptions=True)
 
 
 @case("concurrency", "interleaved-streams")
