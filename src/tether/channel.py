@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from typing import Any, Protocol
 
 from tether.blocking import MIN_WRITE_BATCH, WRITE_BATCH, is_blocking_sink, outcome, settle, write_batch
-from tether.exceptions import ProtocolError, ResponseClosedError, TetherError
+from tether.exceptions import ClientClosedError, ProtocolError, ResponseClosedError, TetherError
 
 __all__ = ["ByteReadChannel", "WritableSink"]
 
@@ -56,6 +56,10 @@ def _cancelling() -> bool:
     return bool(cancelling()) if cancelling is not None else False
 
 
+class _Closable(Protocol):
+    _closed: bool
+
+
 class ByteReadChannel:
     """An async stream of bytes that is read once.
 
@@ -67,6 +71,7 @@ class ByteReadChannel:
 
     __slots__ = (
         "_buffer",
+        "_client",
         "_closed",
         "_deadline",
         "_eof",
@@ -98,6 +103,7 @@ class ByteReadChannel:
         self._reading = False  # a read waits on the source (aclose from another task must not close it)
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
+        self._client: _Closable | None = None  # the client whose response this is (set by the client)
         #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
         #: response body); None: the event loop's default executor.
         self.executor: Executor | None = None
@@ -114,7 +120,7 @@ class ByteReadChannel:
         channel._eof = True
         channel._closed = channel._lost = channel._reading = False
         channel._memory = data if data else None
-        channel._deadline = None
+        channel._deadline = channel._client = None
         channel.executor = None
         return channel
 
@@ -176,6 +182,11 @@ class ByteReadChannel:
                 # interrupted read raised (its own cancellation included), the response was closed.
                 raise self._closed_error() from exc
             await self.aclose()
+            if self._client is not None and self._client._closed and isinstance(exc, Exception):
+                # The client closed under the read: each engine failed it in its own words (aiohttp
+                # and urllib3 with a RuntimeError, httpx with an empty ProtocolError).
+                self._lost = True
+                raise ClientClosedError("The HttpClient was closed while this response body was being read") from exc
             raise
         finally:
             self._reading = False

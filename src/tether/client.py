@@ -42,7 +42,9 @@ from tether.events import (
 from tether.exceptions import (
     BodyNotReplayableError,
     ClientClosedError,
+    ConnectError,
     InvalidUrlError,
+    ProtocolError,
     SendCountExceedException,
     SSEClientException,
 )
@@ -106,6 +108,7 @@ class _SendState:
         self.last_response: HttpResponse | None = None
 
 
+_CLOSED_DURING_CALL = "the HttpClient was closed while this call was running"
 _SEND_STATE: AttributeKey[_SendState] = AttributeKey("SendState")
 _SEND_LIMIT: AttributeKey[int] = AttributeKey("SendLimit")
 
@@ -523,6 +526,10 @@ class HttpClient:
             finally:
                 if state.last_response is not None:
                     await state.last_response.aclose()
+            if self._closed and isinstance(cause, (ProtocolError, ConnectError)):
+                # The client closed under the call: its engine failed the call, each in its own words
+                # (aiohttp "Connector is closed", httpx nothing at all, libcurl "engine closed").
+                raise ClientClosedError(f"{builder.method} {builder.url}: {_CLOSED_DURING_CALL}") from cause
             raise
         finally:
             # The call is over: no more sends. Dropping the state breaks the cycle
@@ -544,6 +551,8 @@ class HttpClient:
 
     async def _send_to_engine(self, builder: HttpRequestBuilder) -> HttpResponse:
         """The innermost sender: counts sends, releases the previous hop, checks, runs the engine."""
+        if self._closed:  # closed during the call: no further send (a redirect, a retry, an auth round)
+            raise ClientClosedError(f"{builder.method} {builder.url}: {_CLOSED_DURING_CALL}")
         values = builder.attributes._values  # the package's own attributes: no accessor calls per send
         state = values[_SEND_STATE]
         state.count += 1
@@ -569,6 +578,7 @@ class HttpClient:
             )
         upgrade = values.get(UPGRADE_CALL)  # set by client.websocket: the engine upgrades instead
         response_data = await (engine.execute(data) if upgrade is None else upgrade(engine, data))
+        response_data.body._client = self  # a body read the client's close interrupts: ClientClosedError
         response = HttpResponse(response_data, data, self._convert_body, self._executor)
         state.last_response = response
         if self._subscribers:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -85,12 +86,19 @@ def _without_plumbing(tb: TracebackType | None) -> TracebackType | None:
     return rebuilt
 
 
+#: How long stopping the loop waits for the calls still on it to end by themselves (the engine's close
+#: fails them at once; this is their time to unwind), and then again after cancelling the rest.
+_SETTLE_LIMIT = 1.0
+
+
 class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
     def __init__(self) -> None:
         self.users = 0  # clients sharing this loop (client.config(...) shares it)
         self.loop = asyncio.new_event_loop()
+        self._calls: set[concurrent.futures.Future[Any]] = set()  # calls other threads are waiting on
+        self._stopping = False
         self._thread = threading.Thread(target=self.loop.run_forever, name="tether-sync", daemon=True)
         self._thread.start()
 
@@ -98,22 +106,51 @@ class _LoopThread:
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError("tether.sync cannot be called from its own event loop thread (a plugin hook?)")
-        if self.loop.is_closed() or not self._thread.is_alive():
+        if self._stopping or self.loop.is_closed() or not self._thread.is_alive():
             coroutine.close()  # never started: no "was never awaited" warning either
             raise ClientClosedError("This HttpClient is closed")
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        self._calls.add(future)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            if self._stopping:  # the client closed under this call and it did not end in time
+                raise ClientClosedError("The HttpClient was closed while this call was running") from None
+            raise
         except BaseException as exc:
             if not future.done():  # interrupted while waiting (Ctrl-C): stop the call too
                 future.cancel()
             raise exc.with_traceback(_without_plumbing(exc.__traceback__))  # noqa: B904 -- the same exception: its chain stays
+        finally:
+            self._calls.discard(future)
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Stop the loop without stranding a thread: the calls still running on it (another thread's
+        request, in flight when the client closed) get time to end -- the engine's close fails them --,
+        are cancelled if they do not, and a caller still waiting is woken; then the loop stops."""
+        self._stopping = True
+        if self._thread.is_alive() and not self.loop.is_closed():
+            settled = asyncio.run_coroutine_threadsafe(_settle(), self.loop)
+            with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+                settled.result(3 * _SETTLE_LIMIT)
+            for call in list(self._calls):  # never left waiting on a loop that will not run again
+                call.cancel()
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         if not self.loop.is_running():
             self.loop.close()
+
+
+async def _settle() -> None:
+    """Let the loop's other tasks end (within `_SETTLE_LIMIT`), then cancel what is left and wait once more."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    if pending:
+        _, left = await asyncio.wait(pending, timeout=_SETTLE_LIMIT)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=_SETTLE_LIMIT)
 
 
 class ByteReadChannel:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tether import (
+    ClientClosedError,
     ClientRequestException,
     ConnectError,
     HttpClientConfig,
@@ -14,6 +16,7 @@ from tether import (
     TlsError,
 )
 from tether_conformance.registry import CaseContext, case
+from tether_conformance.servers.raw import fault_server
 
 
 def _expect_success(config: HttpClientConfig[Any]) -> None:
@@ -113,3 +116,29 @@ for _name, _raw, _what in [
 async def length_and_chunked(t: CaseContext) -> None:
     async with t.client() as client:
         await t.raises(ProtocolError, client.get(t.env.raw_url("content-length-with-chunked")))
+
+
+@case("errors", "closing-the-client-fails-an-in-flight-call-with-client-closed")
+async def closed_in_flight(t: CaseContext) -> None:
+    # Each engine fails a call its close interrupts in its own words (aiohttp "Connector is closed",
+    # httpx an empty message, libcurl "engine closed"); the caller sees one typed error, at once.
+    server = fault_server()
+    client = t.client()
+    call = asyncio.ensure_future(client.get(server.url("silent")))
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(client.close(), 5.0)
+    await asyncio.wait([call], timeout=5.0)
+    t.check(call.done(), "the in-flight call did not end within 5 s of close()")
+    error = call.exception()
+    t.check(isinstance(error, ClientClosedError), f"expected ClientClosedError, got {error!r}")
+
+
+@case("errors", "closing-the-client-fails-a-body-read-with-client-closed")
+async def closed_mid_body(t: CaseContext) -> None:
+    server = fault_server()
+    client = t.client()
+    async with client.prepare_get(server.url("stall-body")).execute() as response:
+        channel = response.body_as_channel()
+        await channel.read(1)
+        await asyncio.wait_for(client.close(), 5.0)
+        await t.raises(ClientClosedError, asyncio.wait_for(channel.read_all(), 5.0))
