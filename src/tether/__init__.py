@@ -30,6 +30,7 @@ from tether.engine import (
 )
 from tether.exceptions import (
     BodyAlreadyConsumedError,
+    BodyLengthMismatchError,
     BodyNotReplayableError,
     ClientClosedError,
     ClientRequestException,
@@ -64,6 +65,7 @@ __all__ = [
     "AttributeKey",
     "Attributes",
     "BodyAlreadyConsumedError",
+    "BodyLengthMismatchError",
     "BodyNotReplayableError",
     "ByteArrayContent",
     "ByteReadChannel",

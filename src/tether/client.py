@@ -577,7 +577,13 @@ class HttpClient:
                 "already sent (pass a callable returning a fresh stream to make it replayable)"
             )
         upgrade = values.get(UPGRADE_CALL)  # set by client.websocket: the engine upgrades instead
-        response_data = await (engine.execute(data) if upgrade is None else upgrade(engine, data))
+        try:
+            response_data = await (engine.execute(data) if upgrade is None else upgrade(engine, data))
+        except Exception:
+            failure = getattr(data.body, "failure", None)  # a streamed body's source failed: its error
+            if failure is not None:
+                raise failure.with_traceback(failure.__traceback__) from failure.__cause__
+            raise
         response_data.body._client = self  # a body read the client's close interrupts: ClientClosedError
         response = HttpResponse(response_data, data, self._convert_body, self._executor)
         state.last_response = response

@@ -257,6 +257,10 @@ class StreamContent(OutgoingContent):
         self._length = content_length
         self.content_type = content_type
         self._opened = False
+        #: What the source (or the length check) raised while an engine sent this body, if anything
+        #: (set by `tether.engine.support.chunks_of`; the client raises it in place of the engine's
+        #: own wrapping of it).
+        self.failure: Exception | None = None
 
     @property
     def content_length(self) -> int | None:

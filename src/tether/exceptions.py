@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BodyAlreadyConsumedError",
+    "BodyLengthMismatchError",
     "BodyNotReplayableError",
     "ClientClosedError",
     "ClientRequestException",
@@ -226,6 +227,12 @@ class EngineNotFoundError(TetherError, LookupError):
 class BodyNotReplayableError(TetherError, RuntimeError):
     """A one-shot request body (an async stream) would have to be sent a second time (a redirect,
     a retry, an auth challenge). Pass a callable that returns a fresh stream to make it replayable."""
+
+
+class BodyLengthMismatchError(TetherError, ValueError):
+    """A streamed request body produced more or fewer bytes than the `content_length` it declared.
+    Raised as the mismatch shows (before the first extra byte is sent, or when the stream ends
+    short), so the server never reads past the request; the connection is not reused."""
 
 
 class BodyAlreadyConsumedError(TetherError, RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import io
@@ -9,7 +10,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator
 
-from tether import StreamContent
+from tether import BodyLengthMismatchError, HttpClient, StreamContent
 from tether_conformance.registry import CaseContext, case
 from tether_conformance.servers.app import COMPRESSED_TEXT, pattern_bytes
 
@@ -89,6 +90,56 @@ async def stream_upload_length(t: CaseContext) -> None:
         )
     t.equal(echo["body_length"], 1000)
     t.equal(t.header_values(echo, "content-length"), ["1000"])
+
+
+async def _after_echo_still_works(t: CaseContext, client: HttpClient) -> None:
+    echo = await t.json_of(await client.post(t.env.http("/echo"), content=b"next"))
+    t.equal(echo["body_length"], 4, "the next request's body length on the same client")
+
+
+@case("bodies", "stream-shorter-than-its-content-length-raises-body-length-mismatch")
+async def stream_upload_short(t: CaseContext) -> None:
+    # The server waits for the rest of the declared body, as any server would: without the check,
+    # two engines waited forever, one raised h11's own exception and one a ProtocolError.
+    async with t.client() as client:
+        body = StreamContent(_chunks(1, 10), content_length=100)
+        await t.raises(BodyLengthMismatchError, asyncio.wait_for(client.post(t.env.http("/echo"), content=body), 10))
+        await _after_echo_still_works(t, client)
+
+
+@case("bodies", "stream-longer-than-its-content-length-raises-body-length-mismatch")
+async def stream_upload_long(t: CaseContext) -> None:
+    # Before: one engine sent the extra bytes after the declared body (on a kept-alive connection,
+    # the start of a smuggled request), two cut the body silently and reported the server's 200.
+    async with t.client() as client:
+        body = StreamContent(_chunks(2, 100), content_length=100)
+        await t.raises(BodyLengthMismatchError, asyncio.wait_for(client.post(t.env.http("/echo"), content=body), 10))
+        await _after_echo_still_works(t, client)
+
+
+class _SourceFailed(Exception):
+    pass
+
+
+@case("bodies", "a-failing-body-source-raises-its-own-exception")
+async def stream_upload_source_fails(t: CaseContext) -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"a" * 100
+        raise _SourceFailed("the producer broke")
+
+    async with t.client() as client:
+        await t.raises(_SourceFailed, asyncio.wait_for(client.post(t.env.http("/echo"), content=failing()), 10))
+        await _after_echo_still_works(t, client)
+
+
+@case("bodies", "a-body-stream-yielding-text-raises-type-error")
+async def stream_upload_text_chunk(t: CaseContext) -> None:
+    async def text() -> AsyncIterator[bytes]:
+        yield "not bytes"  # type: ignore[misc]
+
+    async with t.client() as client:
+        error = await t.raises(TypeError, asyncio.wait_for(client.post(t.env.http("/echo"), content=text()), 10))
+        t.check("must yield bytes" in str(error), f"the message names the fix: {error}")
 
 
 @case("bodies", "empty-post-sends-zero-length")

@@ -10,7 +10,7 @@ from multidict import CIMultiDict
 
 from tether.content import ByteArrayContent, NoContent, OutgoingContent, StreamContent
 from tether.engine.config import HttpClientEngineConfig
-from tether.exceptions import ProtocolError
+from tether.exceptions import BodyLengthMismatchError, ProtocolError
 from tether.http import TOKEN, Headers, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 
@@ -125,10 +125,47 @@ def request_body_bytes(content: OutgoingContent) -> bytes | None:
 
 
 async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
-    """The chunks of a stream body, empty chunks skipped (some libraries read b"" as the end)."""
-    async for chunk in content.open():
-        if chunk:
-            yield bytes(chunk)
+    """The chunks of a stream body, as every engine sends them: empty chunks skipped (some libraries
+    read b"" as the end), each a bytes-like object, never more or fewer bytes than a declared
+    `content_length` (`BodyLengthMismatchError` before the first extra byte, or at a short end).
+
+    What the source raises -- or these checks -- is kept on the content (`content.failure`): each
+    engine wraps an exception from its body iterator its own way (aiohttp in a connection error,
+    libcurl as a read-callback failure), and the client raises the kept one instead, so the same
+    mistake raises the same exception on every engine."""
+    content.failure = None
+    expected = content.content_length
+    sent = 0
+    source = content.open()
+    while True:
+        try:
+            chunk = await source.__anext__()
+        except StopAsyncIteration:
+            break
+        except Exception as exc:
+            content.failure = exc
+            raise
+        if not chunk:
+            continue
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            content.failure = TypeError(
+                f"A request body stream yielded {type(chunk).__name__}; it must yield bytes "
+                "(encode text first, e.g. text.encode())"
+            )
+            raise content.failure
+        sent += len(chunk)
+        if expected is not None and sent > expected:
+            content.failure = BodyLengthMismatchError(
+                f"The request body stream produced more than its declared content_length of {expected} bytes "
+                f"({sent} so far); nothing past the declared length was sent"
+            )
+            raise content.failure
+        yield bytes(chunk)
+    if expected is not None and sent < expected:
+        content.failure = BodyLengthMismatchError(
+            f"The request body stream ended after {sent} of its declared content_length of {expected} bytes"
+        )
+        raise content.failure
 
 
 _TOKEN = re.compile(rf"{TOKEN}\Z")
