@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
+
+from tether.request import HttpRequestData
+from tether.response import HttpResponseData
 from tether.sync import HttpClient
-from tether.testing import MockEngine, respond
+from tether.testing import MockEngine, request_body, respond
 
 
 def test_requests_block_and_return_read_responses() -> None:
@@ -54,3 +58,34 @@ def test_a_child_client_outlives_its_parent() -> None:
     assert child.get("http://h/").body_as_text() == "ok"
     child.close()
     assert engine.requests[-1].headers["X-Child"] == "1"
+
+
+def _echo_body(request: HttpRequestData) -> HttpResponseData:
+    return respond(request_body(request))  # MockEngine read a streamed body as an engine sends it
+
+
+def test_the_blocking_client_sends_blocking_iterables_and_files_as_streams() -> None:
+    # requests and httpx.Client take these; the async client takes only async iterables.
+    def produce() -> Iterator[bytes]:
+        yield b"one,"
+        yield b"two"
+
+    with HttpClient(MockEngine(_echo_body)) as client:
+        assert client.post("http://h/", content=produce()).body_as_bytes() == b"one,two"
+        assert client.post("http://h/", content=[b"a", b"b"]).body_as_bytes() == b"ab"
+        assert client.post("http://h/", content=io.BytesIO(b"x" * 200_000)).body_as_bytes() == b"x" * 200_000
+        statement = client.prepare_post("http://h/", content=iter([b"c", b"d"]))
+        assert statement.execute().body_as_bytes() == b"cd"
+        with pytest.raises(TypeError, match="must yield bytes"):
+            client.post("http://h/", content=["text, not bytes"])
+
+
+def test_the_async_client_names_the_blocking_client_for_a_blocking_iterable() -> None:
+    from tether import HttpClient as AsyncHttpClient
+
+    async def attempt() -> None:
+        async with AsyncHttpClient(MockEngine(_echo_body)) as client:
+            await client.post("http://h/", content=iter([b"a"]))
+
+    with pytest.raises(TypeError, match="tether.sync.HttpClient also takes a blocking iterable"):
+        asyncio.run(attempt())

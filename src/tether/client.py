@@ -704,7 +704,8 @@ def _default_content(body: object) -> OutgoingContent:
         return StreamContent(body)
     raise TypeError(
         f"Cannot send a {type(body).__name__} as a request body: pass bytes, str, an async iterable "
-        "of bytes, json=..., or install ContentNegotiation"
+        "of bytes, json=..., or install ContentNegotiation (tether.sync.HttpClient also takes a "
+        "blocking iterable of bytes or a binary file)"
     )
 
 

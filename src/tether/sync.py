@@ -30,7 +30,7 @@ import concurrent.futures
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +41,7 @@ from tether.channel import ByteReadChannel as AsyncByteReadChannel
 from tether.channel import WritableSink
 from tether.client import HttpClient as AsyncHttpClient
 from tether.config import HttpClientConfig
+from tether.content import OutgoingContent
 from tether.duplex import DuplexCall as AsyncDuplexCall
 from tether.engine.base import HttpClientEngine
 from tether.engine.config import HttpClientEngineConfig
@@ -89,6 +90,37 @@ def _without_plumbing(tb: TracebackType | None) -> TracebackType | None:
 #: How long stopping the loop waits for the calls still on it to end by themselves (the engine's close
 #: fails them at once; this is their time to unwind), and then again after cancelling the rest.
 _SETTLE_LIMIT = 1.0
+
+
+_END = object()
+#: How much of a file object a blocking body reads per chunk.
+_FILE_CHUNK = 64 * 1024
+
+
+def _blocking_body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`content=` a blocking iterable (a generator, a list of chunks) or a binary file object, as
+    `requests` and `httpx.Client` take it: turned into an async stream that pulls each chunk on the
+    loop's executor (the iterable may block: reading a file, a pipe). A one-shot stream, like an
+    async generator: a redirect or retry that must re-send it raises `BodyNotReplayableError`."""
+    content = kwargs.get("content")
+    if (
+        content is None
+        or isinstance(content, (bytes, bytearray, memoryview, str, OutgoingContent, AsyncIterable))
+        or callable(content)
+    ):
+        return kwargs
+    read = getattr(content, "read", None)
+    if callable(read):
+        return {**kwargs, "content": _pull(iter(lambda: read(_FILE_CHUNK), b""))}
+    if isinstance(content, Iterable):
+        return {**kwargs, "content": _pull(iter(content))}
+    return kwargs  # the async client names what it cannot send
+
+
+async def _pull(chunks: Iterator[Any]) -> AsyncIterator[Any]:
+    loop = asyncio.get_running_loop()
+    while (chunk := await loop.run_in_executor(None, next, chunks, _END)) is not _END:
+        yield chunk
 
 
 class _LoopThread:
@@ -565,10 +597,10 @@ class HttpClient:
 
     # -- building requests ------------------------------------------------------------------------
     def build_request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpRequestBuilder:
-        return self._async.build_request(method, url, **kwargs)
+        return self._async.build_request(method, url, **_blocking_body(kwargs))
 
     def prepare_request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpStatement:
-        return HttpStatement(self, self._async.build_request(method, url, **kwargs))
+        return HttpStatement(self, self._async.build_request(method, url, **_blocking_body(kwargs)))
 
     def prepare(self, builder: HttpRequestBuilder) -> HttpStatement:
         return HttpStatement(self, builder)
@@ -612,7 +644,7 @@ class HttpClient:
     # -- sending ----------------------------------------------------------------------------------
     def request(self, method: str, url: str | URL = "", **kwargs: Any) -> HttpResponse:
         """Send a request and read the whole body."""
-        return HttpResponse(self._run(self._async.request(method, url, **kwargs)), self._runner)
+        return HttpResponse(self._run(self._async.request(method, url, **_blocking_body(kwargs))), self._runner)
 
     def get(self, url: str | URL = "", **kwargs: Any) -> HttpResponse:
         return self.request("GET", url, **kwargs)

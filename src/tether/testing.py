@@ -43,6 +43,7 @@ from tether.engine.base import HttpClientEngineBase
 from tether.engine.capabilities import DEFAULT_CAPABILITIES, HttpClientEngineCapability, SSECapability
 from tether.engine.config import HttpClientEngineConfig
 from tether.engine.factory import EngineFactory
+from tether.engine.support import chunks_of
 from tether.http import Headers, HeadersInit, HttpProtocolVersion, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
@@ -112,7 +113,8 @@ async def read_body(content: OutgoingContent) -> bytes:
     if isinstance(content, NoContent):
         return b""
     if isinstance(content, StreamContent):
-        return b"".join([chunk async for chunk in content.open()])
+        # As every engine sends it: chunks checked (bytes, the declared content_length).
+        return b"".join([chunk async for chunk in chunks_of(content)])
     raise TypeError(f"Cannot read a {type(content).__name__}")
 
 
