@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 
@@ -119,3 +120,15 @@ def test_expected_body_length_is_found_once_per_headers_object_and_still_follows
     assert expected_body_length("GET", 204, chunked) == 0
     assert expected_body_length("GET", 200, chunked) is None
     assert expected_body_length("GET", 200, Headers()) is None
+
+
+def test_an_unsupported_capability_names_the_setting_that_turns_it_on() -> None:
+    # Curl streams duplex bodies only with duplex_streaming_enabled: the error says so (before any I/O).
+    from tether import HttpClient, UnsupportedCapabilityError
+
+    async def attempt() -> None:
+        async with HttpClient("curl") as client, client.duplex("POST", "http://127.0.0.1:9/"):
+            pass
+
+    with pytest.raises(UnsupportedCapabilityError, match=r"config\.engine\.duplex_streaming_enabled = True"):
+        asyncio.run(attempt())

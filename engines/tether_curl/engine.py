@@ -113,6 +113,11 @@ class CurlEngine(HttpClientEngineBase[CurlConfig]):
             extra.add(DuplexStreamingCapability)
         return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
 
+    def capability_hint(self, capability: HttpClientEngineCapability[Any]) -> str | None:
+        if capability is DuplexStreamingCapability:
+            return "turn it on with config.engine.duplex_streaming_enabled = True (off by default)"
+        return None
+
     async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
         return await websocket.upgrade(self, request, protocol)  # engines/tether_curl/websocket.py
 

@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tether.content import WriterChannelContent
+from tether.engine.base import unsupported_capability
 from tether.engine.capabilities import DuplexStreamingCapability
-from tether.exceptions import UnsupportedCapabilityError
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
 
@@ -41,10 +41,8 @@ class DuplexCall:
     async def __aenter__(self) -> DuplexCall:
         engine = self._client.engine
         if DuplexStreamingCapability not in engine.capabilities:
-            raise UnsupportedCapabilityError(
-                engine.name,
-                DuplexStreamingCapability,
-                f"needed by client.duplex({self._builder.method!r}, ...)",
+            raise unsupported_capability(
+                engine, DuplexStreamingCapability, f"needed by client.duplex({self._builder.method!r}, ...)"
             )
         self._builder.set_capability(DuplexStreamingCapability, None)
         self._task = asyncio.ensure_future(self._client.execute(self._builder))

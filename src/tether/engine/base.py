@@ -80,6 +80,11 @@ class HttpClientEngine(ABC):
     async def close(self) -> None:
         """Release every connection and worker. Called once, by the last client sharing the engine."""
 
+    def capability_hint(self, capability: HttpClientEngineCapability[Any]) -> str | None:
+        """How to get `capability` on this engine when a setting turns it on (e.g. Curl's duplex
+        streaming), for the `UnsupportedCapabilityError` a request needing it raises; None: it cannot."""
+        return None
+
     async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
         """Send `request` over HTTP/1.1 with `Connection: Upgrade` / `Upgrade: protocol` and return the
         head and, on a 101, the connection as a byte stream (see `tether.engine.upgrade`). Engines that
@@ -327,6 +332,14 @@ async def upgrade_with_defaults(engine: HttpClientEngine, request: HttpRequestDa
     return await with_engine_defaults(engine.config, request, lambda data: engine.upgrade(data, protocol))
 
 
+def unsupported_capability(
+    engine: HttpClientEngine, capability: HttpClientEngineCapability[Any], detail: str
+) -> UnsupportedCapabilityError:
+    """The error for a request needing `capability`, with the engine's hint when a setting turns it on."""
+    hint = engine.capability_hint(capability)
+    return UnsupportedCapabilityError(engine.name, capability, f"{detail}; {hint}" if hint else detail)
+
+
 def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpRequestData:
     """The central pre-flight check, run right before `engine.execute` and so before any I/O:
     the method must be a token, engine-owned headers are rejected, header fields must be sendable as
@@ -346,7 +359,7 @@ def check_request(engine: HttpClientEngine, request: HttpRequestData) -> HttpReq
     supported = engine.capabilities
     for capability in request.capabilities:
         if capability not in supported:
-            raise UnsupportedCapabilityError(engine.name, capability, f"needed by {request.method} {request.url}")
+            raise unsupported_capability(engine, capability, f"needed by {request.method} {request.url}")
     proxy = getattr(engine.config, "proxy", None)
     if proxy is not None and proxy.type is ProxyType.SOCKS and SocksProxyCapability not in supported:
         raise UnsupportedCapabilityError(engine.name, SocksProxyCapability, f"configured {proxy}")
