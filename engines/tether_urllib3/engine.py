@@ -9,6 +9,7 @@ only bounds connections per host).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import enum
 import errno
@@ -23,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
@@ -77,7 +78,7 @@ from tether.http import Headers, HttpStatusCode
 from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_urllib3 import websocket
-from tether_urllib3.abort import WorkerCall, shut_down
+from tether_urllib3.abort import AbortableSSLSocket, WorkerCall, shut_down, wait_on_loop
 from tether_urllib3.loop_pool import LoopConnections
 from tether_urllib3.strict import STATUS_LINE, STRICT_POOL_CLASSES, TAKEN
 
@@ -148,6 +149,7 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
     def _create_pool(self) -> urllib3.PoolManager:
         config = self.config
         context: ssl.SSLContext = create_ssl_context(config)
+        context.sslsocket_class = AbortableSSLSocket  # an aborted call wakes a worker in a TLS handshake
         kwargs: dict[str, Any] = {
             "num_pools": 32,
             "maxsize": config.max_connections_per_host or config.max_connections,
@@ -606,7 +608,21 @@ class Urllib3Engine(HttpClientEngineBase[Urllib3Config]):
         if self._loop_conns is not None:
             self._loop_conns.close()
         executor = self._owned_executor
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_pools)
+        # On a thread of its own: the workers may all be busy (with the caller's own work, on a given
+        # executor), and close() must not wait for one of them.
+        closed: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def close_pools() -> None:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # close() was cancelled
+                try:
+                    self._close_pools()
+                except BaseException as exc:
+                    closed.set_exception(exc)
+                else:
+                    closed.set_result(None)
+
+        threading.Thread(target=close_pools, name="tether-urllib3-close", daemon=True).start()
+        await asyncio.wrap_future(closed)
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 
@@ -817,30 +833,40 @@ _VERSIONS = {10: "1.0", 11: "1.1", 20: "2"}
 
 
 def _blocking_chunks(source: AsyncIterator[bytes], loop: asyncio.AbstractEventLoop) -> Iterator[bytes]:
-    """Pull an async stream from a worker thread (the loop stays free to produce it)."""
+    """Pull an async stream from a worker thread (the loop stays free to produce it). The wait for each
+    chunk is part of the worker's call: aborting the call ends it (and cancels the pull on the loop),
+    however long the source takes to produce its next chunk."""
     while True:
         try:
-            yield asyncio.run_coroutine_threadsafe(source.__anext__(), loop).result()  # type: ignore[arg-type]
+            yield wait_on_loop(asyncio.run_coroutine_threadsafe(source.__anext__(), loop))  # type: ignore[arg-type]
         except StopAsyncIteration:
             return
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+_R = TypeVar("_R", bound=_Closeable)
 
 
 def _in_worker(
     executor: Executor,
     loop: asyncio.AbstractEventLoop,
-    send: Callable[[], urllib3.BaseHTTPResponse],
+    send: Callable[[], _R],
     calls: set[WorkerCall],
-) -> asyncio.Future[urllib3.BaseHTTPResponse]:
+) -> asyncio.Future[_R]:
     """Run `send` on a worker; the future settles on the loop. Lighter than run_in_executor + shield
     (no chained futures): the worker hands its outcome straight to the loop. Cancelling the future
-    aborts the worker's call (its socket is shut down: the worker is free again at once, never stuck
-    on a server that does not answer); a response it returns after that is closed, never leaked.
-    `calls` holds the calls in flight, for the engine's close()."""
-    future: asyncio.Future[urllib3.BaseHTTPResponse] = loop.create_future()
+    aborts the worker's call (its socket is shut down, even while connecting, and a wait for the next
+    chunk of an upload ends: the worker is free again at once, never stuck on a server that does not
+    answer nor on a body that does not come); a response (or socket) it returns after that is closed,
+    never leaked. `calls` holds the calls in flight, for the engine's close()."""
+    future: asyncio.Future[_R] = loop.create_future()
     call = WorkerCall()
     calls.add(call)
 
-    def done(settled: asyncio.Future[urllib3.BaseHTTPResponse]) -> None:
+    def done(settled: asyncio.Future[_R]) -> None:
         calls.discard(call)
         if settled.cancelled():
             call.abort()
@@ -848,7 +874,7 @@ def _in_worker(
     future.add_done_callback(done)
 
     def run() -> None:
-        response: urllib3.BaseHTTPResponse | None = None
+        response: _R | None = None
         error: BaseException | None = None
         try:
             with call:
@@ -867,11 +893,7 @@ def _in_worker(
     return future
 
 
-def _settle(
-    future: asyncio.Future[urllib3.BaseHTTPResponse],
-    response: urllib3.BaseHTTPResponse | None,
-    error: BaseException | None,
-) -> None:
+def _settle(future: asyncio.Future[_R], response: _R | None, error: BaseException | None) -> None:
     if future.cancelled():
         if response is not None:
             response.close()  # the caller went away: the late response is released, not leaked

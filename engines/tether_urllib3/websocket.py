@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from tether.engine.config import ProxyType
@@ -26,7 +25,7 @@ __all__ = ["upgrade"]
 
 
 async def upgrade(engine: Urllib3Engine, request: HttpRequestData, protocol: str) -> Upgrade:
-    from tether_urllib3.engine import _mapped_errors
+    from tether_urllib3.engine import _in_worker, _mapped_errors
 
     url = request.url
     secure = url.scheme == "https"
@@ -34,13 +33,12 @@ async def upgrade(engine: Urllib3Engine, request: HttpRequestData, protocol: str
     port = url.port or (443 if secure else 80)
     timeouts = request.timeout
     loop = asyncio.get_running_loop()
-    connecting = engine._executor.submit(_connect, engine, host, port, timeouts.connect_timeout)
-    try:
-        with _mapped_errors(request):
-            sock = await asyncio.wrap_future(connecting)
-    except asyncio.CancelledError:
-        connecting.add_done_callback(_close_late_socket)  # the worker's socket is closed, never leaked
-        raise
+    # A call the engine can abort (cancelled, or the engine closing) even while it connects; a socket
+    # connected after the caller went away is closed, never leaked.
+    with _mapped_errors(request):
+        sock = await _in_worker(
+            engine._executor, loop, lambda: _connect(engine, host, port, timeouts.connect_timeout), engine._calls
+        )
     context: ssl.SSLContext | None = None
     if secure:
         context = engine.__dict__.get("_websocket_tls")
@@ -67,11 +65,6 @@ async def upgrade(engine: Urllib3Engine, request: HttpRequestData, protocol: str
         sock.close()
         raise
     return await handshake_over(stream, request, protocol, engine.config.max_response_head_size)
-
-
-def _close_late_socket(connecting: Future[socket.socket]) -> None:
-    if not connecting.cancelled() and connecting.exception() is None:
-        connecting.result().close()
 
 
 def _connect(engine: Urllib3Engine, host: str, port: int, timeout: float | None) -> socket.socket:

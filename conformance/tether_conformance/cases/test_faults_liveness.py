@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import socket
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from tether import (
@@ -302,6 +302,87 @@ async def cancellation_storm(t: CaseContext) -> None:
             )
         await bounded(client.close(), "close()")
     await connections_closed(server, before, "after close()")
+
+
+def more_than_the_engine_holds(client: HttpClient) -> int:
+    """More calls than the engine has workers (Urllib3's threads) or connections: a call the engine
+    fails to free would leave nothing for the next request."""
+    config: HttpClientEngineConfig = client.engine.config
+    return max(config.threads_count, config.max_connections) + 2
+
+
+#: How long a stall that the engine must not wait for lasts: well past the hang check, so an engine
+#: that does wait for it fails the check (and the case still ends by itself).
+STALL = HANG * 3
+
+
+async def stalled_upload(asked_again: asyncio.Event) -> AsyncIterator[bytes]:
+    """A streamed body whose producer has nothing more after its first chunk (a live feed)."""
+    yield b"x" * 1000
+    asked_again.set()  # the engine wants the next chunk: the first one is on its way
+    await asyncio.sleep(STALL)
+    yield b"too late"
+
+
+@case("faults", "cancelled-or-timed-out-stalled-uploads-do-not-starve-the-engine", timeout=180)
+async def stalled_uploads(t: CaseContext) -> None:
+    # The engine is waiting on the caller's own body (not on the server) when the call ends: the
+    # connection (and the worker thread that sends it) must be freed all the same.
+    server = fault_server()
+    before = server.open_connections
+    client = t.client(engine_settings(max_connections=2))
+    async with client:
+        for index in range(more_than_the_engine_holds(client)):
+            asked_again = asyncio.Event()
+            if index % 2:
+                upload = client.post(server.url("silent"), content=stalled_upload(asked_again), timeout=0.3)
+                await bounded(t.raises(HttpRequestTimeoutException, upload), f"timed-out upload {index}")
+                continue
+            task = asyncio.ensure_future(client.post(server.url("silent"), content=stalled_upload(asked_again)))
+            await bounded(asked_again.wait(), f"upload {index}: the first chunk taken")
+            await asyncio.sleep(0.05)
+            task.cancel()
+            await bounded(asyncio.wait([task]), f"cancelled upload {index}")
+            t.check(task.cancelled(), f"cancelled upload {index} ended with {task}")
+        await ok(client, server.url("ok"), "a request after the stalled uploads")
+        await bounded(client.close(), "close()")
+    await connections_closed(server, before, "after close()")
+
+
+async def cancel_while_connecting(t: CaseContext, client: HttpClient, url: str) -> None:
+    """Requests to `url` (which never completes a connection) cancelled while connecting: a batch at
+    once, then one after the other, each more times than the engine has workers or connections."""
+    count = more_than_the_engine_holds(client)
+    for size in [count] + [1] * count:
+        tasks = [asyncio.ensure_future(client.get(url)) for _ in range(size)]
+        await asyncio.sleep(0.2)
+        for task in tasks:
+            task.cancel()
+        await bounded(asyncio.wait(tasks), "requests cancelled while connecting")
+        for task in tasks:
+            t.check(task.cancelled(), f"a request cancelled while connecting ended with {task}")
+
+
+@case("faults", "requests-cancelled-while-connecting-do-not-starve-the-engine", timeout=180)
+async def cancelled_connecting(t: CaseContext) -> None:
+    # The blackhole never completes a connection; its connect timeout is far away: only cancelling
+    # the connect attempt frees what it holds.
+    server = fault_server()
+    async with t.client(engine_settings(max_connections=2, connect_timeout=STALL)) as client:
+        await cancel_while_connecting(t, client, f"http://127.0.0.1:{t.env.blackhole_port}/")
+        await ok(client, server.url("ok"), "a request after the cancelled connects")
+        await bounded(client.close(), "close()")
+
+
+@case("faults", "requests-cancelled-in-the-tls-handshake-do-not-starve-the-engine", timeout=180)
+async def cancelled_handshake(t: CaseContext) -> None:
+    # A plain-TCP server that never answers the ClientHello: the TLS handshake waits, and its timeout
+    # (the connect timeout) is far away.
+    server = fault_server()
+    async with t.client(engine_settings(max_connections=2, connect_timeout=STALL)) as client:
+        await cancel_while_connecting(t, client, f"https://127.0.0.1:{server.port}/silent")
+        await ok(client, server.url("ok"), "a request after the cancelled handshakes")
+        await bounded(client.close(), "close()")
 
 
 # -- defaults that never hang; a socket timeout that counts bytes ------------------------------------
