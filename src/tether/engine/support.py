@@ -259,14 +259,15 @@ def header_block_problem(text: str) -> str:
 
 def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClientEngineConfig, where: object) -> Headers:
     """The checks on a head whose names and values are already known to be well-formed."""
+    origin = f" from {where}" if where else ""  # the Curl engine checks heads before it knows the URL
     count = len(pairs)
     if count > config.max_response_headers:
         raise ProtocolError(
-            f"Response from {where} has {count} headers, more than max_response_headers={config.max_response_headers}"
+            f"Response{origin} has {count} headers, more than max_response_headers={config.max_response_headers}"
         )
     if size > config.max_response_head_size:
         raise ProtocolError(
-            f"Response head from {where} is {size} bytes, more than max_response_head_size="
+            f"Response head{origin} is {size} bytes, more than max_response_head_size="
             f"{config.max_response_head_size}"
         )
     headers: CIMultiDict[str] = CIMultiDict(pairs)
@@ -274,15 +275,15 @@ def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClient
         codings = [c.strip().lower() for line in headers.getall("Transfer-Encoding") for c in line.split(",")]
         if codings != ["chunked"]:
             # tether decodes no transfer coding but chunked (RFC 9112 6.1 leaves others to the parties).
-            raise ProtocolError(f"Unsupported Transfer-Encoding {', '.join(codings)!r} from {where}")
+            raise ProtocolError(f"Unsupported Transfer-Encoding {', '.join(codings)!r}{origin}")
         if "Content-Length" in headers:
             # RFC 9112 6.3: both present "ought to be handled as an error" (request smuggling).
-            raise ProtocolError(f"Response from {where} has both Transfer-Encoding and Content-Length")
+            raise ProtocolError(f"Response{origin} has both Transfer-Encoding and Content-Length")
     lengths = headers.getall("Content-Length", None)
     if lengths is not None and not (len(lengths) == 1 and _DIGITS.match(lengths[0])):
         # RFC 9112 6.3: one number, nothing else. A list or a repeat of the same number ("5, 5") is
         # refused too: RFC 9110 8.6 lets a recipient reject it, and llhttp does, so every engine does.
-        raise ProtocolError(f"Invalid Content-Length {lengths} from {where}")
+        raise ProtocolError(f"Invalid Content-Length {lengths}{origin}")
     return Headers(headers)
 
 
