@@ -267,8 +267,7 @@ def _checked_headers(pairs: list[tuple[str, str]], size: int, config: HttpClient
         )
     if size > config.max_response_head_size:
         raise ProtocolError(
-            f"Response head{origin} is {size} bytes, more than max_response_head_size="
-            f"{config.max_response_head_size}"
+            f"Response head{origin} is {size} bytes, more than max_response_head_size={config.max_response_head_size}"
         )
     headers: CIMultiDict[str] = CIMultiDict(pairs)
     if "Transfer-Encoding" in headers:
