@@ -129,6 +129,11 @@ class StrictHTTPResponse(http.client.HTTPResponse):
                 raise http.client.LineTooLong("trailer line")
             if line in (b"\r\n", b"\n"):
                 return
+            if b":" not in line and line[:1] not in (b" ", b"\t"):
+                # A trailer field is a header field (RFC 9112 7.1.2): the other engines refuse a line
+                # without a colon (a folded continuation they skip with the trailer, as this does).
+                self._close_conn()  # type: ignore[attr-defined]
+                raise http.client.HTTPException(f"malformed trailer line {line[:60]!r}")
 
 
 class _StrictHTTPConnection(Abortable, HTTPConnection):

@@ -16,7 +16,7 @@ from tether import HttpClientConfig, InvalidMethodError, ProtocolError, Response
 from tether.plugins import SSE, ContentEncoding
 from tether.plugins.sse import SSEBufferPolicy
 from tether_conformance.registry import CaseContext, case
-from tether_conformance.servers.raw import FAULTS_PLAIN
+from tether_conformance.servers.raw import FAULTS_PLAIN, RAW_RESPONSES
 
 MIB = 1024 * 1024
 
@@ -182,3 +182,24 @@ async def sse_block_cancelled(t: CaseContext) -> None:
         except asyncio.CancelledError:
             return
         raise AssertionError("CancelledError did not pass through unchanged")
+
+
+# --- Trailer fields are header fields ----------------------------------------------------------------
+_CHUNKED_OK = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\n"
+RAW_RESPONSES["faults-trailer-without-colon"] = _CHUNKED_OK + b"bad trailer\r\n\r\n"
+RAW_RESPONSES["faults-trailer-folded"] = _CHUNKED_OK + b"X-Sum: 1\r\n  2\r\n\r\n"
+
+
+@case("faults", "chunked-trailer-line-without-colon-raises")
+async def trailer_without_colon(t: CaseContext) -> None:
+    # Urllib3 (http.client) skipped the trailer section unread and returned the body.
+    async with t.client() as client:
+        await t.raises(ProtocolError, client.get(t.env.raw_url("faults-trailer-without-colon")))
+
+
+@case("faults", "chunked-trailer-line-folded-is-skipped-with-the-trailer")
+async def trailer_folded(t: CaseContext) -> None:
+    # tether exposes no trailer fields: every engine skips the section, a folded line included.
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("faults-trailer-folded"))
+        t.equal(await response.body_as_text(), "ok")
