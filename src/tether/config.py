@@ -42,9 +42,37 @@ class PluginInstallation:
         return config
 
 
+def _check_install_arguments(method: str, plugin: object, block: object) -> None:
+    """TypeError for `install(int)`, `install("HttpTimeout")` or `install(HttpTimeout, 10)`, saying
+    what `install` takes instead of failing later on a missing attribute."""
+    usage = (
+        f"config.{method}() takes a plugin object, then its settings as keywords or a function that "
+        f"configures it: config.{method}(HttpTimeout, request_timeout=10) or "
+        f'config.{method}(HttpTimeout, lambda timeout: setattr(timeout, "request_timeout", 10))'
+    )
+    if not isinstance(plugin, ClientPlugin):
+        if isinstance(plugin, str):
+            import tether.plugins
+
+            known = isinstance(getattr(tether.plugins, plugin, None), ClientPlugin)
+            source = f"from tether.plugins import {plugin}" if known else "import it from its module"
+            got = f"the string {plugin!r}: pass the plugin object itself ({source})"
+        elif isinstance(plugin, type):
+            got = f"the class {plugin.__qualname__}"
+        else:
+            got = f"{type(plugin).__name__} {plugin!r}"
+        raise TypeError(f"{usage}; got {got}")
+    if block is not None and not callable(block):
+        raise TypeError(
+            f"{usage}; the second argument must be a function taking the {plugin.name} config, "
+            f"got {type(block).__name__} {block!r} (settings go as keywords)"
+        )
+
+
 def _configuration_step(
-    plugin: ClientPlugin[P], block: Callable[[P], None] | None, fields: dict[str, Any]
+    plugin: ClientPlugin[P], block: Callable[[P], None] | None, fields: dict[str, Any], method: str = "install"
 ) -> Callable[[P], None]:
+    _check_install_arguments(method, plugin, block)
     plugin.check_fields(fields)
 
     def step(config: P) -> None:
@@ -111,7 +139,7 @@ class HttpClientConfig(Generic[C]):
     ) -> None:
         """Install `plugin` with this configuration only, dropping earlier ones; its position in the
         install order does not change."""
-        step = _configuration_step(plugin, block, fields)
+        step = _configuration_step(plugin, block, fields, "install_or_replace")
         installation = self._installations.get(plugin)
         if installation is None:
             self._installations[plugin] = PluginInstallation(plugin, [step])

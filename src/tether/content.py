@@ -129,6 +129,50 @@ FileField = Union[
 ]
 
 
+_FILES_FORMS = (
+    "bytes, str, a binary file object (with .read()), or a tuple (filename, value), "
+    "(filename, value, content_type) or (filename, value, content_type, headers)"
+)
+
+
+def _file_value_ok(value: object) -> bool:
+    return isinstance(value, (bytes, str)) or callable(getattr(value, "read", None))
+
+
+def check_files(
+    files: Mapping[str, FileField] | Iterable[tuple[str, FileField]],
+) -> list[tuple[str, FileField]]:
+    """`files=` as (name, spec) pairs; TypeError naming `files=`, the field and the accepted forms
+    when a value is none of them (`files={"f": 123}` would otherwise fail later on `.read()`)."""
+    if isinstance(files, Mapping):
+        items = list(files.items())
+    elif isinstance(files, (str, bytes)) or not isinstance(files, Iterable):
+        raise TypeError(
+            f"files= must be a mapping of field name to file, or (name, file) pairs; got {type(files).__name__}"
+        )
+    else:
+        items = list(files)
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise TypeError(
+                    f"files= as a list must hold (name, file) pairs; got {type(item).__name__} {item!r:.80}"
+                )
+    for name, spec in items:
+        if isinstance(spec, tuple):
+            ok = (
+                2 <= len(spec) <= 4
+                and (spec[0] is None or isinstance(spec[0], str))
+                and _file_value_ok(spec[1])
+                and (len(spec) < 3 or spec[2] is None or isinstance(spec[2], str))
+                and (len(spec) < 4 or isinstance(spec[3], Mapping))
+            )
+        else:
+            ok = _file_value_ok(spec)
+        if not ok:
+            raise TypeError(f"files= field {name!r} must be {_FILES_FORMS}; got {type(spec).__name__} {spec!r:.80}")
+    return items
+
+
 def _file_bytes(value: FileValue) -> bytes:
     if isinstance(value, bytes):
         return value
@@ -173,8 +217,7 @@ class MultiPartFormDataContent(ByteArrayContent):
         files: Mapping[str, FileField] | Iterable[tuple[str, FileField]],
     ) -> MultiPartFormDataContent:
         parts = [FormPart(name, value.encode("utf-8")) for name, value in _field_pairs(data or {})]
-        items = files.items() if isinstance(files, Mapping) else files
-        for name, spec in items:
+        for name, spec in check_files(files):
             filename: str | None
             content_type: str | None = None
             headers: Mapping[str, str] = {}
@@ -217,9 +260,10 @@ class PendingMultiPartContent(OutgoingContent):
 
     @staticmethod
     def needed(files: Mapping[str, FileField] | Iterable[tuple[str, FileField]]) -> bool:
-        """Whether any of `files` is a file object (bytes and str need no reading)."""
-        items = files.values() if isinstance(files, Mapping) else (spec for _, spec in files)
-        return any(not isinstance(spec[1] if isinstance(spec, tuple) else spec, (bytes, str)) for spec in items)
+        """Whether any of `files` is a file object (bytes and str need no reading). The client asks
+        while building the request, so this is also where a malformed `files=` raises TypeError."""
+        items = check_files(files)
+        return any(not isinstance(spec[1] if isinstance(spec, tuple) else spec, (bytes, str)) for _, spec in items)
 
     async def load(self, executor: Executor | None) -> MultiPartFormDataContent:
         """The body, its files read on `executor` (None: the loop's default one) the first time."""

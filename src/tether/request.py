@@ -107,8 +107,7 @@ class HttpRequestBuilder:
         self.body_type: type | None = None
         self.attributes = Attributes()
         self.capabilities: dict[HttpClientEngineCapability[Any], Any] = {}
-        #: Per-request override of the client's `expect_success`.
-        self.expect_success: bool | None = None
+        self._expect_success: bool | None = None
         #: Per-call plugin settings given as keywords (`client.get(url, timeout=3)`).
         self.call_options: dict[str, Any] = {}
 
@@ -119,6 +118,21 @@ class HttpRequestBuilder:
     @url.setter
     def url(self, value: str | URL) -> None:
         self._url = parse_url(value)
+
+    @property
+    def expect_success(self) -> bool | None:
+        """Per-request override of the client's `expect_success` (None: the client's setting)."""
+        return self._expect_success
+
+    @expect_success.setter
+    def expect_success(self, value: bool | None) -> None:
+        # Checked as the client-wide setting is: "yes" or 1 would otherwise pass as a truthy override.
+        if value is not None and value is not True and value is not False:
+            raise TypeError(
+                "expect_success must be True, False or None (the client's setting), "
+                f"got {type(value).__name__} {value!r}"
+            )
+        self._expect_success = value
 
     def set_capability(self, capability: HttpClientEngineCapability[T], value: T) -> None:
         self.capabilities[capability] = value
@@ -136,7 +150,7 @@ class HttpRequestBuilder:
         self.body_type = other.body_type
         self.attributes = other.attributes.copy()
         self.capabilities = dict(other.capabilities)
-        self.expect_success = other.expect_success
+        self._expect_success = other._expect_success
         self.call_options = dict(other.call_options)
         return self
 

@@ -70,7 +70,7 @@ def _parse_text(value: str) -> URL:
     text = value.strip()
     if _ALREADY_RAW.match(text) and "//" in text[:12] and text.count("#") <= 1:
         try:
-            return URL(text, encoded=True)
+            return _with_valid_port(URL(text, encoded=True))
         except (ValueError, TypeError) as exc:
             raise InvalidUrlError(f"Cannot parse URL {redact_userinfo(value)!r}: {exc}") from None
     try:
@@ -90,9 +90,19 @@ def _parse_text(value: str) -> URL:
         quote(parts.fragment, safe=_SAFE) if parts.fragment or "#" in text else None,
     )
     try:
-        return URL(quoted, encoded=True)
+        return _with_valid_port(URL(quoted, encoded=True))
     except (ValueError, TypeError) as exc:
         raise InvalidUrlError(f"Cannot parse URL {redact_userinfo(value)!r}: {exc}") from None
+
+
+def _with_valid_port(url: URL) -> URL:
+    """`url` once its port is known to be valid: yarl parses a pre-encoded URL's authority lazily, so
+    `http://h:99999/` would otherwise fail later, in an engine, with a plain ValueError."""
+    try:
+        url.explicit_port  # noqa: B018 (parses and checks the port)
+    except ValueError:
+        raise ValueError("the port must be a number from 0 to 65535") from None
+    return url
 
 
 def _has_empty_query(text: str) -> bool:

@@ -32,12 +32,16 @@ from tether.plugins.auth.challenge import AuthChallenge, parse_challenges
 from tether.plugins.auth.providers import (
     REFRESH_TOKEN_REQUEST,
     AuthProvider,
-    BasicAuthCredentials,
     BasicAuthProvider,
+    BasicCredentialsSource,
     BearerAuthProvider,
     BearerTokens,
+    BearerTokensSource,
     DigestAuthProvider,
     RefreshTokensParams,
+    check_common,
+    check_refresh,
+    tokens_loader,
 )
 from tether.request import HttpRequestBuilder
 from tether.response import HttpResponse
@@ -59,24 +63,30 @@ class AuthConfig:
 
     def basic(
         self,
-        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None]
-        | BasicAuthCredentials,
+        credentials: BasicCredentialsSource,
         realm: str | None = None,
         send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: False,
         cache_tokens: bool = True,
     ) -> None:
-        load = (lambda: credentials) if isinstance(credentials, BasicAuthCredentials) else credentials
-        self.providers.append(BasicAuthProvider(load, realm, send_without_request, cache_tokens))
+        """`credentials`: `BasicAuthCredentials(username, password)`, a `(username, password)` tuple,
+        or a function (sync or async) returning either or None. Anything else raises TypeError here."""
+        self.providers.append(BasicAuthProvider(credentials, realm, send_without_request, cache_tokens))
 
     def bearer(
         self,
-        load_tokens: Callable[[], BearerTokens | Awaitable[BearerTokens | None] | None],
+        load_tokens: BearerTokensSource,
         refresh_tokens: Callable[[RefreshTokensParams], BearerTokens | Awaitable[BearerTokens | None] | None]
         | None = None,
         send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: True,
         realm: str | None = None,
         cache_tokens: bool = True,
     ) -> None:
+        """`load_tokens`: a function (sync or async) returning `BearerTokens` or None, or constant
+        `BearerTokens`; `refresh_tokens`: None or a function taking `RefreshTokensParams`. Anything
+        else raises TypeError here, not at the first request."""
+        tokens_loader(load_tokens, "Auth bearer(load_tokens=...)")
+        check_refresh(refresh_tokens)
+        check_common("Auth bearer()", realm, cache_tokens, send_without_request)
         self._pending.append(
             lambda client: BearerAuthProvider(
                 load_tokens, refresh_tokens, realm, send_without_request, cache_tokens, client
@@ -85,14 +95,13 @@ class AuthConfig:
 
     def digest(
         self,
-        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None]
-        | BasicAuthCredentials,
+        credentials: BasicCredentialsSource,
         realm: str | None = None,
         algorithm: str = "SHA-256",
         cache_tokens: bool = True,
     ) -> None:
-        load = (lambda: credentials) if isinstance(credentials, BasicAuthCredentials) else credentials
-        self.providers.append(DigestAuthProvider(load, realm, algorithm, cache_tokens))
+        """`credentials`: as for `basic`."""
+        self.providers.append(DigestAuthProvider(credentials, realm, algorithm, cache_tokens))
 
 
 def _replayable(request: HttpRequestBuilder) -> bool:

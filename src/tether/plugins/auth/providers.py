@@ -65,6 +65,107 @@ async def _maybe(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
+#: What `credentials=` of `auth.basic(...)` and `auth.digest(...)` accepts.
+_Credentials = Union[BasicAuthCredentials, tuple[str, str]]
+BasicCredentialsSource = Union[
+    _Credentials, Callable[[], Union[_Credentials, Awaitable[Union[_Credentials, None]], None]]
+]
+#: What `load_tokens=` of `auth.bearer(...)` accepts.
+BearerTokensSource = Union[BearerTokens, Callable[[], Union[BearerTokens, Awaitable[Union[BearerTokens, None]], None]]]
+
+_CREDENTIALS = "BasicAuthCredentials(username, password) or a (username, password) tuple of str"
+_CREDENTIALS_FORMS = f"{_CREDENTIALS}, or a function (sync or async) returning one of those or None"
+_RETURNED_TOKENS = "BearerTokens(access_token=...) or None"
+_TOKENS_FORMS = "BearerTokens(access_token=...), or a function (sync or async) returning BearerTokens or None"
+
+
+def _kind(value: object) -> str:
+    # Never the value itself: it may hold a password or a token.
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)} item(s) ({', '.join(type(part).__name__ for part in value)})"
+    return type(value).__name__
+
+
+def _as_credentials(value: object, where: str, forms: str = _CREDENTIALS_FORMS) -> BasicAuthCredentials | None:
+    if value is None or isinstance(value, BasicAuthCredentials):
+        return value
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(part, str) for part in value):
+        return BasicAuthCredentials(value[0], value[1])
+    raise TypeError(f"{where} must be {forms}; got {_kind(value)}")
+
+
+def credentials_loader(
+    credentials: BasicCredentialsSource, where: str
+) -> Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None]:
+    """The loader behind `credentials=`: a constant, or the user's function with its result checked.
+    TypeError naming `where` and the accepted forms for anything else (when the client is built)."""
+    if callable(credentials):
+        load = credentials
+
+        async def checked() -> BasicAuthCredentials | None:
+            return _as_credentials(await _maybe(load()), f"The value returned by {where}", f"{_CREDENTIALS} or None")
+
+        return checked
+    constant = _as_credentials(credentials, where)
+    if constant is None:
+        raise TypeError(f"{where} must be {_CREDENTIALS_FORMS}; got None")
+    return lambda: constant
+
+
+def _as_tokens(value: object, where: str, forms: str = _TOKENS_FORMS) -> BearerTokens | None:
+    if value is None or isinstance(value, BearerTokens):
+        return value
+    hint = " (wrap a token string: BearerTokens(access_token=token))" if isinstance(value, str) else ""
+    raise TypeError(f"{where} must be {forms}{hint}; got {_kind(value)}")
+
+
+def tokens_loader(
+    load_tokens: BearerTokensSource, where: str
+) -> Callable[[], BearerTokens | Awaitable[BearerTokens | None] | None]:
+    """The loader behind `load_tokens=`: a constant `BearerTokens`, or the user's function with its
+    result checked; TypeError naming `where` and the accepted forms for anything else."""
+    if callable(load_tokens):
+        load = load_tokens
+
+        async def checked() -> BearerTokens | None:
+            return _as_tokens(await _maybe(load()), f"The value returned by {where}", _RETURNED_TOKENS)
+
+        return checked
+    constant = _as_tokens(load_tokens, where)
+    if constant is None:
+        raise TypeError(f"{where} must be {_TOKENS_FORMS}; got None")
+    return lambda: constant
+
+
+def check_setting(where: str, name: str, value: object, ok: bool, expected: str) -> None:
+    """TypeError `where: name must be expected, got <type>` unless `ok` (not the value: it may be a secret)."""
+    if not ok:
+        raise TypeError(f"{where}: {name} must be {expected}, got {_kind(value)}")
+
+
+def check_refresh(refresh_tokens: object) -> None:
+    check_setting(
+        "Auth bearer()",
+        "refresh_tokens",
+        refresh_tokens,
+        refresh_tokens is None or callable(refresh_tokens),
+        "None or a function (sync or async) taking RefreshTokensParams and returning BearerTokens or None",
+    )
+
+
+def check_common(where: str, realm: object, cache_tokens: object, send_without_request: object = None) -> None:
+    check_setting(where, "realm", realm, realm is None or isinstance(realm, str), "a str or None")
+    check_setting(where, "cache_tokens", cache_tokens, isinstance(cache_tokens, bool), "a bool")
+    if send_without_request is not None:
+        check_setting(
+            where,
+            "send_without_request",
+            send_without_request,
+            callable(send_without_request),
+            "a function taking the request builder and returning a bool",
+        )
+
+
 class AuthProvider:
     """One scheme's way to authenticate. Subclasses implement the four hooks."""
 
@@ -101,13 +202,15 @@ class BasicAuthProvider(AuthProvider):
 
     def __init__(
         self,
-        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None],
+        credentials: BasicCredentialsSource,
         realm: str | None = None,
         send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: False,
         cache_tokens: bool = True,
     ) -> None:
+        loader = credentials_loader(credentials, "Auth basic(credentials=...)")
+        check_common("Auth basic()", realm, cache_tokens, send_without_request)
         super().__init__(realm, send_without_request)
-        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(credentials, cache_tokens)
+        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(loader, cache_tokens)
 
     async def add_request_headers(self, request: HttpRequestBuilder, challenge: AuthChallenge | None) -> None:
         credentials = await self._holder.load()
@@ -128,15 +231,18 @@ class BearerAuthProvider(AuthProvider):
 
     def __init__(
         self,
-        load_tokens: Callable[[], BearerTokens | Awaitable[BearerTokens | None] | None],
+        load_tokens: BearerTokensSource,
         refresh_tokens: Callable[[RefreshTokensParams], BearerTokens | Awaitable[BearerTokens | None] | None] | None,
         realm: str | None = None,
         send_without_request: Callable[[HttpRequestBuilder], bool] = lambda request: True,
         cache_tokens: bool = True,
         client: HttpClient | None = None,
     ) -> None:
+        loader = tokens_loader(load_tokens, "Auth bearer(load_tokens=...)")
+        check_refresh(refresh_tokens)
+        check_common("Auth bearer()", realm, cache_tokens, send_without_request)
         super().__init__(realm, send_without_request)
-        self._holder: AuthTokenHolder[BearerTokens] = AuthTokenHolder(load_tokens, cache_tokens)
+        self._holder: AuthTokenHolder[BearerTokens] = AuthTokenHolder(loader, cache_tokens)
         self._refresh = refresh_tokens
         self._client = client
 
@@ -160,7 +266,8 @@ class BearerAuthProvider(AuthProvider):
 
         async def run() -> BearerTokens | None:
             params = RefreshTokensParams(self._client, response, used)  # type: ignore[arg-type]
-            return await _maybe(refresh(params))  # type: ignore[no-any-return]
+            returned = await _maybe(refresh(params))
+            return _as_tokens(returned, "The value returned by Auth bearer(refresh_tokens=...)", _RETURNED_TOKENS)
 
         tokens = await self._holder.refresh(used, run)
         return tokens is not None
@@ -177,16 +284,19 @@ class DigestAuthProvider(AuthProvider):
 
     def __init__(
         self,
-        credentials: Callable[[], BasicAuthCredentials | Awaitable[BasicAuthCredentials | None] | None],
+        credentials: BasicCredentialsSource,
         realm: str | None = None,
         algorithm: str = "SHA-256",
         cache_tokens: bool = True,
     ) -> None:
+        loader = credentials_loader(credentials, "Auth digest(credentials=...)")
+        check_common("Auth digest()", realm, cache_tokens)
+        check_setting("Auth digest()", "algorithm", algorithm, isinstance(algorithm, str), "a str (MD5 or SHA-256)")
         super().__init__(realm, lambda request: False)
         if algorithm.upper().removesuffix("-SESS") not in self.ALGORITHMS:
             raise ValueError(f"Digest algorithm must be MD5 or SHA-256 (optionally -sess), got {algorithm!r}")
         self.algorithm = algorithm.upper()
-        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(credentials, cache_tokens)
+        self._holder: AuthTokenHolder[BasicAuthCredentials] = AuthTokenHolder(loader, cache_tokens)
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
