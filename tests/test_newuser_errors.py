@@ -234,3 +234,23 @@ def test_valid_ports_still_parse() -> None:
     client = HttpClient(MockEngine(lambda r: respond()))
     assert client.build_request("GET", "http://h:65535/").url.port == 65535
     assert client.build_request("GET", "http://[::1]:8080/").url.port == 8080
+
+
+def test_calling_a_plugin_says_how_to_install_it() -> None:
+    with pytest.raises(TypeError, match=r"HttpTimeout is a plugin, not a class to call: config\.install\(HttpTimeout"):
+        HttpTimeout(request_timeout=1)  # type: ignore[operator]
+
+
+def test_an_engine_passed_as_configure_names_the_right_order() -> None:
+    from tether_aiohttp import Aiohttp
+
+    with pytest.raises(TypeError, match=r"configure= got the engine Aiohttp; the engine is the first argument"):
+        HttpClient(configure=Aiohttp)  # type: ignore[arg-type]
+
+
+def test_a_configure_function_passed_first_says_where_it_goes() -> None:
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.expect_success = True
+
+    with pytest.raises(TypeError, match=r"a configure function goes second, or as configure="):
+        HttpClient(configure)  # type: ignore[arg-type]

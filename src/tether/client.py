@@ -157,9 +157,16 @@ class HttpClient:
         if isinstance(engine_factory, str):  # an entry-point name: HttpClient("httpx")
             engine_factory = engine_factory_named(engine_factory)
         elif not isinstance(engine_factory, (HttpClientEngine, HttpClientEngineFactory, type(None))):
+            hint = " (a configure function goes second, or as configure=...)" if callable(engine_factory) else ""
             raise TypeError(
                 f"HttpClient(...) takes an engine factory (e.g. tether_aiohttp.Aiohttp), an engine instance, "
-                f"an installed engine's name ('aiohttp') or nothing, got {engine_factory!r}"
+                f"an installed engine's name ('aiohttp') or nothing, got {engine_factory!r}{hint}"
+            )
+        if isinstance(configure, (HttpClientEngineFactory, HttpClientEngine)):
+            name = getattr(configure, "name", type(configure).__name__)
+            raise TypeError(
+                f"configure= got the engine {name}; the engine is the first argument: HttpClient({name}, configure), "
+                "configure being a function that takes the HttpClientConfig"
             )
         if configure is not None and not callable(configure):
             raise TypeError(f"configure must be a function taking the HttpClientConfig, got {configure!r}")

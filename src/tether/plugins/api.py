@@ -28,7 +28,7 @@ import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, Union, overload
 
 from tether.attributes import AttributeKey
 from tether.channel import ByteReadChannel
@@ -237,6 +237,14 @@ class ClientPlugin(Generic[C]):
         self.key: AttributeKey[PluginBuilder[C]] = AttributeKey(name)
         #: Keywords a request may carry for this plugin (`client.get(url, timeout=3)`).
         self.call_options = frozenset(call_options)
+
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        fields = self.valid_fields()
+        field_name = fields[0] if fields else "field"
+        raise TypeError(
+            f"{self.name} is a plugin, not a class to call: config.install({self.name}, {field_name}=...) or "
+            f"config.install({self.name}, lambda c: setattr(c, {field_name!r}, ...))"
+        )
 
     def valid_fields(self) -> list[str]:
         """The names `install(plugin, name=value)` accepts: dataclass fields, annotated or public
