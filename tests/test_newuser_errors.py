@@ -254,3 +254,17 @@ def test_a_configure_function_passed_first_says_where_it_goes() -> None:
 
     with pytest.raises(TypeError, match=r"a configure function goes second, or as configure="):
         HttpClient(configure)  # type: ignore[arg-type]
+
+
+def test_an_sse_setting_on_a_plain_request_is_refused() -> None:
+    import asyncio
+
+    from tether.plugins import SSE
+    from tether.plugins.sse import SSEBufferPolicy
+
+    async def attempt() -> None:
+        async with HttpClient(MockEngine(lambda r: respond("ok")), lambda c: c.install(SSE)) as client:
+            await client.get("http://h/", buffer_policy=SSEBufferPolicy.last_events(3))
+
+    with pytest.raises(TypeError, match="buffer_policy"):
+        asyncio.run(attempt())
