@@ -12,6 +12,7 @@ when one fails or after 250 ms), so a dual-stack host behaves as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import socket
@@ -44,7 +45,9 @@ class ExecutorResolvingBackend(httpcore.AsyncNetworkBackend):
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         if _is_address(host):
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return _closed_if_tls_interrupted(
+                await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            )
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         resolve = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
@@ -55,7 +58,9 @@ class ExecutorResolvingBackend(httpcore.AsyncNetworkBackend):
         except OSError as exc:  # socket.gaierror: what anyio raises, mapped the way httpcore maps it
             raise httpcore.ConnectError(str(exc)) from exc
         options = list(socket_options) if socket_options is not None else None
-        return await self._first_connected(_eyeballs_order(found), port, deadline, local_address, options)
+        return _closed_if_tls_interrupted(
+            await self._first_connected(_eyeballs_order(found), port, deadline, local_address, options)
+        )
 
     async def _first_connected(
         self,
@@ -146,6 +151,27 @@ def _eyeballs_order(found: list[tuple[typing.Any, ...]]) -> list[str]:
         else:
             ordered.append(host)
     return ordered
+
+
+def _closed_if_tls_interrupted(stream: httpcore.AsyncNetworkStream) -> httpcore.AsyncNetworkStream:
+    """`stream`, whose TLS handshake closes it when it is interrupted. httpcore's anyio stream closes
+    itself only when `start_tls` raises an `Exception`: a task cancelled during the handshake left the
+    TCP connection open, registered with the loop, owned by nothing, until the loop closed (a request
+    cancelled while connecting to a server that never answers the ClientHello). Only `start_tls` is
+    replaced, on the instance: reads and writes go straight to httpcore's stream."""
+    start_tls = stream.start_tls
+
+    async def closing_start_tls(*args: typing.Any, **kwargs: typing.Any) -> httpcore.AsyncNetworkStream:
+        try:
+            return await start_tls(*args, **kwargs)
+        except BaseException:
+            # Already closed by httpcore, or failing to close: the original error is the news.
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+            raise
+
+    stream.start_tls = closing_start_tls  # type: ignore[method-assign]
+    return stream
 
 
 def resolve_on_executor(client: httpx.AsyncClient, executor: Callable[[], Executor | None]) -> None:

@@ -379,10 +379,14 @@ async def cancelled_handshake(t: CaseContext) -> None:
     # A plain-TCP server that never answers the ClientHello: the TLS handshake waits, and its timeout
     # (the connect timeout) is far away.
     server = fault_server()
+    before = server.open_connections
     async with t.client(engine_settings(max_connections=2, connect_timeout=STALL)) as client:
         await cancel_while_connecting(t, client, f"https://127.0.0.1:{server.port}/silent")
         await ok(client, server.url("ok"), "a request after the cancelled handshakes")
         await bounded(client.close(), "close()")
+    # Httpx (httpcore's anyio stream) left each interrupted handshake's TCP connection open until the
+    # event loop closed.
+    await connections_closed(server, before, "after close()")
 
 
 # -- defaults that never hang; a socket timeout that counts bytes ------------------------------------
