@@ -80,3 +80,25 @@ def test_a_call_that_ignores_cancellation_still_wakes_its_caller() -> None:
     assert not stuck
     assert isinstance(error, ClientClosedError), repr(error)
     assert took < 5.0
+
+
+def test_a_client_nobody_closed_is_closed_quietly_at_exit() -> None:
+    # Its loop thread is a daemon: at exit, the engine's library was torn down mid-session and aiohttp
+    # printed "Unclosed client session" / "Unclosed connector" (the other engines said nothing).
+    import os
+    import subprocess
+    import sys
+
+    program = (
+        "import sys\nfrom tether.sync import HttpClient\n"
+        "c = HttpClient('aiohttp')\nprint(c.get(sys.argv[1]).status)\n"  # and never closed
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, fault_server().url("ok")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "default"},
+    )
+    assert done.stdout.strip() == "200 OK"
+    assert "Unclosed" not in done.stderr, done.stderr

@@ -26,6 +26,7 @@ are re-raised without the frames of the background thread's plumbing (asyncio, c
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import os
@@ -128,11 +129,13 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.users = 0  # clients sharing this loop (client.config(...) shares it)
+        self.clients: set[AsyncHttpClient] = set()  # those not closed yet: closed at exit if forgotten
         self.loop = asyncio.new_event_loop()
         self._calls: set[concurrent.futures.Future[Any]] = set()  # calls other threads are waiting on
         self._stopping = False
         self._thread = threading.Thread(target=self.loop.run_forever, name="tether-sync", daemon=True)
         self._thread.start()
+        _LIVE_RUNNERS.add(self)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if threading.current_thread() is self._thread:
@@ -161,6 +164,7 @@ class _LoopThread:
         request, in flight when the client closed) get time to end -- the engine's close fails them --,
         are cancelled if they do not, and a caller still waiting is woken; then the loop stops."""
         self._stopping = True
+        _LIVE_RUNNERS.discard(self)
         if self._thread.is_alive() and not self.loop.is_closed():
             settled = asyncio.run_coroutine_threadsafe(_settle(), self.loop)
             with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
@@ -171,6 +175,23 @@ class _LoopThread:
         self._thread.join(5)
         if not self.loop.is_running():
             self.loop.close()
+
+
+#: Background loops still running, and through them the clients nobody closed.
+_LIVE_RUNNERS: set[_LoopThread] = set()
+
+
+@atexit.register
+def _close_forgotten_clients() -> None:
+    """At interpreter exit, close the clients nobody closed (their loop threads are daemons: without
+    this, the engine's library is torn down mid-session, and aiohttp prints "Unclosed client session"
+    and "Unclosed connector" where the other engines say nothing)."""
+    for runner in list(_LIVE_RUNNERS):
+        for client in list(runner.clients):
+            with contextlib.suppress(BaseException):
+                runner.run(client.close())
+        with contextlib.suppress(BaseException):
+            runner.stop()
 
 
 async def _settle() -> None:
@@ -500,6 +521,7 @@ class HttpClient:
         self._async = _client if _client is not None else AsyncHttpClient(engine_factory, configure)
         self._runner = _runner or _LoopThread()
         self._runner.users += 1
+        self._runner.clients.add(self._async)
         self._closed = False
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -583,6 +605,7 @@ class HttpClient:
         try:
             self._runner.run(self._async.close())
         finally:
+            self._runner.clients.discard(self._async)
             self._runner.users -= 1
             if self._runner.users == 0:  # the last client sharing the loop stops it
                 self._runner.stop()
