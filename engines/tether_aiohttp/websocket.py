@@ -6,6 +6,7 @@ impose its own limits; this way a refusal's body stays readable and the limits a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -96,11 +97,27 @@ class _ConnectionStream(UpgradedStream):
         return await self.buffer.read(max_bytes)
 
     async def write(self, data: bytes) -> None:
+        """Hand `data` to the transport (it takes all of it, so a frame is never cut), then wait while
+        its buffer is over the high-water mark. Cancelling the wait cancels nothing shared: the
+        transport still sends `data`, and later writes still wait as they should."""
         if self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
         self._transport.write(data)
-        if self._protocol.writing_paused:
-            await self._protocol._drain_helper()
+        protocol = self._protocol
+        if not protocol.writing_paused:
+            return
+        # Not `protocol._drain_helper()`: it awaits the protocol's one drain future itself, and a
+        # cancelled caller would cancel that future for every later wait (which then raised a bare
+        # CancelledError in tasks nobody cancelled). The same future, shielded.
+        if protocol.transport is None:
+            raise ConnectionResetError("the connection is closed")
+        waiter: asyncio.Future[None] | None = protocol._drain_waiter
+        if waiter is None or waiter.done():
+            waiter = protocol._drain_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.shield(waiter)
+        except ConnectionError as exc:  # the connection was lost while waiting
+            raise ConnectionResetError(str(exc) or "the connection is closed") from exc
 
     def try_write(self, data: bytes) -> bool:
         if self._transport.is_closing() or self._protocol.writing_paused:

@@ -163,7 +163,10 @@ class _CurlStream(UpgradedStream):
     finds no data waits on one future: no add/remove of the reader, no failed recv, per read.
 
     Writing: `try_write` sends at once when nothing else is in flight; bytes the socket did not take
-    are sent by a writer callback, and a later `write` sends them first (so order is kept)."""
+    (the tail) are sent by a writer callback, and `try_write` refuses while there is a tail. `write`
+    waits for the tail, sends, leaves what the socket did not take to the same callback and waits for
+    it: bytes the stream took are always sent whole and in order, so a cancelled `write` never leaves
+    half a frame on the wire (its rest is sent before anything written later)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, connector: _Connector) -> None:
         self._loop = loop
@@ -180,9 +183,11 @@ class _CurlStream(UpgradedStream):
         self._read_waiter: asyncio.Future[None] | None = None
         self._reading = True
         # Sending.
-        self._tail: memoryview | None = None  # the rest of a `try_write` (a writer callback sends it)
+        self._tail: memoryview | None = None  # bytes taken but not yet sent (a writer callback sends them)
+        self._tails_started = 0  # tails begun, and tails the writer callback finished: `write` waits
+        self._tails_done = 0  # for its own, not for one begun after it
+        self._tail_waiters: list[asyncio.Future[None]] = []
         self._send_error: BaseException | None = None
-        self._writing = False
         loop.add_reader(self._fd, self._on_readable)
 
     # -- receiving ---------------------------------------------------------------------------------
@@ -264,19 +269,8 @@ class _CurlStream(UpgradedStream):
         return data
 
     # -- sending -----------------------------------------------------------------------------------
-    async def _writable(self) -> None:
-        waiter = self._loop.create_future()
-        self._loop.add_writer(self._fd, _settle, waiter)
-        self._waiters.add(waiter)
-        try:
-            await waiter
-        finally:
-            self._waiters.discard(waiter)
-            if not self._closed:
-                self._loop.remove_writer(self._fd)
-
     def try_write(self, data: bytes) -> bool:
-        if self._closed or self._writing or self._tail is not None or self._send_error is not None:
+        if self._closed or self._tail is not None or self._send_error is not None:
             return False
         try:
             sent: int = self._handle.send(data)
@@ -287,60 +281,87 @@ class _CurlStream(UpgradedStream):
                 self._send_error = ConnectionResetError(f"send failed: {exc}")
             return False  # `write` waits (or raises the error)
         if sent < len(data):
-            self._tail = memoryview(data)[sent:]
-            self._loop.add_writer(self._fd, self._flush_tail)
+            self._start_tail(memoryview(data)[sent:])
         return True
 
+    def _start_tail(self, tail: memoryview) -> int:
+        """Leave `tail` (the stream has taken it: it is sent before anything later) to the writer
+        callback; returns its number for `write` to wait on."""
+        self._tail = tail
+        self._tails_started += 1
+        self._loop.add_writer(self._fd, self._flush_tail)
+        return self._tails_started
+
     def _flush_tail(self) -> None:
+        """The writer callback: sends the tail until the socket takes no more or all of it is sent."""
         tail = self._tail
         if tail is None or self._closed:
             return
+        handle = self._handle
         try:
-            sent: int = self._handle.send(tail[:_SEND_CHUNK])
+            while tail:  # bounded: every turn sends at least one byte, else it stops
+                sent: int = handle.send(tail[:_SEND_CHUNK])
+                if sent <= 0:
+                    break
+                tail = tail[sent:]
         except BlockingIOError:
-            return
+            pass
         except pycurl.error as exc:
-            if exc.args and exc.args[0] == 81:
-                return
-            self._send_error = ConnectionResetError(f"send failed: {exc}")
-            sent = len(tail)
-        tail = tail[sent:]
+            if not (exc.args and exc.args[0] == 81):  # not CURLE_AGAIN: the connection is broken
+                self._send_error = ConnectionResetError(f"send failed: {exc}")
+                tail = tail[len(tail) :]  # cannot be sent: every write from now on raises the error
         if tail:
             self._tail = tail
-        else:
-            self._tail = None
-            self._loop.remove_writer(self._fd)
+            return
+        self._tail = None
+        self._tails_done = self._tails_started
+        self._loop.remove_writer(self._fd)
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        waiters, self._tail_waiters = self._tail_waiters, []
+        for waiter in waiters:
+            _settle(waiter)
+
+    async def _tail_sent(self) -> None:
+        """Wait for the writer callback to finish the tail (or for the stream to fail or close). One
+        future per waiter: a cancelled wait cancels nothing that another writer waits on."""
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._tail_waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                self._tail_waiters.remove(waiter)
+            raise
+
+    def _check_sendable(self) -> None:
+        if self._closed:
+            raise ConnectionResetError("the connection is closed")
+        if self._send_error is not None:
+            raise self._send_error
 
     async def write(self, data: bytes) -> None:
-        self._writing = True
-        try:
-            tail = self._tail
-            if tail is not None:  # the rest of a `try_write` goes first
-                self._tail = None
-                if not self._closed:
-                    self._loop.remove_writer(self._fd)
-                await self._send_all(tail)
-            await self._send_all(memoryview(data))
-        finally:
-            self._writing = False
+        """Send `data` after what is still in flight, and wait until the socket took all of it.
 
-    async def _send_all(self, view: memoryview) -> None:
-        while view:
-            if self._closed:
-                raise ConnectionResetError("the connection is closed")
-            if self._send_error is not None:
-                raise self._send_error
-            try:
-                sent = self._handle.send(view[:_SEND_CHUNK])
-            except BlockingIOError:
-                await self._writable()
-                continue
-            except pycurl.error as exc:
-                if exc.args and exc.args[0] == 81:
-                    await self._writable()
-                    continue
-                raise ConnectionResetError(f"send failed: {exc}") from exc
-            view = view[sent:]
+        Safe to cancel, the frame stream stays whole: cancelled while earlier bytes are still going,
+        nothing of `data` was sent; cancelled later, the writer callback sends the rest of `data`
+        before anything written after it (the cancellation only ends the caller's wait)."""
+        while self._tail is not None:  # the rest of a `try_write` (or of a cancelled write) first
+            self._check_sendable()
+            await self._tail_sent()
+        self._check_sendable()
+        if self.try_write(data):
+            if self._tail is None:
+                return
+            mine = self._tails_started
+        else:
+            self._check_sendable()  # the send failed
+            mine = self._start_tail(memoryview(data))  # the socket takes nothing now
+        while self._tails_done < mine:
+            self._check_sendable()
+            await self._tail_sent()
+        self._check_sendable()
 
     def abort(self) -> None:
         if self._closed:
@@ -354,7 +375,8 @@ class _CurlStream(UpgradedStream):
             self._loop.remove_reader(self._fd)
             self._loop.remove_writer(self._fd)
         for waiter in self._waiters:
-            _settle(waiter)  # a pending read returns b"", a pending write raises
+            _settle(waiter)  # a pending read returns b""
+        self._wake_writers()  # a pending write raises
         self._connector.close()
 
 

@@ -4,6 +4,7 @@ the engine only upgrades). Servers: `servers/websocket.py` (behaviours on demand
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -503,3 +504,55 @@ async def handshake_reset(t: CaseContext) -> None:
     # every engine (a bare ConnectionResetError escaped on Curl and Urllib3).
     async with t.client(websockets()) as client:
         await t.raises(ProtocolError, client.websocket_session(t.env.raw_url("faults-reset-after-request")))
+
+
+async def _outcome(awaitable: Any) -> str:
+    """The word "returned", or the name of what the awaitable raised (CancelledError included)."""
+    try:
+        await awaitable
+    except (Exception, asyncio.CancelledError) as exc:
+        return type(exc).__name__
+    return "returned"
+
+
+@case("websockets", "a-send-cancelled-under-backpressure-leaves-the-frames-whole", requires=WS)
+async def cancelled_send(t: CaseContext) -> None:
+    # The server reads nothing until released: a 16 MiB message fills the buffers, a second one waits
+    # on backpressure and is cancelled, a third waits behind them. Every frame the stream took reaches
+    # the server whole and in order: the cancelled message whole (its frame was finished in the
+    # background) or not at all (never begun); then the third and the close. Nothing later raises a
+    # CancelledError of the cancelled send's, and the closing handshake completes.
+    tag = uuid.uuid4().hex
+    size = 16 * 1024 * 1024
+    first, second = b"\x01" * size, b"\x02" * size
+    server = t.env.websocket
+    async with t.client(websockets()) as client:
+        ws = await client.websocket_session(t.env.ws(f"stall?tag={tag}&compression=off"))
+        try:
+            sending_first = asyncio.ensure_future(ws.send_bytes(first))
+            await asyncio.wait([sending_first], timeout=2)  # taken at once, or waiting on backpressure
+            sending_second = asyncio.ensure_future(ws.send_bytes(second))
+            await asyncio.sleep(0.2)  # it reaches the wait
+            blocked = not sending_second.done()
+            sending_second.cancel()
+            cancelled = await _outcome(sending_second)
+            sending_third = asyncio.ensure_future(ws.send_text("hello"))
+            await asyncio.sleep(0.1)
+        finally:
+            server.release(tag)
+        third = await _outcome(asyncio.wait_for(sending_third, 30))
+        closed = await _outcome(asyncio.wait_for(ws.close(), 30))
+        first_sent = await _outcome(asyncio.wait_for(sending_first, 30))
+    ended = await seen_by_server(t, tag)
+    received = server.received.get(tag)
+    whole = [_digest(2, first), _digest(2, second), _digest(1, b"hello")]
+    never_begun = [whole[0], whole[2]]
+    t.check(blocked, "the second send never waited on backpressure (the case tests nothing)")
+    t.equal(cancelled, "CancelledError", "the cancelled send")
+    t.check(received in (whole, never_begun), f"the server received {received!r}: want {whole!r} or {never_begun!r}")
+    t.equal((first_sent, third, closed), ("returned",) * 3, "the first send, the send after the cancel, close()")
+    t.equal((ws.close_code, ended), (1000, (True, (1000, ""))), "close code; the server's connection ended, its close")
+
+
+def _digest(opcode: int, data: bytes) -> tuple[int, int, str]:
+    return opcode, len(data), hashlib.sha256(data).hexdigest()[:16]

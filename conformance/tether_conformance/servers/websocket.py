@@ -18,6 +18,9 @@ Paths (`ws://127.0.0.1:<port>/ws/<name>`):
   the server then drops unanswered (a keep-alive connection that timed out just then).
 - `refuse`: 403 with the body `go away`.
 - `hang`: never answers the upgrade request.
+- `stall`: reads nothing (its transport paused) until the case calls
+  `release(tag)` (30 s at most), then serves as `echo` does without echoing, recording every message
+  it receives in `received[tag]` as (opcode, length, SHA-256 hex prefix): the client's sends back up meanwhile.
 
 Any path takes `?tag=<name>`: the server then records the close frame it received on that session
 (`close_frames[name]`, (code, reason)) and, once the connection is gone, adds `name` to `ended`.
@@ -28,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import ssl
 import struct
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from wsproto import ConnectionType, WSConnection
@@ -66,8 +70,14 @@ class WebSocketServer:
         #: Per `?tag=`: the close frame the client sent (code, reason), and the tags whose connection ended.
         self.close_frames: dict[str, tuple[int, str]] = {}
         self.ended: set[str] = set()
+        #: Per `?tag=` of a `stall` session: the messages it received, (opcode, length, SHA-256 hex prefix).
+        self.received: dict[str, list[tuple[int, int, str]]] = {}
+        self._released: set[str] = set()
+        self._release_events: dict[str, asyncio.Event] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context, limit=1 << 20)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -79,13 +89,34 @@ class WebSocketServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
 
+    def release(self, tag: str) -> None:
+        """Let the `stall` session `tag` read (callable from any thread)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._release, tag)
+
+    def _release(self, tag: str) -> None:
+        self._released.add(tag)
+        event = self._release_events.get(tag)
+        if event is not None:
+            event.set()
+
+    async def released(self, tag: str) -> None:
+        """Until `release(tag)` was called (on the server's loop)."""
+        if tag in self._released:
+            return
+        event = self._release_events.setdefault(tag, asyncio.Event())
+        try:
+            await event.wait()
+        finally:
+            self._release_events.pop(tag, None)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         self.counter.requests += 1
         self.open_connections += 1
-        peer = _Peer(reader, writer, self.close_frames)
+        peer = _Peer(reader, writer, self.close_frames, self)
         try:
             await peer.run()
         except (OSError, asyncio.IncompleteReadError):
@@ -100,12 +131,17 @@ class WebSocketServer:
 
 class _Peer:
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, close_frames: dict[str, tuple[int, str]]
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        close_frames: dict[str, tuple[int, str]],
+        server: WebSocketServer,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.ws = WSConnection(ConnectionType.SERVER)
         self.close_frames = close_frames
+        self.server = server
         self.tag: str | None = None
 
     async def send(self, event: object) -> None:
@@ -173,7 +209,14 @@ class _Peer:
             await self.send(Message(data=json.dumps(report)))
         await self._serve(echo=True)
 
-    async def _serve(self, *, echo: bool, drop_after: int | None = None, answer_pings: bool = True) -> None:
+    async def _serve(
+        self,
+        *,
+        echo: bool,
+        drop_after: int | None = None,
+        answer_pings: bool = True,
+        record: list[tuple[int, int, str]] | None = None,
+    ) -> None:
         parts: list[Any] = []
         received = 0
         while True:
@@ -184,6 +227,8 @@ class _Peer:
                     if not event.message_finished:
                         continue
                     received += 1
+                    if record is not None:
+                        record.append(_digest(parts))
                     if drop_after is not None and received >= drop_after:
                         self.writer.transport.abort()
                         return
@@ -215,6 +260,17 @@ class _Peer:
 
     async def _silent(self, query: dict[str, str], request: Request, headers: dict[str, str]) -> None:
         await self._serve(echo=False, answer_pings=False)
+
+    async def _stall(self, query: dict[str, str], request: Request, headers: dict[str, str]) -> None:
+        tag = query["tag"]
+        record = self.server.received.setdefault(tag, [])
+        transport = cast(asyncio.Transport, self.writer.transport)
+        transport.pause_reading()
+        try:
+            await asyncio.wait_for(self.server.released(tag), 30)
+        finally:
+            transport.resume_reading()
+        await self._serve(echo=False, record=record)
 
     async def _invalid_utf8(self, query: dict[str, str], request: Request, headers: dict[str, str]) -> None:
         self.writer.write(b"\x81\x04ab\xc3\x28")  # FIN text, 4 bytes: "ab" + a broken 2-byte sequence
@@ -251,3 +307,14 @@ class _Peer:
                     return
             if not events and self.reader.at_eof():
                 return
+
+
+def _digest(parts: list[Any]) -> tuple[int, int, str]:
+    """(opcode, length, SHA-256 hex prefix) of a whole message, as `stall` records it."""
+    if parts and isinstance(parts[0], str):
+        data = "".join(parts).encode("utf-8")
+        opcode = 1
+    else:
+        data = b"".join(parts)
+        opcode = 2
+    return opcode, len(data), hashlib.sha256(data).hexdigest()[:16]

@@ -1,9 +1,11 @@
 """One WebSocket session: wsproto frames the bytes of the stream an engine upgraded.
 
 A reader task feeds wsproto, answers pings, assembles messages and queues them for `receive()`;
-sends are framed by wsproto and written under one lock. Every way the session ends (a closing
-handshake either way, a drop, a protocol error, a missed pong, cancellation) goes through `_finish`,
-which wakes every pending `receive()` and ends iteration.
+sends are framed by wsproto and written under one lock. A send may be cancelled at any point: every
+engine's stream either never began a frame or sends all of it before anything written later, and a
+failed write fails the session (`WebSocketConnectionLostException`). Every way the session ends (a
+closing handshake either way, a drop, a protocol error, a missed pong, cancellation) goes through
+`_finish`, which wakes every pending `receive()` and ends iteration.
 """
 
 from __future__ import annotations
@@ -249,10 +251,11 @@ class WebSocketSession:
             if self._connection.state is not ConnectionState.OPEN:
                 raise WebSocketClosedException(self.close_code, self.close_reason)
             try:
+                # Cancelling this is safe: a stream never cuts a frame it took (it finishes sending
+                # it before anything later, or never began it), so the next send still frames right.
                 await self._stream.write(frame)
             except OSError as exc:
-                self._finish(WebSocketConnectionLostException(1006, None, f"the connection dropped: {exc}"), 1006)
-                raise self._ended() from exc
+                raise self._write_failed(exc) from exc
 
     async def send_serialized(self, value: object) -> None:
         """Send `value` through the plugin's `content_converter`."""
@@ -279,8 +282,15 @@ class WebSocketSession:
             try:
                 await self._stream.write(data)
             except OSError as exc:
-                self._finish(WebSocketConnectionLostException(1006, None, f"the connection dropped: {exc}"), 1006)
-                raise self._ended() from exc
+                raise self._write_failed(exc) from exc
+
+    def _write_failed(self, exc: OSError) -> BaseException:
+        """A write failed: the connection can carry no more frames (a frame may have been cut short).
+        The session fails and the connection is dropped now, so every later send raises the same
+        `WebSocketConnectionLostException` and `close()` does not wait for a peer it cannot tell."""
+        self._finish(WebSocketConnectionLostException(1006, None, f"the connection dropped: {exc}"), 1006)
+        self._stream.abort()
+        return self._ended()
 
     def _converter(self) -> Any:
         converter = self._settings.content_converter
