@@ -9,7 +9,9 @@ aiohttp resolves names with `getaddrinfo` on the loop's default executor; here o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import re
 import socket
 import ssl
 import time
@@ -23,6 +25,7 @@ from aiohttp import ClientPayloadError
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.helpers import _EXC_SENTINEL
 from aiohttp.helpers import set_exception as aiohttp_set_exception
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from tether.channel import ByteReadChannel
 from tether.content import StreamContent, WriterChannelContent
@@ -109,6 +112,8 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         super().__init__(config)
         self._ssl: ssl.SSLContext | bool = create_ssl_context(config) if config.verify else False
         self._session: aiohttp.ClientSession | None = None
+        #: The event loop the session was made on (aiohttp binds a session to it).
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         #: The session's connect timeout: what a request without a connect timeout of its own gets.
         self._default_connect: float | None = config.connect_timeout
         self._heads = HeadersMemo()  # checked headers by aiohttp's raw header lines
@@ -122,7 +127,13 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         return await websocket.upgrade(self, request, protocol)  # engines/tether_aiohttp/websocket.py
 
     def _get_session(self) -> aiohttp.ClientSession:
-        # aiohttp binds a session to the running loop, so it is made on first use.
+        # aiohttp binds a session to the running loop, so it is made on first use -- and again on
+        # another loop (one client used by two `asyncio.run()` calls, as on every engine): the other
+        # loop's session is let go (`_let_go`).
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._session_loop is not loop:
+            old, self._session = self._session, None
+            _let_go(old, self._session_loop)
         if self._session is None or self._session.closed:
             config = self.config
             connect = config.connect_timeout  # the default; a request's own HttpTimeout overrides it
@@ -169,6 +180,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 self._default_connect = min(limits) if limits else None
             kwargs["connector"] = _Connector(**kwargs["connector"])
             self._session = aiohttp.ClientSession(**kwargs)
+            self._session_loop = loop
         return self._session
 
     def execute(self, request: HttpRequestData) -> Coroutine[Any, Any, HttpResponseData]:
@@ -186,7 +198,7 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
         deadline = head_deadline(limit) if limit is not None else None
         try:
             session = self._session
-            if session is None or session.closed:
+            if session is None or self._session_loop is not asyncio.get_running_loop() or session.closed:
                 session = self._get_session()
             # No timeouts set: the session's (the default connect timeout, no total timeout) apply.
             default_connect = self._default_connect
@@ -225,7 +237,12 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 # every engine).
                 raw_headers = response.raw_headers
                 headers_in = self._heads.response_headers(raw_headers, self.config, request.url)
-                status = response_status(response.status, response.reason, request.url)
+                reason = response.reason
+                if reason is not None and not reason.isascii():
+                    # llhttp's bytes as UTF-8 (lone surrogates for the rest): back to them, as ISO-8859-1
+                    # (as header values are, and as every engine gives a reason phrase).
+                    reason = reason.encode("utf-8", "surrogateescape").decode("latin-1")
+                status = response_status(response.status, reason, request.url)
             except TetherError:
                 # aiohttp gave the connection back to its pool when a short body ended with the head:
                 # closing the protocol makes the pool drop it instead of reusing a refused connection.
@@ -279,9 +296,12 @@ class AiohttpEngine(HttpClientEngineBase[AiohttpConfig]):
                 deadline.end()
 
     async def _close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        session, self._session = self._session, None
+        if session is not None:
+            if self._session_loop is asyncio.get_running_loop():
+                await session.close()
+            else:
+                _let_go(session, self._session_loop)
 
 
 class _ResponseHandler(ResponseHandler):
@@ -299,6 +319,11 @@ class _ResponseHandler(ResponseHandler):
     decodes it): aiohttp sets llhttp lenient outside dev mode, and it then takes bare LFs and spaces
     in chunk lines. Costs one look at each response head (`final_head`) and, for a chunked body, a
     scan of its chunk lines; the body bytes themselves are not copied.
+
+    Lenient llhttp also takes a line that starts with whitespace right after the status line (every
+    other engine refuses it: RFC 9112 2.2), and keeps the whitespace of an obsolete line folding in
+    the value ("one\ttwo" where every other engine unfolds to "one two": RFC 9112 5.2). Both are
+    found by the same look at the head (`_tether_unfold`).
     """
 
     _tether_params: dict[str, Any] | None = None  # aiohttp's parser settings (for `set_exception`)
@@ -307,6 +332,8 @@ class _ResponseHandler(ResponseHandler):
     _tether_done = False  # the response is complete: what still arrives is dropped
     _tether_head: bytes | None = None  # the start of a head still arriving
     _tether_chunks: ChunkedDecoder | None = None  # checks the chunked body being received
+    _tether_fields: tuple[tuple[bytes, bytes], ...] = ()  # a folded head's field lines, unfolded
+    _tether_fields_parser: object = None  # the parser of the response they are for
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
@@ -337,7 +364,11 @@ class _ResponseHandler(ResponseHandler):
             return  # after a complete response: extra data (the connection is closed on release)
         body_start = -1
         if fresh or self._tether_head is not None:
-            body_start = self._tether_look_at_head(data)
+            try:
+                body_start = self._tether_look_at_head(data)
+            except ProtocolError as exc:
+                self._tether_refuse(exc, head_delivered=False)
+                return
         chunks = self._tether_chunks
         if chunks is not None:
             try:
@@ -367,10 +398,13 @@ class _ResponseHandler(ResponseHandler):
         seen = self._tether_head
         if seen is None and data[9:10] != b"1":
             head_end = data.find(b"\n\r\n")
-            # No "transfer-encoding" anywhere in it, in any case (a lowered copy of the head and a
-            # substring search: several times cheaper than a case-blind regex scan).
-            if head_end >= 0 and b"transfer-encoding" not in data[:head_end].lower():
-                return -1  # the common case: a whole final head here, and no Transfer-Encoding in it
+            if head_end >= 0:
+                # No "transfer-encoding" anywhere in it, in any case, and no line that starts with
+                # whitespace (a lowered copy of the head and substring searches: several times cheaper
+                # than a case-blind regex scan).
+                head = data[:head_end].lower()
+                if b"transfer-encoding" not in head and b"\n " not in head and b"\n\t" not in head:
+                    return -1  # the common case: a whole final head here, plain field lines, no Transfer-Encoding
         buffer = data if seen is None else seen + data
         found = final_head(buffer)
         if found is None:
@@ -379,10 +413,59 @@ class _ResponseHandler(ResponseHandler):
             return -1
         self._tether_head = None
         status, fields, head_end = found
+        if buffer.find(b"\n ", fields, head_end) >= 0 or buffer.find(b"\n\t", fields, head_end) >= 0:
+            self._tether_unfold(buffer, fields, head_end)
         if self._skip_payload or status in NO_BODY_STATUSES or not is_chunked(buffer, fields, head_end):
             return -1
         self._tether_chunks = ChunkedDecoder("the server")
         return head_end - (len(buffer) - len(data))
+
+    def _tether_unfold(self, head: bytes, fields: int, head_end: int) -> None:
+        """A head with field lines that start with whitespace (`fields`: the end of its status line).
+        Right after the status line: a ProtocolError (RFC 9112 2.2 lets a recipient refuse it, and every
+        other engine does). After a field line: an obsolete line folding, which becomes one space (RFC
+        9112 5.2, as `header_block` unfolds it for the Curl and Httpx engines): the message llhttp
+        makes of this head gets these field lines instead of its own (`_tether_feed_unfolded`)."""
+        if head[fields + 1 : fields + 2] in (b" ", b"\t"):
+            raise ProtocolError("whitespace before the first header line of the response head")
+        lines = _OBS_FOLD.sub(b" ", head[fields + 1 : head_end]).split(b"\n")
+        self._tether_fields = tuple(
+            (name, value.strip(b" \t\r"))
+            for name, _, value in (line.partition(b":") for line in lines)
+            if name.strip(b"\r")
+        )
+        self._tether_fields_parser = self._parser
+        # Shadows the method until the final message of this response is fed (no cost for the rest).
+        self.feed_data = self._tether_feed_unfolded  # type: ignore[method-assign]
+
+    def _tether_feed_unfolded(self, data: tuple[Any, Any], size: int = 0) -> None:
+        message, payload = data
+        if 100 <= message.code < 200 and message.code != 101:
+            super().feed_data(data, size)  # an interim head: the final one comes next
+            return
+        del self.feed_data
+        fields, self._tether_fields = self._tether_fields, ()
+        if self._parser is self._tether_fields_parser and len(fields) == len(message.raw_headers):
+            headers = CIMultiDictProxy(
+                CIMultiDict(
+                    (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+                    for name, value in fields
+                )
+            )
+            # aiohttp's message, C or Python (the same fields, in the same order), with these fields.
+            message = type(message)(
+                message.version,
+                message.code,
+                message.reason,
+                headers,
+                fields,
+                message.should_close,
+                message.compression,
+                message.upgrade,
+                message.chunked,
+            )
+        self._tether_fields_parser = None
+        super().feed_data((message, payload), size)
 
     def _tether_refuse(self, exc: ProtocolError, *, head_delivered: bool) -> None:
         self._tether_chunks = None
@@ -418,12 +501,63 @@ class _ResponseHandler(ResponseHandler):
 
 #: Bytes of a head `_ResponseHandler` keeps while its end has not arrived (llhttp refuses longer ones).
 _HEAD_LOOK_LIMIT = 1024 * 1024
+#: An obsolete line folding, with the whitespace around it (as `tether.engine.support` unfolds text).
+_OBS_FOLD = re.compile(rb"[ \t]*\r?\n[ \t]+")
 
 
 class _Connector(aiohttp.TCPConnector):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._factory = functools.partial(_ResponseHandler, loop=self._loop)  # type: ignore[assignment]
+
+    def close_without_loop(self) -> None:
+        """Close the connector when its event loop is closed. aiohttp's close stops at a closed loop
+        and asyncio closes a socket in a callback of its loop, which never runs: the sockets of the
+        connections (idle and in use) are closed here."""
+        protocols = [protocol for idle in self._conns.values() for protocol, _ in idle]
+        protocols += self._acquired
+        with contextlib.suppress(RuntimeError):  # a future of the closed loop a request still waited on
+            self._close()  # marks the connector closed and forgets its connections
+        self._closed = True
+        for protocol in protocols:
+            if protocol.transport is not None:
+                _close_socket(protocol.transport)
+
+
+#: Sessions of other event loops being closed on their loop (the loop keeps only weak references).
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _let_go(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Release a session made on `loop`, not the running loop. An open loop closes it (its connections
+    belong to that loop), when it next runs; on a closed one its sockets are closed right away (no
+    "Unclosed" warnings, no sockets left to the garbage collector)."""
+    if loop is not None and not loop.is_closed():
+
+        def close() -> None:
+            task = loop.create_task(session.close())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            loop.call_soon_threadsafe(close)
+            return
+    connector = session.connector
+    if isinstance(connector, _Connector):
+        connector.close_without_loop()
+
+
+def _close_socket(transport: asyncio.Transport) -> None:
+    """Close an asyncio transport whose event loop is closed. Its close() and abort() leave the socket
+    to a callback of that loop, which never runs (and the transport warns when it is collected): the
+    socket is closed here, as that callback would have."""
+    with contextlib.suppress(RuntimeError):
+        transport.abort()  # marks it closing (a TLS transport: closed), then cannot schedule the rest
+    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    sock = getattr(inner, "_sock", None)
+    if sock is not None:
+        sock.close()
+        inner._sock = None
 
 
 @functools.lru_cache(maxsize=64)

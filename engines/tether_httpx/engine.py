@@ -7,13 +7,14 @@ the ContentEncoding plugin decodes). HTTP/2 needs the `h2` package (the `httpx` 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import http.cookiejar
 import importlib.util
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,8 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         super().__init__(config)
         self._ssl = create_ssl_context(config)
         self._pools: dict[str, list[_Shard]] = {}
+        #: The event loop the pools' connections belong to (None: no request yet).
+        self._pools_loop: asyncio.AbstractEventLoop | None = None
         self._heads = HeadersMemo()  # checked headers by the text of their field lines
         prime_read_buffers()  # httpx (anyio) reads through asyncio's socket transports
 
@@ -100,7 +103,17 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         return DEFAULT_CAPABILITIES | extra | {SSECapability, WebSocketCapability}
 
     async def upgrade(self, request: HttpRequestData, protocol: str) -> Upgrade:
+        if self._pools_loop is not asyncio.get_running_loop():
+            self._move_to_running_loop()
         return await websocket.upgrade(self, request, protocol)  # engines/tether_httpx/websocket.py
+
+    def _move_to_running_loop(self) -> None:
+        """The pools' connections work on the loop they were made on only: on another loop (one client
+        used by two `asyncio.run()` calls, as on every engine) the pools are let go and new ones made
+        on this loop as requests need them."""
+        old_loop, self._pools_loop = self._pools_loop, asyncio.get_running_loop()
+        old, self._pools = _clients_of(self._pools), {}
+        _let_go(old, old_loop)
 
     def _shard(self, request: HttpRequestData) -> _Shard:
         # httpx fixes the protocol per client: one pool for the configured default, one that speaks
@@ -184,6 +197,8 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             content = chunks_of(body)
             if body.content_length is not None and "Content-Length" not in request.headers:
                 headers.append(("Content-Length", str(body.content_length)))
+        if self._pools_loop is not asyncio.get_running_loop():
+            self._move_to_running_loop()
         shard = self._shard(request)
         client = shard.client
         request_time = time.monotonic()
@@ -237,7 +252,10 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
                         raise ProtocolError(f"{request.method} {request.url}: {header_block_problem(fields)}")
                     memo = self._heads.put(fields, checked)
                 response_headers = memo
-            status = response_status(response.status_code, response.reason_phrase, request.url)
+            # The reason phrase's bytes as ISO-8859-1, as header values (httpx drops the non-ASCII ones).
+            reason = response.extensions.get("reason_phrase")
+            reason = reason.decode("latin-1") if reason is not None else response.reason_phrase  # HTTP/2: none
+            status = response_status(response.status_code, reason, request.url)
         except TetherError:
             await close()
             raise
@@ -256,10 +274,83 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
         )
 
     async def _close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for shards in pools:
-            for shard in shards:
-                await shard.client.aclose()
+        clients, self._pools = _clients_of(self._pools), {}
+        if self._pools_loop is None or self._pools_loop is asyncio.get_running_loop():
+            await _close_clients(clients)
+        else:
+            _let_go(clients, self._pools_loop)  # made on another loop
+
+
+def _clients_of(pools: dict[str, list[_Shard]]) -> list[httpx.AsyncClient]:
+    return [shard.client for shards in pools.values() for shard in shards]
+
+
+async def _close_clients(clients: Iterable[httpx.AsyncClient]) -> None:
+    for client in clients:
+        await client.aclose()
+
+
+#: Pools of other event loops being closed on their loop (the loop keeps only weak references).
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _let_go(clients: list[httpx.AsyncClient], loop: asyncio.AbstractEventLoop | None) -> None:
+    """Release the clients of pools made on `loop`, not the running loop. An open loop closes them (their
+    connections belong to it), when it next runs; on a closed one their sockets are closed right away
+    (no warnings, no sockets left to the garbage collector)."""
+    if not clients or loop is None:
+        return
+    if not loop.is_closed():
+
+        def close() -> None:
+            task = loop.create_task(_close_clients(clients))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            loop.call_soon_threadsafe(close)
+            return
+    for client in clients:
+        _close_without_loop(client)
+
+
+def _close_without_loop(client: httpx.AsyncClient) -> None:
+    """Close the connections of `client` when their event loop is closed: httpx closes them with awaits
+    on that loop, and asyncio closes a socket in a callback of its loop, which never runs. The sockets
+    are closed here (`_close_socket`), found by the chain of httpcore's objects down to asyncio's
+    transport: httpcore's connection (a proxy's wraps a plain one), its HTTP/1.1 or HTTP/2 connection,
+    tether's `HeadRecordingStream`, httpcore's anyio stream, anyio's TLS stream and socket stream."""
+    for mounted in [client._transport, *client._mounts.values()]:
+        pool = getattr(mounted, "_pool", None)
+        connections: list[Any] = list(getattr(pool, "_connections", ()))
+        for connection in connections:
+            link: Any = connection
+            for _ in range(10):  # a short chain, never a cycle
+                if isinstance(link, asyncio.Transport):
+                    _close_socket(link)
+                    break
+                link = next((getattr(link, name) for name in _INNER if getattr(link, name, None) is not None), None)
+                if link is None:
+                    break
+        if connections:
+            pool._connections.clear()  # type: ignore[union-attr]
+
+
+#: The attribute by which each object in that chain holds the next one.
+_INNER = ("_connection", "_network_stream", "_inner", "_stream", "transport_stream", "_transport")
+
+
+def _close_socket(transport: asyncio.Transport) -> None:
+    """Close an asyncio transport whose event loop is closed. Its close() and abort() leave the socket
+    to a callback of that loop, which never runs (and the transport warns when it is collected): the
+    socket is closed here, as that callback would have."""
+    with contextlib.suppress(RuntimeError):
+        transport.abort()  # marks it closing (a TLS transport: closed), then cannot schedule the rest
+    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    sock = getattr(inner, "_sock", None)
+    if sock is not None:
+        sock.close()
+        inner._sock = None
 
 
 class _NoCookieJar(http.cookiejar.CookieJar):

@@ -79,8 +79,33 @@ for _name, _raw, _what in [
     ("chunk-size-space-before-extension", "faults-chunk-size-space-before-ext", "5 ;a=b (h11 refuses the BWS)"),
     ("chunked-cut-in-trailer-section", "faults-chunked-cut-in-trailer", "the stream ends before the empty line"),
     ("reset-after-request", "faults-reset-after-request", "a reset once the request was read (no retry)"),
+    ("space-before-first-header-line", "faults-space-before-first-field", "RFC 9112 2.2: ' X-A: one' after the status"),
+    ("tab-before-first-header-line", "faults-tab-before-first-field", "RFC 9112 2.2: '\\tX-A: one' after the status"),
 ]:
     _rejected_case(_name, _raw, _what)
+
+
+@case("faults", "folded-header-value-is-unfolded-to-one-space")
+async def folded_value(t: CaseContext) -> None:
+    """RFC 9112 5.2: a user agent replaces an obsolete line folding (and the whitespace around it, a tab
+    included) with one space; the field lines around it are untouched."""
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("faults-folded-value"))
+        t.equal((response.headers.get_all("X-A"), response.headers.get_all("X-B")), (["one two three"], ["b"]))
+        t.equal(await response.body_as_bytes(), b"ok", "the body")
+        await _next_request_gets_its_own_answer(t, client)
+
+
+@case("faults", "reason-phrase-bytes-are-latin-1-text")
+async def reason_not_ascii(t: CaseContext) -> None:
+    """The reason phrase's bytes decode as ISO-8859-1, one character each, as header values do: never
+    dropped, never a lone surrogate that a later .encode() fails on."""
+    async with t.client() as client:
+        response = await client.get(t.env.raw_url("faults-reason-phrase-not-ascii"))
+        description = response.status.description
+        t.equal((int(response.status), description), (200, "\u00c3\u00a9t\u00e9"), "(status, reason phrase)")
+        t.equal(description.encode("latin-1"), b"\xc3\xa9t\xe9", "the reason phrase's bytes")
+        t.equal(await response.body_as_bytes(), b"ok", "the body")
 
 
 def _reused_connection_case(name: str, raw: str, body: bytes | None, what: str) -> None:

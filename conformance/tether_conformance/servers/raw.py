@@ -371,6 +371,16 @@ RAW_RESPONSES["faults-keep-open-head"] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\
 RAW_RESPONSES["faults-chunked-value-padded"] = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked \r\n\r\n5\r\nhello\r\n0\r\n\r\n" + KEEP_OPEN
 )
+# Field lines that start with whitespace: before the first field (RFC 9112 2.2), folding a value (5.2).
+RAW_RESPONSES["faults-space-before-first-field"] = b"HTTP/1.1 200 OK\r\n X-A: one\r\nContent-Length: 2\r\n\r\nok"
+RAW_RESPONSES["faults-tab-before-first-field"] = b"HTTP/1.1 200 OK\r\n\tX-A: one\r\nContent-Length: 2\r\n\r\nok"
+RAW_RESPONSES["faults-folded-value"] = (
+    b"HTTP/1.1 200 OK\r\nX-A: one\r\n\ttwo \r\n \t three\r\nX-B: b\r\nContent-Length: 2\r\n\r\nok" + KEEP_OPEN
+)
+# A reason phrase in bytes that are not ASCII (UTF-8 "\xc3\xa9", then a lone ISO-8859-1 "\xe9").
+RAW_RESPONSES["faults-reason-phrase-not-ascii"] = (
+    b"HTTP/1.1 200 \xc3\xa9t\xe9\r\nContent-Length: 2\r\n\r\nok" + KEEP_OPEN
+)
 
 
 # --- faults: compressed bodies that end early or run on (issue 15 §1) -----------------------------
