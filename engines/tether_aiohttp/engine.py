@@ -48,6 +48,7 @@ from tether.engine.support import (
     ChunkedDecoder,
     HeadersMemo,
     chunks_of,
+    close_transport_without_loop,
     create_ssl_context,
     expected_body_length,
     final_head,
@@ -521,7 +522,7 @@ class _Connector(aiohttp.TCPConnector):
         self._closed = True
         for protocol in protocols:
             if protocol.transport is not None:
-                _close_socket(protocol.transport)
+                close_transport_without_loop(protocol.transport)
 
 
 #: Sessions of other event loops being closed on their loop (the loop keeps only weak references).
@@ -545,19 +546,6 @@ def _let_go(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop | No
     connector = session.connector
     if isinstance(connector, _Connector):
         connector.close_without_loop()
-
-
-def _close_socket(transport: asyncio.Transport) -> None:
-    """Close an asyncio transport whose event loop is closed. Its close() and abort() leave the socket
-    to a callback of that loop, which never runs (and the transport warns when it is collected): the
-    socket is closed here, as that callback would have."""
-    with contextlib.suppress(RuntimeError):
-        transport.abort()  # marks it closing (a TLS transport: closed), then cannot schedule the rest
-    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
-    sock = getattr(inner, "_sock", None)
-    if sock is not None:
-        sock.close()
-        inner._sock = None
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,6 +40,7 @@ from tether.engine import (
 from tether.engine.support import (
     HeadersMemo,
     chunks_of,
+    close_transport_without_loop,
     create_ssl_context,
     expected_body_length,
     header_block,
@@ -317,7 +318,7 @@ def _let_go(clients: list[httpx.AsyncClient], loop: asyncio.AbstractEventLoop | 
 def _close_without_loop(client: httpx.AsyncClient) -> None:
     """Close the connections of `client` when their event loop is closed: httpx closes them with awaits
     on that loop, and asyncio closes a socket in a callback of its loop, which never runs. The sockets
-    are closed here (`_close_socket`), found by the chain of httpcore's objects down to asyncio's
+    are closed here (`close_transport_without_loop`), found by the chain of httpcore's objects down to asyncio's
     transport: httpcore's connection (a proxy's wraps a plain one), its HTTP/1.1 or HTTP/2 connection,
     tether's `HeadRecordingStream`, httpcore's anyio stream, anyio's TLS stream and socket stream."""
     for mounted in [client._transport, *client._mounts.values()]:
@@ -327,7 +328,7 @@ def _close_without_loop(client: httpx.AsyncClient) -> None:
             link: Any = connection
             for _ in range(10):  # a short chain, never a cycle
                 if isinstance(link, asyncio.Transport):
-                    _close_socket(link)
+                    close_transport_without_loop(link)
                     break
                 link = next((getattr(link, name) for name in _INNER if getattr(link, name, None) is not None), None)
                 if link is None:
@@ -338,19 +339,6 @@ def _close_without_loop(client: httpx.AsyncClient) -> None:
 
 #: The attribute by which each object in that chain holds the next one.
 _INNER = ("_connection", "_network_stream", "_inner", "_stream", "transport_stream", "_transport")
-
-
-def _close_socket(transport: asyncio.Transport) -> None:
-    """Close an asyncio transport whose event loop is closed. Its close() and abort() leave the socket
-    to a callback of that loop, which never runs (and the transport warns when it is collected): the
-    socket is closed here, as that callback would have."""
-    with contextlib.suppress(RuntimeError):
-        transport.abort()  # marks it closing (a TLS transport: closed), then cannot schedule the rest
-    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
-    sock = getattr(inner, "_sock", None)
-    if sock is not None:
-        sock.close()
-        inner._sock = None
 
 
 class _NoCookieJar(http.cookiejar.CookieJar):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import ssl
 from collections.abc import AsyncIterator, Hashable, Iterable
+from typing import Any
 
 from multidict import CIMultiDict
 
@@ -23,6 +26,7 @@ __all__ = [
     "HeadersMemo",
     "READ_CHUNK_SIZE",
     "chunks_of",
+    "close_transport_without_loop",
     "create_ssl_context",
     "expected_body_length",
     "final_head",
@@ -570,3 +574,17 @@ class ChunkedDecoder:
         """The body ended (the transfer completed): ProtocolError unless the last chunk was seen."""
         if self._state != self._DONE:
             raise ProtocolError(f"Chunked body from {self.where} ended before its last chunk")
+
+
+def close_transport_without_loop(transport: asyncio.Transport) -> None:
+    """Close an asyncio transport whose event loop is closed (a client used again under a new
+    `asyncio.run()`). Its close() and abort() leave the socket to a callback of that loop, which never
+    runs (and the transport warns when it is collected): the socket is closed here, as that callback
+    would have."""
+    with contextlib.suppress(RuntimeError):
+        transport.abort()  # marks it closing (a TLS transport: closed), then cannot schedule the rest
+    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    sock = getattr(inner, "_sock", None)
+    if sock is not None:
+        sock.close()
+        inner._sock = None
