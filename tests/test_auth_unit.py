@@ -189,3 +189,55 @@ async def test_no_provider_for_an_unknown_scheme_returns_the_401() -> None:
     async with HttpClient(engine, configure) as client:
         assert (await client.get("http://h/")).status == 401
     assert len(engine.requests) == 1
+
+
+def _digest_client(handler: Any) -> HttpClient:
+    engine = MockEngine(handler)
+
+    def configure(config: HttpClientConfig[Any]) -> None:
+        config.install(Auth, lambda auth: auth.digest(credentials=("ada", "pw"), algorithm="MD5"))
+
+    return HttpClient(engine, configure)
+
+
+async def test_digest_quotes_challenge_values_that_hold_a_quote() -> None:
+    # The challenge's nonce is `a"b\c` (escaped on the wire): sent back escaped, never `nonce="a"b\c"`.
+    def handler(request: HttpRequestData) -> HttpResponseData:
+        if "Authorization" in request.headers:
+            return respond(request.headers["Authorization"])
+        return respond("", 401, headers={"WWW-Authenticate": 'Digest realm="r", nonce="a\\"b\\\\c", qop="auth"'})
+
+    async with _digest_client(handler) as client:
+        sent = await (await client.get("http://h/")).body_as_text()
+    assert 'nonce="a\\"b\\\\c"' in sent
+    assert parse_challenges([sent])[0].params["nonce"] == 'a"b\\c'
+
+
+async def test_a_stale_digest_nonce_is_answered_once_more() -> None:
+    nonces = iter(["first", "second", "third"])
+    seen: list[str] = []
+
+    def handler(request: HttpRequestData) -> HttpResponseData:
+        seen.append(request.headers.get("Authorization", ""))
+        stale = ", stale=true" if len(seen) > 1 else ""
+        challenge = f'Digest realm="r", nonce="{next(nonces)}", qop="auth"{stale}'
+        return respond("", 401, headers={"WWW-Authenticate": challenge})
+
+    async with _digest_client(handler) as client:
+        response = await client.get("http://h/")
+    assert int(response.status) == 401
+    assert len(seen) == 3  # the first send, the answer to "first", one more for the stale "second"
+    assert 'nonce="first"' in seen[1] and 'nonce="second"' in seen[2]
+
+
+async def test_a_digest_challenge_offering_only_auth_int_is_not_answered() -> None:
+    sends = 0
+
+    def handler(request: HttpRequestData) -> HttpResponseData:
+        nonlocal sends
+        sends += 1
+        return respond("", 401, headers={"WWW-Authenticate": 'Digest realm="r", nonce="n", qop="auth-int"'})
+
+    async with _digest_client(handler) as client:
+        response = await client.get("http://h/")
+    assert (int(response.status), sends) == (401, 1)

@@ -126,6 +126,9 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 30) == 30.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 + 30) == 0.0
     assert parse_retry_after("soon") is None
+    # Digits of other scripts pass str.isdigit() but not float(): ignored, never a ValueError.
+    assert parse_retry_after("\xb2") is None
+    assert parse_retry_after("\u0663") is None
 
 
 def test_delay_is_exponential_capped_and_honours_retry_after() -> None:

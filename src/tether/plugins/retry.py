@@ -97,7 +97,7 @@ class RetryPolicy:
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
     """Seconds to wait: `Retry-After: 120` or an HTTP-date; None when it is neither."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() is true for "²" and other scripts' digits
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

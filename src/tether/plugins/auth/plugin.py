@@ -41,6 +41,7 @@ from tether.plugins.auth.providers import (
     RefreshTokensParams,
     check_common,
     check_refresh,
+    is_stale_digest,
     tokens_loader,
 )
 from tether.request import HttpRequestBuilder
@@ -130,32 +131,42 @@ def _install(plugin: PluginBuilder[AuthConfig]) -> None:
 
     async def send(sender: Sender, request: HttpRequestBuilder) -> HttpResponse:
         response = await sender.proceed(request)
-        if int(response.status) != 401 or skipped(request) or request.attributes.get(_RETRIED):
-            return response
-        if request.attributes.get(_ORIGIN) != _origin(request.url):
-            return response  # a redirect took us elsewhere: no credentials for that origin
-        challenges = parse_challenges(response.headers.get_all("WWW-Authenticate"))
-        chosen: tuple[AuthProvider, AuthChallenge | None] | None = None
-        for offered in challenges:
-            match = next((p for p in providers if p.is_applicable(offered)), None)
-            if match is not None:
-                chosen = (match, offered)
-                break
-        if chosen is None and not challenges and len(providers) == 1:
-            chosen = (providers[0], None)
-        if chosen is None:
-            return response
-        provider, challenge = chosen
-        if not await provider.refresh_token(response, request):
-            return response
-        if not _replayable(request):
-            raise BodyNotReplayableError(
-                f"Cannot re-send {request.method} {request.url} with new credentials after a 401: its body "
-                "is a one-shot stream (pass a callable returning a fresh stream)"
-            )
-        await provider.add_request_headers(request, challenge)
-        request.attributes[_RETRIED] = True  # circuit breaker: one re-send per call
-        return await sender.proceed(request)
+        if request.attributes.get(_RETRIED):
+            return response  # circuit breaker: one answered challenge per call
+        # The challenge answered once; a Digest nonce that expired meanwhile (stale=true: the
+        # credentials were right, RFC 7616 3.3) is answered once more, with the new nonce.
+        for answered in range(2):
+            if int(response.status) != 401 or skipped(request):
+                return response
+            if request.attributes.get(_ORIGIN) != _origin(request.url):
+                return response  # a redirect took us elsewhere: no credentials for that origin
+            challenges = parse_challenges(response.headers.get_all("WWW-Authenticate"))
+            if answered:
+                challenges = [c for c in challenges if is_stale_digest(c)]
+                if not challenges:
+                    return response
+            chosen: tuple[AuthProvider, AuthChallenge | None] | None = None
+            for offered in challenges:
+                match = next((p for p in providers if p.is_applicable(offered)), None)
+                if match is not None:
+                    chosen = (match, offered)
+                    break
+            if chosen is None and not challenges and len(providers) == 1:
+                chosen = (providers[0], None)
+            if chosen is None:
+                return response
+            provider, challenge = chosen
+            if not await provider.refresh_token(response, request):
+                return response
+            if not _replayable(request):
+                raise BodyNotReplayableError(
+                    f"Cannot re-send {request.method} {request.url} with new credentials after a 401: its "
+                    "body is a one-shot stream (pass a callable returning a fresh stream)"
+                )
+            await provider.add_request_headers(request, challenge)
+            request.attributes[_RETRIED] = True
+            response = await sender.proceed(request)
+        return response
 
     plugin.on_request(before)
     plugin.on(Send, send)

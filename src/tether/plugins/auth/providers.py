@@ -304,7 +304,12 @@ class DigestAuthProvider(AuthProvider):
         if not super().is_applicable(challenge):
             return False
         offered = challenge.params.get("algorithm", "MD5").upper()
-        return offered in (self.algorithm, self.algorithm.removesuffix("-SESS"))
+        if offered not in (self.algorithm, self.algorithm.removesuffix("-SESS")):
+            return False
+        # A challenge that offers qops, none of them "auth" (only "auth-int", which hashes the body):
+        # answering without a qop would be refused; like an unknown algorithm, the 401 is the answer.
+        qop = challenge.params.get("qop")
+        return qop is None or "auth" in _qops(qop)
 
     @staticmethod
     def new_cnonce() -> str:
@@ -336,12 +341,12 @@ class DigestAuthProvider(AuthProvider):
         if algorithm.endswith("-SESS"):
             ha1 = h(f"{ha1}:{nonce}:{cnonce}")
         ha2 = h(f"{request.method}:{uri}")
-        qops = [q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()]
+        qops = _qops(params.get("qop", ""))
         fields = [
-            f'username="{credentials.username}"',
-            f'realm="{realm}"',
-            f'nonce="{nonce}"',
-            f'uri="{uri}"',
+            f"username={_quoted(credentials.username)}",
+            f"realm={_quoted(realm)}",
+            f"nonce={_quoted(nonce)}",
+            f"uri={_quoted(uri)}",
             f"algorithm={algorithm}",
         ]
         if "auth" in qops:
@@ -351,11 +356,27 @@ class DigestAuthProvider(AuthProvider):
         else:
             fields.append(f'response="{h(f"{ha1}:{nonce}:{ha2}")}"')
         if "opaque" in params:
-            fields.append(f'opaque="{params["opaque"]}"')
+            fields.append(f"opaque={_quoted(params['opaque'])}")
         request.headers["Authorization"] = "Digest " + ", ".join(fields)
 
     def clear_token(self) -> None:
         self._holder.clear()
+
+
+def _qops(offered: str) -> list[str]:
+    return [q.strip().lower() for q in offered.split(",") if q.strip()]
+
+
+def _quoted(value: str) -> str:
+    """An RFC 9110 quoted-string: a `"` or `\\` inside (a nonce may hold one) is escaped, as the
+    challenge parser unescaped it."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def is_stale_digest(challenge: AuthChallenge) -> bool:
+    """A Digest challenge with `stale=true`: the credentials were right, the nonce had expired (RFC
+    7616 3.3): answered once more with the new nonce, beyond the one re-send per call."""
+    return challenge.matches("Digest") and challenge.params.get("stale", "").strip().lower() == "true"
 
 
 Credentials = Union[BasicAuthCredentials, BearerTokens]
