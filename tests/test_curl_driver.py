@@ -94,3 +94,18 @@ async def test_the_engine_default_connect_timeout_goes_to_libcurl_and_names_itse
     translated = _translate(CurlError(28, "Connection timed out"), request, 0.25)
     assert isinstance(translated, ConnectTimeoutException)
     assert translated.timeout == 0.25
+
+
+def test_a_libcurl_failure_with_an_empty_message_is_described() -> None:
+    # libcurl left its error buffer empty for a connection closed in the middle of an HTTP/2 body:
+    # the ProtocolError read "GET https://...: " and nothing else.
+    from tether_curl.engine import _translate
+    from tether_curl.multi import CurlError
+
+    from tether.request import HttpRequestBuilder
+
+    error = _translate(CurlError(18, ""), HttpRequestBuilder("GET", "https://h/x").build())
+    assert str(error) == "GET https://h/x: the connection closed before the whole body arrived"
+    assert str(_translate(CurlError(99, ""), HttpRequestBuilder("GET", "https://h/x").build())).endswith(
+        "libcurl error 99: no message from libcurl"
+    )

@@ -380,6 +380,18 @@ _SUPPRESS_CONNECT_HEADERS = getattr(pycurl, "SUPPRESS_CONNECT_HEADERS", 265)
 _TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
 _CONNECT_CODES = {5, 6, 7, 45, 97}
 _PROTOCOL_CODES = {1, 8, 16, 18, 52, 55, 56, 92, 95, 100}
+#: What a failure means when libcurl left its error buffer empty (seen for a connection closed in the
+#: middle of an HTTP/2 body): never an empty message.
+_QUIET_CODES = {
+    8: "the server's reply could not be parsed",
+    16: "HTTP/2 framing error",
+    18: "the connection closed before the whole body arrived",
+    52: "the server closed the connection without a response",
+    55: "sending the request failed",
+    56: "receiving the response failed (the connection was reset or closed)",
+    92: "HTTP/2 stream error",
+    95: "HTTP/3 error",
+}
 
 
 #: A checked response head: the version as libcurl's status line gave it, the status, the header fields.
@@ -482,7 +494,8 @@ def _translate(
         )
     if isinstance(exc, HeadError):
         return ProtocolError(f"{request.method} {url}: {exc}")
-    code, message = exc.code, str(exc)
+    code = exc.code
+    message = str(exc) or _QUIET_CODES.get(code, "no message from libcurl")  # libcurl's error buffer can be empty
     if code == 28:  # CURLE_OPERATION_TIMEDOUT: only the connect timeout is given to libcurl
         if exc.connected:
             return SocketTimeoutException(url, timeouts.socket_timeout, message)
