@@ -254,6 +254,9 @@ async def test_typed_receives_check_the_kind_and_try_variants_leave_the_other_ki
     assert receiver.try_receive_text() is None
     with pytest.raises(UnexpectedMessageTypeException, match="binary"):
         await receiver.receive_text()
+    assert await receiver.receive_binary() == b"b"  # the wrong kind stayed queued: nothing is lost
+    with pytest.raises(UnexpectedMessageTypeException, match="got text"):
+        await receiver.receive_binary()
     assert await receiver.receive() == Text("")  # empty messages keep their kind
     assert await receiver.receive() == Binary(b"")
     with pytest.raises(DataChannelClosedException):

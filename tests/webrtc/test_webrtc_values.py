@@ -13,6 +13,7 @@ from tether.webrtc import (
     EventStream,
     IceCandidate,
     IceException,
+    SdpException,
     SessionDescription,
     SessionDescriptionType,
     StateStream,
@@ -135,3 +136,13 @@ def test_connection_config_copies_are_independent_and_validated() -> None:
     copy.stats_refresh_rate = 0
     with pytest.raises(ValueError, match="stats_refresh_rate"):
         copy.validate()
+
+
+def test_malformed_signalling_values_raise_the_webrtc_exceptions_the_docs_name() -> None:
+    # They were a plain ValueError ("'offerr' is not a valid SessionDescriptionType") and KeyError ('sdp').
+    with pytest.raises(SdpException, match="'offerr': one of 'offer', 'answer'"):
+        SessionDescription("offerr", "v=0")  # type: ignore[arg-type]
+    with pytest.raises(SdpException, match=r"keys \['type'\]"):
+        SessionDescription.from_json({"type": "offer"})
+    with pytest.raises(IceException, match="candidate"):
+        IceCandidate.from_json({"sdpMid": "0"})

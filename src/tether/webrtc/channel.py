@@ -32,8 +32,8 @@ __all__ = ["UnexpectedMessageTypeException", "WebRtcDataChannel"]
 
 
 class UnexpectedMessageTypeException(WebRtcException, TypeError):
-    """`receive_text()` found a binary message, or `receive_binary()` a text one. The message is
-    consumed (as with Ktor's `receiveText()`); use `receive()` to accept either."""
+    """`receive_text()` found a binary message, or `receive_binary()` a text one. The message stays
+    queued (Ktor's `receiveText()` drops it; nothing is lost here): `receive()` takes either kind."""
 
 
 class WebRtcDataChannel(ABC):
@@ -173,6 +173,11 @@ class WebRtcDataChannel(ABC):
     async def receive(self) -> Message:
         """The next message. After the channel closed, queued messages are still returned; then
         `DataChannelClosedException` (or `WebRtcIOException` if the transport failed) is raised."""
+        await self._wait_for_message()
+        return self._messages.popleft()
+
+    async def _wait_for_message(self) -> None:
+        """Until a message is queued (it stays queued), or the end error when none will come."""
         while not self._messages:
             if self._ended.is_set():
                 raise self._end_error()
@@ -186,19 +191,30 @@ class WebRtcDataChannel(ABC):
                 elif self._messages:
                     self._wake_receivers(all_of_them=False)  # pass on the wake-up this receiver got
                 raise
-        return self._messages.popleft()
 
     async def receive_text(self) -> str:
-        message = await self.receive()
+        """The next message, which must be text; a binary one stays queued and raises
+        `UnexpectedMessageTypeException` (take it with `receive()` or `receive_binary()`)."""
+        await self._wait_for_message()
+        message = self._messages[0]
         if not isinstance(message, Text):
-            raise UnexpectedMessageTypeException(f"Expected a text message, got binary ({len(message.data)} bytes)")
-        return message.data
+            raise UnexpectedMessageTypeException(
+                f"Expected a text message, got binary ({len(message.data)} bytes); it stays queued for "
+                "receive() or receive_binary()"
+            )
+        return self._messages.popleft().data  # type: ignore[return-value]
 
     async def receive_binary(self) -> bytes:
-        message = await self.receive()
+        """The next message, which must be binary; a text one stays queued and raises
+        `UnexpectedMessageTypeException` (take it with `receive()` or `receive_text()`)."""
+        await self._wait_for_message()
+        message = self._messages[0]
         if not isinstance(message, Binary):
-            raise UnexpectedMessageTypeException(f"Expected a binary message, got text ({len(message.data)} chars)")
-        return message.data
+            raise UnexpectedMessageTypeException(
+                f"Expected a binary message, got text ({len(message.data)} chars); it stays queued for "
+                "receive() or receive_text()"
+            )
+        return self._messages.popleft().data  # type: ignore[return-value]
 
     def try_receive(self) -> Message | None:
         """The next queued message, or None when none is queued. Never waits."""

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from tether.webrtc.exceptions import IceException, SdpException
+
 __all__ = [
     "Binary",
     "BundlePolicy",
@@ -52,14 +54,22 @@ class SessionDescription:
 
     def __post_init__(self) -> None:
         # Accept the plain string ("offer") as well as the enum member.
-        object.__setattr__(self, "type", SessionDescriptionType(self.type))
+        try:
+            kind = SessionDescriptionType(self.type)
+        except ValueError:
+            kinds = ", ".join(repr(member.value) for member in SessionDescriptionType)
+            raise SdpException(f"Unknown session description type {self.type!r}: one of {kinds}") from None
+        object.__setattr__(self, "type", kind)
 
     def to_json(self) -> dict[str, str]:
         return {"type": self.type.value, "sdp": self.sdp}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> SessionDescription:
-        return cls(SessionDescriptionType(value["type"]), str(value["sdp"]))
+        """From `{"type": "offer", "sdp": "v=0..."}` (a browser's `RTCSessionDescriptionInit`)."""
+        if not isinstance(value, Mapping) or "type" not in value or "sdp" not in value:
+            raise SdpException(f'A session description is {{"type": ..., "sdp": ...}}, got {_shape(value)}')
+        return cls(value["type"], str(value["sdp"]))
 
 
 @dataclass(frozen=True)
@@ -80,9 +90,19 @@ class IceCandidate:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> IceCandidate:
+        """From `{"candidate": ..., "sdpMid": ..., "sdpMLineIndex": ...}` (`RTCIceCandidateInit`)."""
+        if not isinstance(value, Mapping) or "candidate" not in value:
+            raise IceException(f'An ICE candidate is {{"candidate": ..., "sdpMid": ...}}, got {_shape(value)}')
         index = value.get("sdpMLineIndex")
         mid = value.get("sdpMid")
         return cls(str(value["candidate"]), None if mid is None else str(mid), None if index is None else int(index))
+
+
+def _shape(value: object) -> str:
+    """What a signalling value looked like, for an error message (its keys, never its content)."""
+    if isinstance(value, Mapping):
+        return f"a mapping with keys {sorted(map(str, value))}"
+    return type(value).__name__
 
 
 @dataclass(frozen=True)
