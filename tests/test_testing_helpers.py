@@ -106,3 +106,9 @@ def test_the_pytest_fixture_is_installed_as_a_plugin_and_fails_on_swallowed_miss
     assert "2 passed, 1 error" in result.stdout, result.stdout + result.stderr  # the error: at teardown
     assert "ERROR at teardown of test_swallowed_miss_still_fails" in result.stdout
     assert "Requests no route or handler answered: GET https://api.test/users/1" in result.stdout
+
+
+def test_respond_with_a_dict_as_content_points_at_json() -> None:
+    # requests-mock and respx habits: respond({"days": []}) -- the JSON body is json=...
+    with pytest.raises(TypeError, match=r"got dict \(a JSON body: json=\.\.\.\)"):
+        respond({"days": []})  # type: ignore[arg-type]

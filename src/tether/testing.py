@@ -93,8 +93,13 @@ def respond(
     if isinstance(content, (bytes, str)):
         data = content.encode("utf-8") if isinstance(content, str) else content
         body = ByteReadChannel.from_bytes(data)
-    else:
+    elif isinstance(content, AsyncIterable):
         body = ByteReadChannel(aiter(content))
+    else:
+        hint = " (a JSON body: json=...)" if isinstance(content, (dict, list)) else ""
+        raise TypeError(
+            f"respond() content is bytes, str or an async iterable of bytes, got {type(content).__name__}{hint}"
+        )
     return HttpResponseData(HttpStatusCode(status), Headers(headers), version, body, now, now)
 
 
