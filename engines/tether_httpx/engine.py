@@ -66,6 +66,7 @@ from tether.request import HttpRequestData
 from tether.response import HttpResponseData
 from tether_httpx import websocket
 from tether_httpx.heads import record_heads
+from tether_httpx.http2 import MalformedHead, use_http2_connections
 from tether_httpx.orphans import finish_close, reclaim_orphans
 from tether_httpx.resolver import resolve_on_executor
 
@@ -178,6 +179,8 @@ class HttpxEngine(HttpClientEngineBase[HttpxConfig]):
             config.customize_client(kwargs)
         client = httpx.AsyncClient(**kwargs)
         record_heads(client)  # h11 normalises Content-Length before tether could see it
+        if kwargs.get("http2"):
+            use_http2_connections(client)  # RFC 9113's GOAWAY and response head rules (http2.py)
         reclaim_orphans(client)  # httpcore#1093: cancelled requests would fill the pool for good
         # anyio resolves names on the loop's default executor: here on the engine's (resolver.py).
         resolve_on_executor(client, executor or (lambda: self.executor))
@@ -420,9 +423,13 @@ async def _never_reuse_after_extra_bytes(response: httpx.Response) -> None:
 def _died_before_response(exc: httpx.TransportError) -> bool:
     """Whether the connection failed before any byte of the response: httpcore's "Server disconnected
     without sending a response" (a RemoteProtocolError h11 did not raise), a reset, a failed write.
-    A malformed response (h11's RemoteProtocolError) is not: it is never retried."""
+    A malformed response (h11's RemoteProtocolError, an HTTP/2 head http2.py refused) is not: it is
+    never retried."""
     if isinstance(exc, httpx.RemoteProtocolError):
-        return not isinstance(getattr(exc.__cause__, "__cause__", None), h11.RemoteProtocolError)
+        cause = exc.__cause__
+        return not isinstance(cause, MalformedHead) and not isinstance(
+            getattr(cause, "__cause__", None), h11.RemoteProtocolError
+        )
     return True
 
 

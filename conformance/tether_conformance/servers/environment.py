@@ -19,6 +19,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from tether_conformance.servers.app import Counter, make_app
+from tether_conformance.servers.h2faults import H2FaultServer
 from tether_conformance.servers.proxy import HttpProxy, Socks5Proxy
 from tether_conformance.servers.raw import RawServer
 from tether_conformance.servers.websocket import WebSocketServer
@@ -59,6 +60,7 @@ class ServerEnvironment:
     - `raw`: the raw-socket server (`/raw/<name>`)
     - `untrusted_tls` / `wrong_host_tls`: TLS servers whose certificate must be rejected
     - `http_proxy`, `socks_proxy`; `blackhole`: a port whose connections are never accepted
+    - `h2_faults`: an HTTP/2 server (TLS, ALPN h2) for malformed heads, GOAWAY and stream resets
     """
 
     def __init__(self) -> None:
@@ -75,6 +77,7 @@ class ServerEnvironment:
         self.socks_proxy = Socks5Proxy()
         self.websocket = WebSocketServer(self.counter)
         self.websocket_tls = WebSocketServer(self.counter)
+        self.h2_faults = H2FaultServer(self.counter)
         self.http_port = self.https_port = self.http3_port = self.blackhole_port = 0
         self._blackhole: list[socket.socket] = []
         self.certificates: Certificates
@@ -156,6 +159,9 @@ class ServerEnvironment:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
         await self.websocket_tls.start(ssl_context=tls)
+        h2_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        h2_tls.load_cert_chain(self.certificates.server_cert, self.certificates.server_key)
+        await self.h2_faults.start(h2_tls)
         await self.untrusted_tls.start(ssl_context=self._server_context(self._untrusted))
         await self.wrong_host_tls.start(ssl_context=self._server_context(self._wrong_host))
         await self.http_proxy.start()
@@ -210,6 +216,7 @@ class ServerEnvironment:
             self.raw,
             self.websocket,
             self.websocket_tls,
+            self.h2_faults,
             self.untrusted_tls,
             self.wrong_host_tls,
             self.http_proxy,
