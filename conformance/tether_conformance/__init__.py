@@ -1,6 +1,6 @@
 """tether's engine conformance suite: prove an engine behaves exactly like every other.
 
-    python -m tether_conformance --engine mypkg.engine:MyEngine --format markdown
+    python -m tether_conformance --engine mypkg.engine:MyEngineFactory --format markdown
 
 Cases live in `tether_conformance.cases`; see `tether_conformance.registry` to write one.
 """
@@ -19,16 +19,31 @@ if _missing:
 
 # After the check above (noqa E402): a missing server dependency is named, not a traceback from deep inside.
 from tether_conformance.registry import CASES, Case, CaseContext, case  # noqa: E402
-from tether_conformance.runner import Verdict, load_cases, load_engine, render, run_case, run_matrix  # noqa: E402
+from tether_conformance.runner import (  # noqa: E402
+    EngineProfile,
+    EngineSpecError,
+    HangReport,
+    Verdict,
+    engine_profile,
+    load_cases,
+    load_engine,
+    render,
+    run_case,
+    run_matrix,
+)
 from tether_conformance.servers import ServerEnvironment  # noqa: E402
 
 __all__ = [
     "CASES",
     "Case",
     "CaseContext",
+    "EngineProfile",
+    "EngineSpecError",
+    "HangReport",
     "ServerEnvironment",
     "Verdict",
     "case",
+    "engine_profile",
     "load_cases",
     "load_engine",
     "render",

@@ -6,8 +6,12 @@
             response = await client.get(t.env.http("/redirect?to=echo"))
             t.equal(response.status, 200)
 
-A case that needs a capability lists it in `requires`; on an engine without it, the case passes as
-"unsupported" only if its body raises `UnsupportedCapabilityError` before any I/O.
+A case that needs a capability lists it in `requires` (every capability it uses: `SSECapability` for
+`client.sse`, `WebSocketCapability` for `client.websocket`, ...). On an engine that does not declare
+one, the runner reports the case "unsupported" without running it; when the engine says a setting
+turns the capability on (`capability_hint`, Curl's duplex streaming), the body runs and the case is
+"unsupported" only if it raises `UnsupportedCapabilityError` for that capability before any I/O. A
+case that meets `UnsupportedCapabilityError` for a capability it did not list FAILs: the suite's bug.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from typing import Any, TypeVar
 
 from tether import HttpClient, HttpClientConfig, HttpResponse
 from tether.engine import HttpClientEngineCapability, HttpClientEngineFactory
+from tether.exceptions import UnsupportedCapabilityError
 from tether.plugins import PluginBuilder, create_client_plugin
 from tether.request import HttpRequestBuilder
 from tether_conformance.servers import ServerEnvironment
 
-__all__ = ["CASES", "Case", "CaseContext", "case"]
+__all__ = ["CASES", "Case", "CaseContext", "case", "class_names"]
 
 E = TypeVar("E", bound=BaseException)
 
@@ -81,6 +86,20 @@ def RequireCapabilities(plugin: PluginBuilder[_Required]) -> None:
     plugin.on_request(mark)
 
 
+def class_names(*classes: type) -> list[str]:
+    """How a message names each class: `ProtocolError` for tether's and the builtins, `module.Class`
+    for any other (`urllib3.exceptions.ProtocolError`), and for every class whose short name another
+    one here shares."""
+    short = [cls.__qualname__ for cls in classes]
+    names: list[str] = []
+    for cls, name in zip(classes, short, strict=True):
+        module = cls.__module__
+        ours = module == "builtins" or module == "tether" or module.startswith("tether.")
+        collides = sum(other == name for other in short) > 1 and len(set(classes)) > 1
+        names.append(name if ours and not collides else f"{module}.{name}")
+    return names
+
+
 class CaseContext:
     """What a case body gets: the servers, and clients on the engine under test."""
 
@@ -135,17 +154,23 @@ class CaseContext:
 
     @staticmethod
     async def raises(expected: type[E], action: Awaitable[object]) -> E:
-        """Await `action`; it must raise exactly `expected` (not a subclass, not a parent)."""
+        """Await `action`; it must raise exactly `expected` (not a subclass, not a parent).
+
+        An `UnsupportedCapabilityError` passes through unchanged when something else was expected:
+        the runner judges it (unsupported, or a case missing `requires=`), not the case."""
         try:
             result = await action
         except BaseException as exc:
             if type(exc) is not expected:
-                raise AssertionError(f"expected {expected.__name__}, got {type(exc).__name__}: {exc}") from exc
+                if isinstance(exc, UnsupportedCapabilityError) and not issubclass(expected, UnsupportedCapabilityError):
+                    raise
+                wanted, got = class_names(expected, type(exc))
+                raise AssertionError(f"expected {wanted}, got {got}: {exc}") from exc
             return exc
         if isinstance(result, HttpResponse):
             await result.aclose()
-            raise AssertionError(f"expected {expected.__name__}, got a response {result.status}")
-        raise AssertionError(f"expected {expected.__name__}, nothing was raised")
+            raise AssertionError(f"expected {class_names(expected)[0]}, got a response {result.status}")
+        raise AssertionError(f"expected {class_names(expected)[0]}, nothing was raised")
 
     @staticmethod
     async def json_of(response: HttpResponse) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether import ConnectError, HttpClient, HttpClientConfig
+from tether.engine import SSECapability
 from tether.events import (
     ClientEvent,
     HttpRequestCreated,
@@ -65,7 +66,7 @@ async def refused(t: CaseContext) -> None:
     t.equal(seen, ["created /", "ready#1 /", "failed ConnectError"], "events")
 
 
-@case("events", "sse-reconnection-is-observable")
+@case("events", "sse-reconnection-is-observable", requires=[SSECapability])
 async def sse_reconnection(t: CaseContext) -> None:
     def install(config: HttpClientConfig[Any]) -> None:
         config.install(SSE, max_reconnection_attempts=3, reconnection_time=0.05)

@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from tether import HttpClientConfig, InvalidMethodError, ProtocolError, ResponseClosedError, SSEClientException
+from tether.engine import SSECapability
 from tether.plugins import SSE, ContentEncoding
 from tether.plugins.sse import SSEBufferPolicy
 from tether_conformance.registry import CaseContext, case
@@ -154,7 +155,7 @@ class _HandlingFailed(Exception):
     pass
 
 
-@case("faults", "sse-error-in-the-block-is-an-sse-client-exception-with-the-buffer")
+@case("faults", "sse-error-in-the-block-is-an-sse-client-exception-with-the-buffer", requires=[SSECapability])
 async def sse_block_error(t: CaseContext) -> None:
     async with t.client(_sse_buffering) as client:
         try:
@@ -172,7 +173,7 @@ async def sse_block_error(t: CaseContext) -> None:
         raise AssertionError("the block's exception did not come out as SSEClientException")
 
 
-@case("faults", "sse-cancellation-in-the-block-passes-through")
+@case("faults", "sse-cancellation-in-the-block-passes-through", requires=[SSECapability])
 async def sse_block_cancelled(t: CaseContext) -> None:
     async with t.client(_sse_buffering) as client:
         try:

@@ -26,7 +26,7 @@ from tether import (
     SSEClientException,
     TetherError,
 )
-from tether.engine import HttpClientEngineConfig
+from tether.engine import HttpClientEngineConfig, SSECapability
 from tether.plugins import BodyProgress, HttpTimeout
 from tether.plugins.sse import SSE
 from tether_conformance.registry import CaseContext, case
@@ -238,7 +238,7 @@ async def cancel_streamed_read(t: CaseContext) -> None:
     await connections_closed(server, before, "after close()")
 
 
-@case("faults", "cancelling-an-sse-session-does-not-block-the-loop", timeout=120)
+@case("faults", "cancelling-an-sse-session-does-not-block-the-loop", requires=[SSECapability], timeout=120)
 async def cancel_sse(t: CaseContext) -> None:
     server = fault_server()
     before = server.open_connections
@@ -252,7 +252,12 @@ async def cancel_sse(t: CaseContext) -> None:
 
         with LoopWatch() as watch:
             task = asyncio.ensure_future(listen())
-            await bounded(started.wait(), "the first event")
+            waiting = asyncio.ensure_future(started.wait())
+            await bounded(asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED), "the first event")
+            waiting.cancel()
+            if task.done():  # it failed before the first event (UnsupportedCapabilityError): say so
+                task.result()
+                raise AssertionError("the session ended before its first event")
             await asyncio.sleep(0.2)
             task.cancel()
             await bounded(asyncio.wait([task]), "the cancelled session")
@@ -425,7 +430,7 @@ async def default_limits(t: CaseContext) -> None:
         t.equal(len(await bounded(response.body_as_bytes(), "slow body")), 2000)
 
 
-@case("faults", "a-per-call-timeout-bounds-reaching-an-sse-session", timeout=120)
+@case("faults", "a-per-call-timeout-bounds-reaching-an-sse-session", requires=[SSECapability], timeout=120)
 async def sse_call_timeout(t: CaseContext) -> None:
     # No default head bound: only the call's own timeout= can end the wait for a silent server.
     server = fault_server()
@@ -454,7 +459,7 @@ async def progress_head_timeout(t: CaseContext) -> None:
         await bounded(t.raises(SocketTimeoutException, request), "head")
 
 
-@case("faults", "closing-an-sse-session-from-another-task-ends-its-iteration", timeout=120)
+@case("faults", "closing-an-sse-session-from-another-task-ends-its-iteration", requires=[SSECapability], timeout=120)
 async def sse_closed_elsewhere(t: CaseContext) -> None:
     server = fault_server()
     async with t.client(lambda config: config.install(SSE)) as client:

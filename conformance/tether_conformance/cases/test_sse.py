@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether import HttpClientConfig, SSEClientException
-from tether.engine import Http2Capability
+from tether.engine import Http2Capability, SSECapability
 from tether.plugins import SSE
 from tether.plugins.sse import ServerSentEvent, SSEBufferPolicy
 from tether_conformance.registry import CaseContext, case
@@ -30,48 +30,48 @@ EXPECTED_BASIC = [
 ]
 
 
-@case("sse", "basic-stream")
+@case("sse", "basic-stream", requires=[SSECapability])
 async def basic(t: CaseContext) -> None:
     t.equal(await events_of(t, t.env.http("/sse/basic")), EXPECTED_BASIC, "events")
 
 
-@case("sse", "basic-stream-http2", requires=[Http2Capability])
+@case("sse", "basic-stream-http2", requires=[SSECapability, Http2Capability])
 async def basic_h2(t: CaseContext) -> None:
     t.equal(await events_of(t, t.env.https("/sse/basic"), requires=[Http2Capability]), EXPECTED_BASIC, "events")
 
 
-@case("sse", "comment-events-on-request")
+@case("sse", "comment-events-on-request", requires=[SSECapability])
 async def comments(t: CaseContext) -> None:
     events = await events_of(t, t.env.http("/sse/basic"), show_comment_events=True)
     t.equal(events[0], ServerSentEvent(None, None, None, None, "welcome"), "comment block")
 
 
-@case("sse", "many-events")
+@case("sse", "many-events", requires=[SSECapability])
 async def many(t: CaseContext) -> None:
     events = await events_of(t, t.env.http("/sse/many?count=5000"))
     t.equal(len(events), 5000, "event count")
     t.equal((events[0].data, events[-1].data, events[-1].id), ("event 0", "event 4999", "4999"))
 
 
-@case("sse", "reconnection-with-last-event-id")
+@case("sse", "reconnection-with-last-event-id", requires=[SSECapability])
 async def reconnection(t: CaseContext) -> None:
     events = await events_of(t, t.env.http("/sse/reconnect"), max_reconnection_attempts=3, reconnection_time=0.05)
     t.equal([(e.id, e.data) for e in events], [("1", "one"), ("2", "two")], "events across reconnections")
 
 
-@case("sse", "204-means-no-events")
+@case("sse", "204-means-no-events", requires=[SSECapability])
 async def no_content(t: CaseContext) -> None:
     t.equal(await events_of(t, t.env.http("/status/204"), max_reconnection_attempts=3), [], "events")
 
 
-@case("sse", "wrong-content-type")
+@case("sse", "wrong-content-type", requires=[SSECapability])
 async def wrong_type(t: CaseContext) -> None:
     async with t.client(sse()) as client:
         exc = await t.raises(SSEClientException, client.sse_session(t.env.http("/sse/wrong-type")))
     t.check(exc.response is not None and int(exc.response.status) == 200, "the response is attached")
 
 
-@case("sse", "non-2xx-status")
+@case("sse", "non-2xx-status", requires=[SSECapability])
 async def server_error(t: CaseContext) -> None:
     async with t.client(sse()) as client:
         exc = await t.raises(SSEClientException, client.sse_session(t.env.http("/status/500")))
@@ -81,7 +81,7 @@ async def server_error(t: CaseContext) -> None:
 
 
 def _policy_case(name: str, policy: SSEBufferPolicy, kept: str) -> None:
-    @case("sse", f"buffer-{name}-after-mid-stream-error")
+    @case("sse", f"buffer-{name}-after-mid-stream-error", requires=[SSECapability])
     async def body(t: CaseContext) -> None:
         received: list[str | None] = []
         async with t.client(sse(buffer_policy=policy)) as client:
@@ -108,7 +108,7 @@ for _name, _policy, _kept in [
     _policy_case(_name, _policy, _kept)
 
 
-@case("sse", "per-call-override")
+@case("sse", "per-call-override", requires=[SSECapability])
 async def per_call(t: CaseContext) -> None:
     async with t.client(sse(buffer_policy=SSEBufferPolicy.off())) as client:
         sink: list[str | None] = []

@@ -193,7 +193,12 @@ async def cancellation(t: CaseContext) -> None:
                 await ws.receive()
 
         task = asyncio.ensure_future(session())
-        await entered.wait()
+        waiting = asyncio.ensure_future(entered.wait())
+        await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done():  # it failed before entering (UnsupportedCapabilityError, a refused handshake): say so
+            task.result()
+            raise AssertionError("the session ended before it was entered")
         task.cancel()
         await t.raises(asyncio.CancelledError, task)
         t.equal(await wait_until_closed_on_server(t), 0, "connections the server still has open")
@@ -206,6 +211,9 @@ async def cancelled_handshake(t: CaseContext) -> None:
         for _ in range(200):  # until the server holds the connection (10 s at most)
             if t.env.websocket.open_connections:
                 break
+            if opening.done():  # it failed before reaching the server (UnsupportedCapabilityError): say so
+                await opening
+                raise AssertionError("the handshake ended although the server holds it")
             await asyncio.sleep(0.05)
         t.check(t.env.websocket.open_connections > 0, "the server never saw the upgrade request")
         opening.cancel()
