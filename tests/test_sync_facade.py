@@ -78,6 +78,8 @@ def test_the_blocking_client_sends_blocking_iterables_and_files_as_streams() -> 
         assert statement.execute().body_as_bytes() == b"cd"
         with pytest.raises(TypeError, match="must yield bytes"):
             client.post("http://h/", content=["text, not bytes"])
+        with pytest.raises(TypeError, match="Cannot send a dict as a request body"):
+            client.post("http://h/", content={"a": 1})  # not a stream of its keys
 
 
 def test_the_async_client_names_the_blocking_client_for_a_blocking_iterable() -> None:

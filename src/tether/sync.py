@@ -31,7 +31,16 @@ import concurrent.futures
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Executor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -106,10 +115,10 @@ def _blocking_body(kwargs: dict[str, Any]) -> dict[str, Any]:
     content = kwargs.get("content")
     if (
         content is None
-        or isinstance(content, (bytes, bytearray, memoryview, str, OutgoingContent, AsyncIterable))
+        or isinstance(content, (bytes, bytearray, memoryview, str, OutgoingContent, AsyncIterable, Mapping))
         or callable(content)
     ):
-        return kwargs
+        return kwargs  # a mapping is not a body of chunks: the async client names json=/data= for it
     read = getattr(content, "read", None)
     if callable(read):
         return {**kwargs, "content": _pull(iter(lambda: read(_FILE_CHUNK), b""))}
