@@ -121,10 +121,17 @@ def _blocking_body(kwargs: dict[str, Any]) -> dict[str, Any]:
         return kwargs  # a mapping is not a body of chunks: the async client names json=/data= for it
     read = getattr(content, "read", None)
     if callable(read):
-        return {**kwargs, "content": _pull(iter(lambda: read(_FILE_CHUNK), b""))}
+        return {**kwargs, "content": _pull(_read_chunks(read))}
     if isinstance(content, Iterable):
         return {**kwargs, "content": _pull(iter(content))}
     return kwargs  # the async client names what it cannot send
+
+
+def _read_chunks(read: Callable[[int], Any]) -> Iterator[Any]:
+    """A file's chunks up to its end: b"" for a binary file, "" for a text one (whose str chunks
+    `chunks_of` then refuses, saying to encode them)."""
+    while chunk := read(_FILE_CHUNK):
+        yield chunk
 
 
 async def _pull(chunks: Iterator[Any]) -> AsyncIterator[Any]:
