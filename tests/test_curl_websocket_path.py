@@ -17,6 +17,9 @@ import tether_curl.websocket
 from tether_conformance import ServerEnvironment
 from tether_curl import Curl
 from tether_curl.websocket import _RECV_CHUNK, _CurlStream
+from upgraded_streams import GUARD, Peer
+from upgraded_streams import until as until_held
+from upgraded_streams import upgraded as upgraded_stream
 from yarl import URL
 
 from tether import HttpClient
@@ -25,11 +28,6 @@ from tether.http import Headers
 from tether.request import HttpRequestData
 from tether.websockets import WebSockets
 from tether.websockets.session import _client_frame
-
-#: Bound on how long a step may hang before the test fails (a guard, not a timing assertion).
-GUARD = 60
-
-Peer = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @pytest.fixture(scope="module")
@@ -41,41 +39,13 @@ def env() -> Iterator[ServerEnvironment]:
 @asynccontextmanager
 async def upgraded() -> AsyncIterator[tuple[_CurlStream, Peer]]:
     """A Curl-upgraded stream and the server's end of its connection."""
-    peers: asyncio.Queue[Peer] = asyncio.Queue()
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-        await writer.drain()
-        await peers.put((reader, writer))
-
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        async with HttpClient(Curl) as client:
-            request = HttpRequestData(URL(f"http://127.0.0.1:{port}/"), "GET", Headers())
-            upgrade = await asyncio.wait_for(client.engine.upgrade(request, "websocket"), GUARD)
-            assert upgrade.response.status.value == 101
-            stream = upgrade.stream
-            assert isinstance(stream, _CurlStream)
-            peer = await asyncio.wait_for(peers.get(), GUARD)
-            try:
-                yield stream, peer
-            finally:
-                stream.abort()
-                peer[1].close()
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with upgraded_stream(Curl) as (stream, peer):
+        assert isinstance(stream, _CurlStream)
+        yield stream, peer
 
 
 async def until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until `condition` holds (bounded by GUARD)."""
-    for _ in range(GUARD * 1000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    pytest.fail("the condition never held")
+    await until_held(condition, step=0.001)
 
 
 def guarded(awaitable: Awaitable[bytes]) -> Awaitable[bytes]:

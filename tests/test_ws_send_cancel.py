@@ -7,69 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from tether_aiohttp import Aiohttp
 from tether_curl import Curl
 from tether_curl.websocket import _CurlStream
-from yarl import URL
+from upgraded_streams import GUARD, upgraded
 
-from tether import HttpClient
 from tether.engine.upgrade import UpgradedStream
 from tether.http import Headers
-from tether.request import HttpRequestData
 from tether.websockets import WebSocketConnectionLostException, WebSocketsConfig, WebSocketSession
 
-#: Bound on how long a step may hang before the test fails (a guard, not a timing assertion).
-GUARD = 60
 #: More than the socket buffers of a peer that does not read hold: a write of it must wait.
 BIG = 8 * 1024 * 1024
-
-Peer = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-@asynccontextmanager
-async def upgraded(factory: Any) -> AsyncIterator[tuple[UpgradedStream, Peer]]:
-    """A stream upgraded by `factory`'s engine and the server's end of its connection (whose
-    transport reads nothing until the test reads from it)."""
-    peers: asyncio.Queue[Peer] = asyncio.Queue()
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-        await writer.drain()
-        await peers.put((reader, writer))
-
-    server = await asyncio.start_server(answer, "127.0.0.1", 0, limit=64 * 1024)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        async with HttpClient(factory) as client:
-            request = HttpRequestData(URL(f"http://127.0.0.1:{port}/"), "GET", Headers())
-            upgrade = await asyncio.wait_for(client.engine.upgrade(request, "websocket"), GUARD)
-            assert upgrade.response.status.value == 101
-            stream = upgrade.stream
-            assert stream is not None
-            peer = await asyncio.wait_for(peers.get(), GUARD)
-            try:
-                yield stream, peer
-            finally:
-                stream.abort()
-                peer[1].close()
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until `condition` holds (bounded by GUARD)."""
-    for _ in range(GUARD * 100):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail("the condition never held")
 
 
 async def blocked_write(stream: UpgradedStream, data: bytes) -> asyncio.Future[None]:
@@ -89,7 +40,7 @@ async def cancelled(writing: asyncio.Future[None]) -> None:
 
 @pytest.mark.parametrize("factory", [Curl, Aiohttp], ids=["curl", "aiohttp"])
 async def test_a_write_cancelled_while_it_waits_is_still_sent_whole_before_a_later_one(factory: Any) -> None:
-    async with upgraded(factory) as (stream, (reader, _)):
+    async with upgraded(factory, limit=64 * 1024) as (stream, (reader, _)):
         big = os.urandom(BIG)
         await cancelled(await blocked_write(stream, big))
         later = asyncio.ensure_future(stream.write(b"later"))
@@ -107,7 +58,7 @@ async def test_a_write_cancelled_while_it_waits_is_still_sent_whole_before_a_lat
 
 @pytest.mark.parametrize("factory", [Curl, Aiohttp], ids=["curl", "aiohttp"])
 async def test_every_cancelled_write_leaves_the_stream_whole(factory: Any) -> None:
-    async with upgraded(factory) as (stream, (reader, _)):
+    async with upgraded(factory, limit=64 * 1024) as (stream, (reader, _)):
         first = os.urandom(BIG)
         writing = await blocked_write(stream, first)
         for index in range(3):  # more writes, each cancelled while waiting (behind the first or not)
@@ -141,7 +92,7 @@ def _masks(count: int) -> list[tuple[bool, ...]]:
 
 
 async def test_on_curl_a_write_cancelled_behind_the_rest_of_another_sends_nothing() -> None:
-    async with upgraded(Curl) as (stream, (reader, _)):
+    async with upgraded(Curl, limit=64 * 1024) as (stream, (reader, _)):
         assert isinstance(stream, _CurlStream)
         first = os.urandom(BIG)
         assert stream.try_write(first)  # taken; what the socket did not take is the stream's tail
