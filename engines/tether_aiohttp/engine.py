@@ -55,6 +55,7 @@ from tether.engine.support import (
     is_chunked,
     prime_read_buffers,
     protocol_version,
+    release_from_loop,
     request_body_bytes,
     response_end,
     response_status,
@@ -529,27 +530,18 @@ class _Connector(aiohttp.TCPConnector):
                 close_transport_without_loop(protocol.transport)
 
 
-#: Sessions of other event loops being closed on their loop (the loop keeps only weak references).
-_closing: set[asyncio.Task[None]] = set()
-
-
 def _let_go(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop | None) -> None:
-    """Release a session made on `loop`, not the running loop. An open loop closes it (its connections
-    belong to that loop), when it next runs; on a closed one its sockets are closed right away (no
-    "Unclosed" warnings, no sockets left to the garbage collector)."""
-    if loop is not None and not loop.is_closed():
-
-        def close() -> None:
-            task = loop.create_task(session.close())
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
-
-        with contextlib.suppress(RuntimeError):  # closed meanwhile
-            loop.call_soon_threadsafe(close)
-            return
+    """Release a session made on `loop`, not the running loop (`release_from_loop`)."""
     connector = session.connector
-    if isinstance(connector, _Connector):
-        connector.close_without_loop()
+
+    def close_without_loop() -> None:
+        if isinstance(connector, _Connector):
+            connector.close_without_loop()
+
+    if loop is None:
+        close_without_loop()
+    else:
+        release_from_loop(loop, session.close, close_without_loop)
 
 
 @functools.lru_cache(maxsize=64)

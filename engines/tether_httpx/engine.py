@@ -47,6 +47,7 @@ from tether.engine.support import (
     header_block_problem,
     prime_read_buffers,
     protocol_version,
+    release_from_loop,
     replayable,
     request_body_bytes,
     response_status,
@@ -294,28 +295,15 @@ async def _close_clients(clients: Iterable[httpx.AsyncClient]) -> None:
         await client.aclose()
 
 
-#: Pools of other event loops being closed on their loop (the loop keeps only weak references).
-_closing: set[asyncio.Task[None]] = set()
-
-
 def _let_go(clients: list[httpx.AsyncClient], loop: asyncio.AbstractEventLoop | None) -> None:
-    """Release the clients of pools made on `loop`, not the running loop. An open loop closes them (their
-    connections belong to it), when it next runs; on a closed one their sockets are closed right away
-    (no warnings, no sockets left to the garbage collector)."""
-    if not clients or loop is None:
-        return
-    if not loop.is_closed():
+    """Release the clients of pools made on `loop`, not the running loop (`release_from_loop`)."""
 
-        def close() -> None:
-            task = loop.create_task(_close_clients(clients))
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
+    def close_without_loop() -> None:
+        for client in clients:
+            _close_without_loop(client)
 
-        with contextlib.suppress(RuntimeError):  # closed meanwhile
-            loop.call_soon_threadsafe(close)
-            return
-    for client in clients:
-        _close_without_loop(client)
+    if clients and loop is not None:
+        release_from_loop(loop, lambda: _close_clients(clients), close_without_loop)
 
 
 def _close_without_loop(client: httpx.AsyncClient) -> None:

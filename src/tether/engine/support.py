@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import ssl
-from collections.abc import AsyncIterator, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable
 from typing import Any
 
 from multidict import CIMultiDict
@@ -27,6 +27,7 @@ __all__ = [
     "READ_CHUNK_SIZE",
     "chunks_of",
     "close_transport_without_loop",
+    "release_from_loop",
     "create_ssl_context",
     "expected_body_length",
     "final_head",
@@ -588,3 +589,29 @@ def close_transport_without_loop(transport: asyncio.Transport) -> None:
     if sock is not None:
         sock.close()
         inner._sock = None
+
+
+#: Closes running on another event loop (`release_from_loop`; a loop keeps only weak references to tasks).
+_closing_elsewhere: set[asyncio.Task[None]] = set()
+
+
+def release_from_loop(
+    loop: asyncio.AbstractEventLoop,
+    close: Callable[[], Coroutine[Any, Any, None]],
+    close_without_loop: Callable[[], None],
+) -> None:
+    """Release what an engine made on `loop`, not the running loop (a client used again under a new
+    `asyncio.run()`): its connections belong to `loop`, so an open loop runs `close()` when it next runs;
+    a closed one never will, and `close_without_loop()` closes the sockets at once (no "Unclosed"
+    warnings, no sockets left to the garbage collector)."""
+    if not loop.is_closed():
+
+        def schedule() -> None:
+            task = loop.create_task(close())
+            _closing_elsewhere.add(task)
+            task.add_done_callback(_closing_elsewhere.discard)
+
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            loop.call_soon_threadsafe(schedule)
+            return
+    close_without_loop()
