@@ -165,3 +165,13 @@ async def test_a_stream_from_a_factory_is_replayable() -> None:
     assert [c async for c in content.open()] == [b"a", b"b"]
     assert [c async for c in content.open()] == [b"a", b"b"]
     assert not content.consumed
+
+
+def test_stream_content_refuses_a_blocking_iterable_when_it_is_made() -> None:
+    # It failed only when sent, as a ProtocolError on Aiohttp and a TypeError on the other engines.
+    from tether import StreamContent
+
+    with pytest.raises(TypeError, match="async iterable of bytes .* got generator"):
+        StreamContent(chunk for chunk in [b"a"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got list"):
+        StreamContent([b"a"])  # type: ignore[arg-type]

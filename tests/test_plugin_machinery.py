@@ -278,7 +278,7 @@ async def test_transform_request_body_turns_custom_objects_into_content() -> Non
         assert await response.body(str) == "32,1"
         with pytest.raises(TypeError, match="Give at most one request body"):
             await client.post(URL, content=b"x", json={})
-        with pytest.raises(TypeError, match="Cannot send a object"):
+        with pytest.raises(TypeError, match="Cannot send object"):
             await client.post(URL, content=object())
 
 

@@ -70,7 +70,9 @@ class ByteReadChannel:
     """
 
     __slots__ = (
+        "__weakref__",  # the client keeps its open bodies in a WeakSet (closed with it)
         "_buffer",
+        "_by_client",
         "_client",
         "_closed",
         "_deadline",
@@ -104,6 +106,7 @@ class ByteReadChannel:
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
         self._client: _Closable | None = None  # the client whose response this is (set by the client)
+        self._by_client = False  # closed by the client's close (`close_for_client`)
         #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
         #: response body); None: the event loop's default executor.
         self.executor: Executor | None = None
@@ -121,6 +124,7 @@ class ByteReadChannel:
         channel._closed = channel._lost = channel._reading = False
         channel._memory = data if data else None
         channel._deadline = channel._client = None
+        channel._by_client = False
         channel.executor = None
         return channel
 
@@ -377,7 +381,15 @@ class ByteReadChannel:
         if closer is not None and not self._eof:
             await closer()
 
-    def _closed_error(self) -> ResponseClosedError:
+    async def close_for_client(self) -> None:
+        """`aclose()` by the client's own close: a read it interrupts, or any read after it, raises
+        `ClientClosedError` instead of `ResponseClosedError`."""
+        self._by_client = True
+        await self.aclose()
+
+    def _closed_error(self) -> TetherError:
+        if self._by_client:
+            return ClientClosedError("The HttpClient was closed while this response body was being read")
         return ResponseClosedError(
             f"The response body was closed after {self._read} bytes, before it was read to the end "
             "(read a streamed body inside its `async with statement.execute()` block, or before "

@@ -195,6 +195,9 @@ class HttpClient:
         self._holder = holder
         holder.references += 1
         self._closed = False
+        #: Streamed bodies not read to the end yet, closed by `close()` (a read waiting on one would
+        #: otherwise wait on a connection some engines never fail when they close).
+        self._open_bodies: weakref.WeakSet[ByteReadChannel] = weakref.WeakSet()
         #: Open WebSocket sessions: `close()` closes them first (1001), as Ktor cancels them with the client.
         self._websocket_sessions: weakref.WeakSet[WebSocketSession] = weakref.WeakSet()
         #: The client's events (`client.monitor.subscribe(HttpResponseReceived, handler)`).
@@ -315,6 +318,8 @@ class HttpClient:
             return
         self._closed = True
         try:
+            for body in list(self._open_bodies):
+                await body.close_for_client()
             if self._websocket_sessions:
                 from tether.websockets.session import close_going_away
 
@@ -591,7 +596,10 @@ class HttpClient:
             if failure is not None:
                 raise failure.with_traceback(failure.__traceback__) from failure.__cause__
             raise
-        response_data.body._client = self  # a body read the client's close interrupts: ClientClosedError
+        body = response_data.body
+        body._client = self  # a body read the client's close interrupts: ClientClosedError
+        if not body._eof:
+            self._open_bodies.add(body)  # closed with the client: a read waiting on it wakes at once
         response = HttpResponse(response_data, data, self._convert_body, self._executor)
         state.last_response = response
         if self._subscribers:
@@ -710,7 +718,7 @@ def _default_content(body: object) -> OutgoingContent:
     if isinstance(body, AsyncIterable) or callable(body):
         return StreamContent(body)
     raise TypeError(
-        f"Cannot send a {type(body).__name__} as a request body: pass bytes, str, an async iterable "
+        f"Cannot send {type(body).__name__} as a request body: pass bytes, str, an async iterable "
         "of bytes, json=..., or install ContentNegotiation (tether.sync.HttpClient also takes a "
         "blocking iterable of bytes or a binary file)"
     )

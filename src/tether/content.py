@@ -297,6 +297,12 @@ class StreamContent(OutgoingContent):
         content_length: int | None = None,
         content_type: str | None = "application/octet-stream",
     ) -> None:
+        if not callable(source) and not isinstance(source, AsyncIterable):
+            raise TypeError(
+                f"StreamContent takes an async iterable of bytes (or a function returning one), got "
+                f"{type(source).__name__}: write an async generator, or pass a blocking iterable to "
+                "tether.sync.HttpClient"
+            )
         self._source = source
         self._length = content_length
         self.content_type = content_type

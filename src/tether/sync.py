@@ -29,6 +29,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import io
 import os
 import threading
 from collections.abc import (
@@ -121,6 +122,8 @@ def _blocking_body(kwargs: dict[str, Any]) -> dict[str, Any]:
         return kwargs  # a mapping is not a body of chunks: the async client names json=/data= for it
     read = getattr(content, "read", None)
     if callable(read):
+        if isinstance(content, io.TextIOBase):
+            raise TypeError("content= takes a binary file: open it with mode 'rb' (this one reads text)")
         return {**kwargs, "content": _pull(_read_chunks(read))}
     if isinstance(content, Iterable):
         return {**kwargs, "content": _pull(iter(content))}
@@ -128,8 +131,8 @@ def _blocking_body(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_chunks(read: Callable[[int], Any]) -> Iterator[Any]:
-    """A file's chunks up to its end: b"" for a binary file, "" for a text one (whose str chunks
-    `chunks_of` then refuses, saying to encode them)."""
+    """A file's chunks up to its first empty read (b"", or "" from a text-like object that is not an
+    `io.TextIOBase`, whose str chunks `chunks_of` then refuses)."""
     while chunk := read(_FILE_CHUNK):
         yield chunk
 

@@ -142,3 +142,21 @@ async def closed_mid_body(t: CaseContext) -> None:
         await channel.read(1)
         await asyncio.wait_for(client.close(), 5.0)
         await t.raises(ClientClosedError, asyncio.wait_for(channel.read_all(), 5.0))
+
+
+@case("errors", "closing-the-client-wakes-a-waiting-body-read-with-client-closed")
+async def closed_under_a_waiting_read(t: CaseContext) -> None:
+    # A read already waiting for the next bytes when the client closes (Aiohttp and Urllib3 left it
+    # waiting: their close does not fail a connection a streamed response still holds).
+    server = fault_server()
+    client = t.client()
+    async with client.prepare_get(server.url("stall-body")).execute() as response:
+        channel = response.body_as_channel()
+        await channel.read(1)
+        waiting = asyncio.ensure_future(channel.read_all())
+        await asyncio.sleep(0.2)
+        await asyncio.wait_for(client.close(), 5.0)
+        await asyncio.wait([waiting], timeout=5.0)
+        t.check(waiting.done(), "the waiting read did not end within 5 s of close()")
+        error = waiting.exception()
+        t.check(isinstance(error, ClientClosedError), f"expected ClientClosedError, got {error!r}")

@@ -141,7 +141,11 @@ async def chunks_of(content: StreamContent) -> AsyncIterator[bytes]:
     content.failure = None
     expected = content.content_length
     sent = 0
-    source = content.open()
+    try:
+        source = content.open()
+    except Exception as exc:  # a replayable source's function failed, or returned no async iterable
+        content.failure = exc
+        raise
     while True:
         try:
             chunk = await source.__anext__()
