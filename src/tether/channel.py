@@ -106,7 +106,7 @@ class ByteReadChannel:
         self._memory: bytes | None = None  # a body already in memory, handed out without copying
         self._deadline: tuple[float, Callable[[], BaseException]] | None = None
         self._client: _Closable | None = None  # the client whose response this is (set by the client)
-        self._by_client = False  # closed by the client's close (`close_for_client`)
+        self._by_client = False  # closed by the client's close (`_close_for_client`)
         #: Where `read_to` runs a blocking sink's writes (set to the engine's executor for a
         #: response body); None: the event loop's default executor.
         self.executor: Executor | None = None
@@ -381,7 +381,7 @@ class ByteReadChannel:
         if closer is not None and not self._eof:
             await closer()
 
-    async def close_for_client(self) -> None:
+    async def _close_for_client(self) -> None:
         """`aclose()` by the client's own close: a read it interrupts, or any read after it, raises
         `ClientClosedError` instead of `ResponseClosedError`."""
         self._by_client = True

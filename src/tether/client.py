@@ -319,7 +319,7 @@ class HttpClient:
         self._closed = True
         try:
             for body in list(self._open_bodies):
-                await body.close_for_client()
+                await body._close_for_client()
             if self._websocket_sessions:
                 from tether.websockets.session import close_going_away
 
